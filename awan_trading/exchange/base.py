@@ -1,0 +1,146 @@
+"""The `Exchange` protocol and the plain records that cross it.
+
+The executor, the live loop, the CLI and the Dagster resources talk to every venue — the
+offline sim, a paper account on real prices, a live ccxt account — through this one narrow
+surface, so the code path that trades in production is the one the tests drive against the
+sim and the loopback emulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+import polars as pl
+
+from awan_trading.market.timeframes import Timeframe
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["market", "limit"]
+OrderStatus = Literal["open", "closed", "canceled", "rejected", "expired"]
+
+
+@dataclass(frozen=True)
+class Market:
+    """Trading rules of one symbol, shaped like the useful part of ccxt's `markets[symbol]`."""
+
+    symbol: str
+    base: str
+    quote: str
+    price_increment: float  # tick size
+    amount_increment: float  # lot step
+    min_amount: float
+    min_notional: float  # minimum price * amount in quote currency
+    maker_fee: float
+    taker_fee: float
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Ticker:
+    symbol: str
+    ts: datetime
+    bid: float
+    ask: float
+    last: float
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Free and locked amounts per currency."""
+
+    free: dict[str, float]
+    used: dict[str, float]
+
+    def total(self, currency: str) -> float:
+        return self.free.get(currency, 0.0) + self.used.get(currency, 0.0)
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as the exchange reports it (immutable snapshot)."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: float
+    price: float | None  # limit price; None for market orders
+    status: OrderStatus
+    filled: float
+    average: float | None  # average fill price
+    fee: float  # in `fee_currency`
+    fee_currency: str
+    created_at: datetime
+    updated_at: datetime
+    trades: tuple[Fill, ...] = field(default=())
+
+    @property
+    def remaining(self) -> float:
+        return max(self.amount - self.filled, 0.0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution of (part of) an order."""
+
+    trade_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    amount: float
+    price: float
+    fee: float
+    fee_currency: str
+    ts: datetime
+    taker: bool
+
+
+@runtime_checkable
+class Exchange(Protocol):
+    """What awan needs from a venue. Every method raises only `exchange.errors` types."""
+
+    name: str
+
+    def markets(self) -> dict[str, Market]: ...
+
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """Closed candles with open time in [start, end), in the candle schema, sorted by ts."""
+        ...
+
+    def fetch_ticker(self, symbol: str) -> Ticker: ...
+
+    def fetch_balance(self) -> Balance: ...
+
+    def create_order(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: float,
+        price: float | None = None,
+        *,
+        client_order_id: str,
+    ) -> Order: ...
+
+    def cancel_order(
+        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> Order: ...
+
+    def fetch_order(
+        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> Order: ...
+
+    def fetch_open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    def now(self) -> datetime:
+        """The exchange's clock (the sim's can be driven by tests and replays)."""
+        ...
