@@ -1,0 +1,51 @@
+"""The typer app object and the rules every command follows.
+
+User mistakes (bad file, bad option, invalid config) end with one red line on stderr and exit
+code 2 — never a traceback — so `awan_command` wraps each command body and turns any
+`AwanError` into that line.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from awan_trading.errors import AwanError
+
+app = typer.Typer(
+    name="awan",
+    help="awan: observable, replayable, safe crypto trading.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+USAGE_ERROR = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
+    """Print one clear error line and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def awan_command(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn `AwanError` raised by a command into one line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except AwanError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
