@@ -1,0 +1,213 @@
+"""Candle validation: every rule, every violation, each named by symbol, time and rule.
+
+Bad candles must never reach the store or a trade, and a person fixing a feed needs all the
+problems at once, not the first one — so `validate_candles` returns every finding instead of
+raising, and `ensure_valid` turns error-level findings into one `CandleValidationError`.
+`gap` is only a warning: exchanges emit no candle for a minute without trades.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import polars as pl
+
+from awan_trading.errors import CandleValidationError
+from awan_trading.market.schema import NUMERIC_COLUMNS, PRICE_COLUMNS, to_candles
+from awan_trading.market.timeframes import Timeframe, parse_timeframe
+
+Severity = Literal["error", "warning"]
+
+RULES: dict[str, Severity] = {
+    "duplicate_ts": "error",
+    "out_of_order": "error",
+    "misaligned_ts": "error",
+    "gap": "warning",
+    "non_finite": "error",
+    "non_positive_price": "error",
+    "negative_volume": "error",
+    "high_below_open_close": "error",
+    "low_above_open_close": "error",
+    "high_below_low": "error",
+}
+
+FINDINGS_SCHEMA = {
+    "symbol": pl.String(),
+    "ts": pl.Datetime("ms", "UTC"),
+    "rule": pl.String(),
+    "severity": pl.String(),
+    "detail": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule at one candle."""
+
+    symbol: str
+    ts: datetime
+    rule: str
+    severity: Severity
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.symbol} {self.ts.isoformat()} {self.rule}: {self.detail}"
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "symbol": self.symbol,
+            "ts": self.ts.isoformat().replace("+00:00", "Z"),
+            "rule": self.rule,
+            "severity": self.severity,
+            "detail": self.detail,
+        }
+
+
+def _fmt(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String)
+
+
+def _iso(col: str) -> pl.Expr:
+    return pl.col(col).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rule_frames(candles: pl.DataFrame, tf: Timeframe) -> list[pl.LazyFrame]:
+    """One lazy frame of findings per rule; each carries symbol, ts, rule, detail."""
+    lf = (
+        candles.lazy()
+        .with_row_index("row")
+        .with_columns(prev_row_ts=pl.col("ts").shift(1).over("symbol"))
+    )
+    ts_ms = pl.col("ts").dt.epoch("ms")
+
+    def finding(
+        rule: str, condition: pl.Expr, detail: pl.Expr, source: pl.LazyFrame = lf
+    ) -> pl.LazyFrame:
+        return source.filter(condition).select(
+            "symbol", "ts", pl.lit(rule).alias("rule"), detail.alias("detail"), "row"
+        )
+
+    non_finite = pl.any_horizontal(
+        [pl.col(c).is_null() | ~pl.col(c).is_finite() for c in NUMERIC_COLUMNS]
+    )
+    non_finite_detail = pl.concat_str(
+        [
+            pl.when(pl.col(c).is_null() | ~pl.col(c).is_finite()).then(
+                pl.lit(f"{c}=") + _fmt(c).fill_null("null")
+            )
+            for c in NUMERIC_COLUMNS
+        ],
+        separator=" ",
+        ignore_nulls=True,
+    )
+    finite = ~non_finite
+    max_oc = pl.max_horizontal("open", "close")
+    min_oc = pl.min_horizontal("open", "close")
+    in_order = lf.sort("symbol", "ts", "row").with_columns(
+        prev_sorted=pl.col("ts").shift(1).over("symbol"),
+    )
+    step = (pl.col("ts") - pl.col("prev_sorted")).dt.total_milliseconds()
+    return [
+        finding(
+            "duplicate_ts",
+            pl.col("ts").is_duplicated().over("symbol")
+            & (pl.col("row") != pl.col("row").min().over("symbol", "ts")),
+            pl.lit("another candle of this symbol has the same ts"),
+        ),
+        finding(
+            "out_of_order",
+            pl.col("ts") < pl.col("prev_row_ts"),
+            pl.lit("ts is earlier than the previous row's ") + _iso("prev_row_ts"),
+        ),
+        finding(
+            "misaligned_ts",
+            ts_ms % tf.ms != 0,
+            pl.lit(f"ts is not on the {tf} grid"),
+        ),
+        finding(
+            "gap",
+            step > tf.ms,
+            pl.lit("missing ")
+            + (step // tf.ms - 1).cast(pl.String)
+            + pl.lit(f" {tf} candle(s) after ")
+            + _iso("prev_sorted"),
+            source=in_order,
+        ),
+        finding("non_finite", non_finite, non_finite_detail),
+        finding(
+            "non_positive_price",
+            finite & pl.any_horizontal([pl.col(c) <= 0 for c in PRICE_COLUMNS]),
+            pl.concat_str(
+                [pl.when(pl.col(c) <= 0).then(pl.lit(f"{c}=") + _fmt(c)) for c in PRICE_COLUMNS],
+                separator=" ",
+                ignore_nulls=True,
+            ),
+        ),
+        finding(
+            "negative_volume", finite & (pl.col("volume") < 0), pl.lit("volume=") + _fmt("volume")
+        ),
+        finding(
+            "high_below_open_close",
+            finite & (pl.col("high") < max_oc),
+            pl.lit("high=")
+            + _fmt("high")
+            + pl.lit(" < max(open, close)=")
+            + max_oc.cast(pl.String),
+        ),
+        finding(
+            "low_above_open_close",
+            finite & (pl.col("low") > min_oc),
+            pl.lit("low=") + _fmt("low") + pl.lit(" > min(open, close)=") + min_oc.cast(pl.String),
+        ),
+        finding(
+            "high_below_low",
+            finite & (pl.col("high") < pl.col("low")),
+            pl.lit("high=") + _fmt("high") + pl.lit(" < low=") + _fmt("low"),
+        ),
+    ]
+
+
+def findings_frame(frame: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
+    """All findings as a polars frame (symbol, ts, rule, severity, detail), in row order.
+
+    This is the fast path (one lazy query, no per-row Python) used on large frames; the
+    `Finding` list from `validate_candles` is for people and small frames.
+    """
+    tf = parse_timeframe(timeframe)
+    candles = to_candles(frame, source="candles")
+    if candles.is_empty():
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    severity = pl.col("rule").replace_strict(RULES, return_dtype=pl.String).alias("severity")
+    rule_order = pl.col("rule").replace_strict(
+        {r: i for i, r in enumerate(RULES)}, return_dtype=pl.Int32
+    )
+    return (
+        pl.concat(_rule_frames(candles, tf))
+        .sort("row", rule_order)
+        .select("symbol", "ts", "rule", severity, "detail")
+        .collect()
+    )
+
+
+def validate_candles(frame: pl.DataFrame, timeframe: Timeframe | str) -> list[Finding]:
+    """Every violation of every rule in `frame`, in row order (errors and warnings)."""
+    return [Finding(**row) for row in findings_frame(frame, timeframe).iter_rows(named=True)]
+
+
+def ensure_valid(
+    frame: pl.DataFrame, timeframe: Timeframe | str, *, context: str = "candles"
+) -> pl.DataFrame:
+    """Return the frame in the candle schema, or raise `CandleValidationError` on any error.
+
+    Warnings (gaps) pass: a sparse market is not bad data.
+    """
+    candles = to_candles(frame, source=context)
+    findings = findings_frame(candles, timeframe)
+    errors = findings.filter(pl.col("severity") == "error")
+    if not errors.is_empty():
+        raise CandleValidationError(
+            [Finding(**r) for r in errors.iter_rows(named=True)], context=context
+        )
+    return candles
