@@ -1,3 +1,152 @@
-"""Market-data commands: fetch, validate, resample."""
+"""Market-data commands: fetch candles, validate a file, resample a file."""
 
-from awan_trading.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from awan_trading.cli.app import app, awan_command, console
+from awan_trading.config import load_config
+from awan_trading.errors import AwanError
+from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.factory import open_exchange
+from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
+from awan_trading.market.resample import resample_candles
+from awan_trading.market.schema import empty_candles
+from awan_trading.market.timeframes import Timeframe, parse_timeframe, parse_utc
+from awan_trading.market.validation import findings_frame
+
+DAY = timedelta(days=1)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def fetch_range(
+    exchange: Exchange, symbols: list[str], tf: Timeframe, start: datetime, end: datetime
+) -> dict[str, pl.DataFrame]:
+    """Fetch [start, end) per symbol in day chunks, with a progress bar per symbol."""
+    chunks = []
+    cursor = start
+    while cursor < end:
+        chunks.append((cursor, min(cursor + DAY, end)))
+        cursor += DAY
+    frames: dict[str, pl.DataFrame] = {}
+    with progress_bar() as progress:
+        for symbol in symbols:
+            task = progress.add_task(f"{symbol} {tf}", total=len(chunks))
+            parts = [empty_candles()]
+            for lo, hi in chunks:
+                parts.append(exchange.fetch_ohlcv(symbol, tf, lo, hi))
+                progress.advance(task)
+            frames[symbol] = pl.concat(parts)
+    return frames
+
+
+def _split_symbols(text: str) -> list[str]:
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise AwanError("--symbols is empty; give e.g. BTC/USDT,ETH/USDT")
+    return symbols
+
+
+@app.command()
+@awan_command
+def fetch(
+    symbols: Annotated[str, typer.Option(help="comma-separated, e.g. BTC/USDT,ETH/USDT")],
+    start: Annotated[str, typer.Option(help="first candle open time, inclusive (UTC)")],
+    end: Annotated[str, typer.Option(help="exclusive end (UTC)")],
+    out: Annotated[Path, typer.Option(help="folder for one Parquet file per symbol")],
+    exchange: Annotated[str, typer.Option(help="sim, paper:<ccxt id> or live:<ccxt id>")] = "sim",
+    timeframe: Annotated[str, typer.Option(help="1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d")] = "1m",
+    config: Annotated[Path | None, typer.Option(help="awan.toml to use")] = None,
+) -> None:
+    """Download candles into Parquet files (one per symbol) and print a summary."""
+    tf = parse_timeframe(timeframe)
+    lo, hi = parse_utc(start, what="--start"), parse_utc(end, what="--end")
+    if hi <= lo:
+        raise AwanError(f"--end {hi.isoformat()} must be after --start {lo.isoformat()}")
+    if not (tf.is_aligned(lo) and tf.is_aligned(hi)):
+        raise AwanError(
+            f"--start and --end must lie on the {tf} grid (got {lo.isoformat()}, {hi.isoformat()})"
+        )
+    venue = open_exchange(exchange, load_config(config))
+    frames = fetch_range(venue, _split_symbols(symbols), tf, lo, hi)
+    table = Table(title=f"{exchange} {tf} candles {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC")
+    for column in ("symbol", "rows", "first", "last", "close", "file"):
+        table.add_column(column)
+    for symbol, frame in frames.items():
+        path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
+        first = frame["ts"].min() if frame.height else None
+        last = frame["ts"].max() if frame.height else None
+        close = f"{frame['close'][-1]:.8g}" if frame.height else "-"
+        table.add_row(
+            symbol, str(frame.height), str(first or "-"), str(last or "-"), close, str(path)
+        )
+    console.print(table)
+
+
+@app.command()
+@awan_command
+def validate(
+    file: Annotated[Path, typer.Argument(help="candle Parquet file")],
+    timeframe: Annotated[
+        str | None, typer.Option(help="defaults to the file's timeframe column")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="exit 1 on warnings (gaps) too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print findings as a JSON list")] = False,
+) -> None:
+    """Check every validation rule; exit 1 on an error (or, with --strict, any finding)."""
+    frame, file_tf = read_candle_file(file)
+    tf = parse_timeframe(timeframe) if timeframe is not None else file_tf
+    if tf is None:
+        raise AwanError(f"{file}: no 'timeframe' column; pass --timeframe")
+    findings = findings_frame(frame, tf)
+    if as_json:
+        iso = findings.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        typer.echo(json.dumps(iso.to_dicts(), indent=None))
+    else:
+        for row in findings.iter_rows(named=True):
+            line = f"{row['symbol']} {row['ts']:%Y-%m-%dT%H:%M:%SZ} {row['severity']} {row['rule']} {row['detail']}"
+            typer.echo(line)
+        errors = findings.filter(pl.col("severity") == "error").height
+        summary = f"{file}: {frame.height} candles, {errors} error(s), {findings.height - errors} warning(s)"
+        typer.echo(summary, err=True)
+    has_error = findings.filter(pl.col("severity") == "error").height > 0
+    if has_error or (strict and findings.height > 0):
+        raise typer.Exit(1)
+
+
+@app.command()
+@awan_command
+def resample(
+    file: Annotated[Path, typer.Argument(help="candle Parquet file")],
+    to: Annotated[str, typer.Option("--to", help="target timeframe, e.g. 1h")],
+    out: Annotated[Path, typer.Option(help="output Parquet file")],
+    source: Annotated[
+        str | None, typer.Option("--from", help="source timeframe if the file has none")
+    ] = None,
+) -> None:
+    """Aggregate a candle file to a higher timeframe (the still-forming last candle is dropped)."""
+    frame, file_tf = read_candle_file(file)
+    src = parse_timeframe(source) if source is not None else file_tf
+    if src is None:
+        raise AwanError(f"{file}: no 'timeframe' column; pass --from")
+    result = resample_candles(frame, src, to)
+    write_candle_file(result, out, to)
+    typer.echo(f"{file} ({src}, {frame.height} rows) → {out} ({to}, {result.height} rows)")

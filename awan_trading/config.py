@@ -1,0 +1,222 @@
+"""Settings and the one config file, validated at start-up.
+
+Two sources, two jobs: `Settings` (pydantic-settings, env prefix `AWAN_`, `.env`) carries what
+differs per deployment and what is secret (store URL, Redis URL, API keys, bot token);
+`awan.toml` carries what a trader tunes and reviews (universe, strategy, risk). Both forbid
+unknown keys, so a typo fails at start-up with the key's name instead of being ignored, and
+secrets are `SecretStr` so they never print.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from awan_trading.errors import ConfigError
+from awan_trading.market.timeframes import parse_timeframe
+
+DEFAULT_CONFIG_FILE = "awan.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UniverseConfig(_Strict):
+    """What is traded: exchange mode, symbols and timeframes."""
+
+    exchange: str = "sim"
+    symbols: list[str] = Field(
+        default_factory=lambda: ["BTC/USDT", "ETH/USDT", "SOL/USDT"], min_length=1
+    )
+    timeframes: list[str] = Field(default_factory=lambda: ["1m", "1h"], min_length=1)
+    quote: str = "USDT"
+
+    @field_validator("exchange")
+    @classmethod
+    def _exchange_mode(cls, value: str) -> str:
+        mode, _, venue = value.partition(":")
+        if value == "sim" or (mode in {"paper", "live"} and venue):
+            return value
+        raise ValueError(
+            f"exchange must be 'sim', 'paper:<ccxt id>' or 'live:<ccxt id>', got {value!r}"
+        )
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, values: list[str]) -> list[str]:
+        for symbol in values:
+            base, slash, quote = symbol.partition("/")
+            if not (slash and base and quote and symbol == symbol.upper() and " " not in symbol):
+                raise ValueError(
+                    f"symbol {symbol!r} must look like BASE/QUOTE in upper case, e.g. BTC/USDT"
+                )
+        if len(set(values)) != len(values):
+            raise ValueError("symbols contain duplicates")
+        return values
+
+    @field_validator("timeframes")
+    @classmethod
+    def _timeframes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_timeframe(value)
+        return values
+
+
+class StrategyConfig(_Strict):
+    """Which registered strategy trades, with its parameters (validated by the strategy)."""
+
+    name: str = "boll_stoch"
+    timeframe: str = "1h"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str) -> str:
+        parse_timeframe(value)
+        return value
+
+
+class RiskConfig(_Strict):
+    """Limits the executor enforces before any order reaches an exchange.
+
+    Exits (stop-loss, take-profit, trailing stop) are strategy parameters, not risk limits, so
+    the backtest and the live executor read them from the same place.
+    """
+
+    stake_fraction: float = Field(
+        0.2, gt=0, le=1, description="share of equity put into one position"
+    )
+    max_open_positions: int = Field(3, ge=1)
+    max_position_quote: float = Field(5_000.0, gt=0)
+    max_daily_loss: float = Field(0.05, gt=0, lt=1)
+
+
+class SimConfig(_Strict):
+    """The deterministic offline market and account used by the embedded defaults."""
+
+    seed: int = 42
+    fee_rate: float = Field(0.001, ge=0, lt=0.05)
+    slippage_bps: float = Field(2.0, ge=0, lt=500)
+    starting_balance: dict[str, float] = Field(default_factory=lambda: {"USDT": 10_000.0})
+
+
+class AwanConfig(_Strict):
+    """The whole `awan.toml`."""
+
+    universe: UniverseConfig = Field(default_factory=UniverseConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    sim: SimConfig = Field(default_factory=SimConfig)
+    live_confirmed: bool = Field(
+        False, description="must be true before a live:<id> exchange may trade"
+    )
+
+    @model_validator(mode="after")
+    def _live_needs_confirmation(self) -> AwanConfig:
+        if self.universe.exchange.startswith("live:") and not self.live_confirmed:
+            raise ValueError(
+                f"exchange {self.universe.exchange!r} places real orders; set live_confirmed = true to allow it"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    """Deployment settings from the environment (`AWAN_*`) and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AWAN_", env_file=".env", extra="forbid", frozen=True
+    )
+
+    home: Path = Path(".awan")
+    config_file: Path | None = None
+    store_url: SecretStr = SecretStr("")
+    redis_url: SecretStr | None = None
+    exchange_api_key: SecretStr | None = None
+    exchange_api_secret: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    def resolved_store_url(self) -> str:
+        """The store URL; DuckDB under `home` when none is configured."""
+        url = self.store_url.get_secret_value()
+        return url or f"duckdb:///{(self.home / 'awan.duckdb').as_posix()}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret string, for the log redactor."""
+        secrets = [self.exchange_api_key, self.exchange_api_secret, self.telegram_token]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        values += [_url_password(self.store_url.get_secret_value())]
+        if self.redis_url is not None:
+            values.append(_url_password(self.redis_url.get_secret_value()))
+        return [v for v in values if v]
+
+
+def _url_password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        value = item.get("input")
+        shown = (
+            ""
+            if item["type"] in {"extra_forbidden", "missing"} or isinstance(value, dict)
+            else f" (got {value!r})"
+        )
+        parts.append(f"{key}: {message}{shown}")
+    return f"invalid {source}: " + "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings` from the environment; invalid values raise `ConfigError` naming the key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "settings (AWAN_* environment / .env)")) from None
+
+
+def load_config(path: Path | str | None = None) -> AwanConfig:
+    """Read and validate `awan.toml`; defaults when the default file does not exist.
+
+    An explicitly named file that is missing is an error: a typo in a path must not silently
+    run with defaults.
+    """
+    file = Path(path) if path is not None else Path(DEFAULT_CONFIG_FILE)
+    if not file.exists():
+        if path is not None:
+            raise ConfigError(f"config file {file} does not exist")
+        return AwanConfig()
+    try:
+        raw = tomllib.loads(file.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    try:
+        return AwanConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, f"config file {file}")) from None
