@@ -25,10 +25,17 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from awan_trading.errors import ConfigError
+from awan_trading.errors import AwanError, ConfigError
 from awan_trading.market.timeframes import parse_timeframe
 
 DEFAULT_CONFIG_FILE = "awan.toml"
+
+
+def _check_timeframe(value: str) -> None:
+    try:
+        parse_timeframe(value)
+    except AwanError as exc:  # pydantic reports ValueErrors with the key's location
+        raise ValueError(str(exc)) from None
 
 
 class _Strict(BaseModel):
@@ -72,7 +79,7 @@ class UniverseConfig(_Strict):
     @classmethod
     def _timeframes(cls, values: list[str]) -> list[str]:
         for value in values:
-            parse_timeframe(value)
+            _check_timeframe(value)
         return values
 
 
@@ -86,7 +93,7 @@ class StrategyConfig(_Strict):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
-        parse_timeframe(value)
+        _check_timeframe(value)
         return value
 
 

@@ -60,6 +60,25 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return redact(super().format(record))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at emit time (test capture, daemon redirection)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        # The stdlib default prints the raw, unredacted message; say only that it failed.
+        sys.stderr.write(f"--- logging error in {record.name} (message withheld) ---\n")
+
+
 def configure_logging(
     level: str = "INFO", fmt: str = "console", secrets: Iterable[str | None] = ()
 ) -> None:
@@ -88,7 +107,7 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not isinstance(h.formatter, RedactingFormatter)]

@@ -1,0 +1,112 @@
+import pytest
+
+from awan_trading.config import AwanConfig, load_config, load_settings
+from awan_trading.errors import ConfigError
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "awan.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config == AwanConfig()
+    assert config.universe.exchange == "sim"
+    assert config.universe.symbols == ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+
+
+def test_a_full_file_is_read(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[universe]
+exchange = "paper:binance"
+symbols = ["BTC/USDT"]
+timeframes = ["5m", "1h"]
+
+[strategy]
+name = "ema_trend"
+timeframe = "5m"
+params = { ema_fast = 12 }
+
+[risk]
+max_open_positions = 2
+""",
+    )
+    config = load_config(path)
+    assert config.universe.exchange == "paper:binance"
+    assert config.strategy.params == {"ema_fast": 12}
+    assert config.risk.max_open_positions == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[universe]\nsymbol = ['BTC/USDT']\n", "universe.symbol: unknown key"),
+        (
+            "[risk]\nmax_open_positions = 'three'\n",
+            "risk.max_open_positions: Input should be a valid integer",
+        ),
+        ("[risk]\nstake_fraction = 1.5\n", "risk.stake_fraction"),
+        ("[universe]\ntimeframes = ['7m']\n", "unknown timeframe '7m'"),
+        ("[universe]\nsymbols = ['btcusdt']\n", "symbol 'btcusdt' must look like BASE/QUOTE"),
+        ("[universe]\nexchange = 'binance'\n", "exchange must be 'sim'"),
+        ("[universe]\nexchange = 'live:binance'\n", "set live_confirmed = true"),
+        ("[sim]\nseed = 1\nfoo = 2\n", "sim.foo: unknown key"),
+        ("verbose = true\n", "verbose: unknown key"),
+        ("[universe\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_fails_naming_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=r"invalid config file|not valid TOML") as caught:
+        load_config(write(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_live_mode_with_confirmation_is_accepted(tmp_path):
+    config = load_config(
+        write(tmp_path, "live_confirmed = true\n[universe]\nexchange = 'live:binance'\n")
+    )
+    assert config.universe.exchange == "live:binance"
+
+
+def test_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_settings_from_env_keep_secrets_secret(monkeypatch):
+    monkeypatch.setenv("AWAN_EXCHANGE_API_KEY", "k-123456789")
+    monkeypatch.setenv("AWAN_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi")
+    monkeypatch.setenv("AWAN_STORE_URL", "postgresql://awan:hunter22@db:5432/awan")
+    settings = load_settings()
+    text = repr(settings) + str(settings) + settings.model_dump_json()
+    for secret in ("k-123456789", "ABCDEFGHIJKLMNOP", "hunter22"):
+        assert secret not in text
+    assert set(settings.secret_values()) == {
+        "k-123456789",
+        "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi",
+        "hunter22",
+    }
+
+
+def test_default_store_is_duckdb_under_home(monkeypatch):
+    monkeypatch.delenv("AWAN_STORE_URL", raising=False)
+    settings = load_settings(home="/tmp/awan-home")
+    assert settings.resolved_store_url() == "duckdb:////tmp/awan-home/awan.duckdb"
+
+
+def test_bad_settings_name_the_variable(monkeypatch):
+    monkeypatch.setenv("AWAN_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError, match="log_level"):
+        load_settings()
+
+
+def test_unknown_key_in_dotenv_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("AWAN_STORE_URL=duckdb:///x.duckdb\nAWAN_STOER_URL=oops\n")
+    with pytest.raises(ConfigError, match="stoer_url: unknown key"):
+        load_settings()
