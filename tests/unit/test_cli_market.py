@@ -1,0 +1,159 @@
+"""`awan fetch / validate / resample` through the real typer app."""
+
+import json
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from awan_trading.cli import app
+from awan_trading.market.files import read_candle_file
+from awan_trading.market.resample import resample_candles
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def xrp_file(tmp_path, xrp_1m):
+    path = tmp_path / "XRP_ETH-1m.parquet"
+    xrp_1m.write_parquet(path)
+    return path
+
+
+def test_validate_clean_real_file_exits_0_and_lists_gaps(xrp_file):
+    result = run("validate", xrp_file)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if " gap " in line]
+    assert len(lines) == 676
+    assert lines[0].startswith("XRP/ETH 2019-10-11T00:04:00Z warning gap missing 1 1m candle(s)")
+
+
+def test_validate_strict_fails_on_warnings(xrp_file):
+    assert run("validate", xrp_file, "--strict").exit_code == 1
+
+
+def test_validate_json_lists_objects(xrp_file):
+    result = run("validate", xrp_file, "--json")
+    assert result.exit_code == 0
+    findings = json.loads(result.stdout)
+    assert len(findings) == 676
+    assert set(findings[0]) == {"symbol", "ts", "rule", "severity", "detail"}
+    assert findings[0]["ts"] == "2019-10-11T00:04:00Z"
+
+
+def test_validate_error_exits_1(tmp_path, xrp_1m):
+    bad = xrp_1m.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(-1.0).otherwise(pl.col("volume")).alias("volume")
+    )
+    path = tmp_path / "bad.parquet"
+    bad.write_parquet(path)
+    result = run("validate", path, "--json")
+    assert result.exit_code == 1
+    errors = [f for f in json.loads(result.stdout) if f["severity"] == "error"]
+    assert errors == [
+        {
+            "symbol": "XRP/ETH",
+            "ts": "2019-10-11T00:04:00Z",
+            "rule": "negative_volume",
+            "severity": "error",
+            "detail": "volume=-1.0",
+        }
+    ]
+
+
+def test_validate_timeframe_option_overrides_the_column(xrp_file):
+    result = run("validate", xrp_file, "--timeframe", "5m", "--json")
+    assert result.exit_code == 1
+    assert {f["rule"] for f in json.loads(result.stdout)} >= {"misaligned_ts"}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.parquet", "no such file"),
+        (
+            lambda p: (p / "junk.parquet").write_text("not parquet") and p / "junk.parquet",
+            "not a readable Parquet file",
+        ),
+        (
+            lambda p: (
+                pl.DataFrame({"a": [1]}).write_parquet(p / "cols.parquet") or p / "cols.parquet"
+            ),
+            "missing candle column",
+        ),
+    ],
+)
+def test_unusable_file_exits_2_with_one_line(tmp_path, make, message):
+    result = run("validate", make(tmp_path), "--timeframe", "1m")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resample_writes_the_exact_aggregation(tmp_path, xrp_file, xrp_1m):
+    out = tmp_path / "h1.parquet"
+    result = run("resample", xrp_file, "--to", "1h", "--out", out)
+    assert result.exit_code == 0, result.output
+    frame, tf = read_candle_file(out)
+    assert tf is not None and tf.name == "1h"
+    assert frame.equals(resample_candles(xrp_1m, "1m", "1h"))
+
+
+def test_resample_to_a_non_multiple_exits_2(tmp_path, xrp_file):
+    result = run("resample", xrp_file, "--to", "7m", "--out", tmp_path / "x.parquet")
+    assert result.exit_code == 2
+    assert "unknown timeframe '7m'" in result.stderr
+
+
+def test_fetch_writes_one_file_per_symbol_matching_the_exchange(tmp_path):
+    result = run(
+        "fetch",
+        "--exchange",
+        "sim",
+        "--symbols",
+        "BTC/USDT,ETH/USDT",
+        "--timeframe",
+        "1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-03",
+        "--out",
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("BTC_USDT-1m.parquet", "ETH_USDT-1m.parquet"):
+        frame, tf = read_candle_file(tmp_path / name)
+        assert tf is not None and tf.name == "1m"
+        assert frame.height == 2 * 1440
+        assert frame["ts"].min() == datetime(2024, 1, 1, tzinfo=UTC)
+        assert frame["ts"].max() == datetime(2024, 1, 2, 23, 59, tzinfo=UTC)
+    assert run("validate", tmp_path / "BTC_USDT-1m.parquet", "--strict").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--start", "2024-01-02", "--end", "2024-01-01"), "must be after --start"),
+        (("--start", "someday", "--end", "2024-01-01"), "invalid --start 'someday'"),
+        (
+            ("--start", "2024-01-01T00:30", "--end", "2024-01-02", "--timeframe", "1h"),
+            "on the 1h grid",
+        ),
+        (
+            ("--start", "2024-01-01", "--end", "2024-01-02", "--exchange", "nasdaq"),
+            "unknown exchange 'nasdaq'",
+        ),
+    ],
+)
+def test_fetch_bad_options_exit_2(tmp_path, args, message):
+    result = run("fetch", "--symbols", "BTC/USDT", "--out", tmp_path, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not list(tmp_path.iterdir())
