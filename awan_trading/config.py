@@ -10,6 +10,7 @@ secrets are `SecretStr` so they never print.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -51,6 +52,7 @@ class UniverseConfig(_Strict):
     )
     timeframes: list[str] = Field(default_factory=lambda: ["1m", "1h"], min_length=1)
     quote: str = "USDT"
+    history_start: date = Field(date(2024, 1, 1), description="first day of the Dagster partitions")
 
     @field_validator("exchange")
     @classmethod
