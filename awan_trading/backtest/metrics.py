@@ -1,0 +1,77 @@
+"""Performance metrics from the equity curve and the trade list.
+
+Annualisation: crypto trades every day of the year, so a year is 365 days of bars of the
+backtest's timeframe (`bars_per_year = 365 * 24 h / timeframe`; 525,600 for 1m). Sharpe and
+Sortino use per-step simple returns of the equity curve, zero risk-free rate, scaled by
+`sqrt(bars_per_year)`. CAGR uses wall-clock span (first open to last close). When several symbols
+with gaps share a curve, a step is one timestamp of the union timeline, which for gap-free data
+is one bar; sparse data makes the scaling approximate, as it does in every bar-based tool.
+Undefined ratios (no losing trade for profit factor, zero variance) are `None`, which JSON
+can carry, rather than infinities it cannot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+YEAR_MS = 365 * 24 * 3_600_000
+
+METRIC_KEYS: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "avg_trade",
+    "exposure",
+    "trades",
+)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def compute_metrics(
+    equity: pl.DataFrame, trades: pl.DataFrame, initial_cash: float, bar_ms: int
+) -> dict:
+    """The metric dict (`METRIC_KEYS`) plus `final_equity`; fractions, not percentages.
+
+    `max_drawdown` is positive (0.12 = the curve fell 12 % below its running peak); `exposure`
+    is the share of timestamps with at least one open position (backtesting.py's exposure time);
+    `avg_trade` is the mean per-trade return after fees.
+    """
+    eq = equity.get_column("equity").to_numpy()
+    out: dict = dict.fromkeys(METRIC_KEYS)
+    out["trades"] = trades.height
+    out["final_equity"] = float(eq[-1]) if eq.size else initial_cash
+    out["total_return"] = out["final_equity"] / initial_cash - 1.0
+    if eq.size:
+        ts = equity.get_column("ts").dt.epoch("ms").to_numpy()
+        years = (int(ts[-1]) - int(ts[0]) + bar_ms) / YEAR_MS
+        growth = out["final_equity"] / initial_cash
+        out["cagr"] = _finite(growth ** (1.0 / years) - 1.0) if growth > 0 else -1.0
+        prev = np.concatenate(([initial_cash], eq[:-1]))
+        rets = eq / prev - 1.0
+        scale = math.sqrt(YEAR_MS / bar_ms)
+        std = rets.std(ddof=1) if rets.size > 1 else 0.0
+        out["sharpe"] = _finite(rets.mean() / std * scale) if std > 0 else None
+        downside = math.sqrt(float(np.mean(np.minimum(rets, 0.0) ** 2)))
+        out["sortino"] = _finite(rets.mean() / downside * scale) if downside > 0 else None
+        peak = np.maximum.accumulate(np.concatenate(([initial_cash], eq)))[1:]
+        out["max_drawdown"] = float(np.max(1.0 - eq / peak))
+        out["exposure"] = float(np.mean(equity.get_column("exposure").to_numpy() > 0))
+    if trades.height:
+        pnl = trades.get_column("pnl").to_numpy()
+        out["win_rate"] = float(np.mean(pnl > 0))
+        gains, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+        out["profit_factor"] = float(gains / losses) if losses > 0 else None
+        out["avg_trade"] = float(trades.get_column("return").mean())
+    else:
+        out["win_rate"] = out["avg_trade"] = 0.0
+    return out
