@@ -1,0 +1,242 @@
+"""The `Store` protocol, the records it keeps, and the storage error taxonomy.
+
+Dagster's IO manager, the live loop, the executor and the CLI all write through this one
+surface, so a laptop (DuckDB) and production (PostgreSQL/TimescaleDB) run the same code and
+pass the same contract tests. Candles, indicators and small tables cross it as polars frames;
+order-path records cross it as frozen dataclasses so a typo is a TypeError, not a lost column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import polars as pl
+
+from awan_trading.errors import AwanError, DataError
+from awan_trading.exchange.base import Fill, Order
+
+SignalSide = Literal["buy", "sell", "exit"]
+ControlAction = Literal["pause", "resume", "force_exit"]
+
+
+class StoreError(AwanError):
+    """A store operation failed in a way the user must see (bad URL, migration, conflict)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached or stayed locked after retries."""
+
+
+class StoreWindowError(DataError):
+    """A partition write got rows outside the window it was asked to replace."""
+
+
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):([^@/\s]*)@")
+_PARAM_PASSWORD = re.compile(r"(?i)(password=)([^&\s]+)")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by `***`, safe for logs, errors and `awan db status`."""
+    masked = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", url)
+    return _PARAM_PASSWORD.sub(lambda m: f"{m.group(1)}***", masked)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """A strategy's decision at one candle; `signal_id` is derived, so re-runs are idempotent."""
+
+    signal_id: str
+    strategy: str
+    exchange: str
+    symbol: str
+    timeframe: str
+    ts: datetime  # open time of the candle that produced the signal
+    side: SignalSide
+    price: float
+    strength: float = 1.0
+    params: str = "{}"  # strategy parameters as JSON, for lineage
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What the executor decided to place, recorded before the exchange is called."""
+
+    client_order_id: str
+    signal_id: str | None
+    exchange: str
+    symbol: str
+    side: str
+    type: str
+    amount: float
+    price: float | None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PositionRecord:
+    """The current position in one symbol; rewritten on every change."""
+
+    exchange: str
+    symbol: str
+    amount: float
+    entry_price: float
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    opened_at: datetime | None = None
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class EquitySnapshot:
+    exchange: str
+    ts: datetime
+    equity: float
+    cash: float
+
+
+@dataclass(frozen=True)
+class BotEvent:
+    bot: str
+    kind: str
+    message: str
+    data: str = "{}"
+    ts: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    """A pause/resume/force-exit request from Telegram or the CLI, handled by the live loop."""
+
+    id: int
+    bot: str
+    action: ControlAction
+    symbol: str | None
+    requested_by: str
+    ts: datetime
+    handled_at: datetime | None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Everything awan persists. Every method raises only `StoreError` / `DataError` types."""
+
+    url: str  # masked: never carries a password
+
+    # --- schema ---------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (idempotent, safe under concurrency); return those applied."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Backend, masked URL, schema version, pending migrations, backend features."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- candles --------------------------------------------------------------------------
+    def replace_candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime,
+        end: datetime,
+        frame: pl.DataFrame,
+    ) -> int:
+        """Delete [start, end) for the key and write `frame` in one transaction; rows written."""
+        ...
+
+    def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+        """Insert or overwrite candles by (exchange, symbol, timeframe, ts); rows written."""
+        ...
+
+    def read_candles(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        """Candles with open time in [start, end) in the candle schema, sorted by symbol, ts."""
+        ...
+
+    def latest_candle_ts(self, exchange: str, symbol: str, timeframe: str) -> datetime | None: ...
+
+    # --- indicators -----------------------------------------------------------------------
+    def write_indicators(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+        """Upsert a wide frame (symbol, ts, one column per indicator)."""
+        ...
+
+    def read_indicators(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame: ...
+
+    # --- signals --------------------------------------------------------------------------
+    def insert_signal(self, signal: SignalRecord) -> int | None:
+        """Insert once by `signal_id`; return its new sequence number, None if it existed."""
+        ...
+
+    def signals_after(self, cursor: int, limit: int = 1000) -> pl.DataFrame:
+        """Signals whose `seq` > cursor, oldest first (a Dagster sensor's cursor read)."""
+        ...
+
+    # --- orders and fills -----------------------------------------------------------------
+    def record_order_intent(self, intent: OrderIntent) -> bool:
+        """Insert if absent; False means this client order id was already attempted."""
+        ...
+
+    def get_order_intent(self, client_order_id: str) -> OrderIntent | None: ...
+
+    def record_order(self, exchange: str, order: Order) -> None:
+        """Upsert the exchange's latest view of an order, keyed by client order id."""
+        ...
+
+    def orders(self, states: list[str] | None = None) -> pl.DataFrame: ...
+
+    def record_fill(self, exchange: str, fill: Fill, client_order_id: str | None) -> bool:
+        """Insert once by (exchange, trade id); False when it was already recorded."""
+        ...
+
+    def fills(self, symbol: str | None = None) -> pl.DataFrame: ...
+
+    # --- positions, equity, bot state -----------------------------------------------------
+    def save_position(self, position: PositionRecord) -> None: ...
+
+    def delete_position(self, exchange: str, symbol: str) -> None: ...
+
+    def positions(self, exchange: str | None = None) -> list[PositionRecord]: ...
+
+    def record_equity(self, snapshot: EquitySnapshot) -> None: ...
+
+    def equity_curve(self, exchange: str) -> pl.DataFrame: ...
+
+    def record_event(self, event: BotEvent) -> None: ...
+
+    def events(self, bot: str, limit: int = 100) -> pl.DataFrame: ...
+
+    def heartbeat(self, bot: str, status: str, at: datetime | None = None) -> None: ...
+
+    def last_heartbeat(self, bot: str) -> tuple[datetime, str] | None: ...
+
+    def request_control(
+        self, bot: str, action: ControlAction, symbol: str | None = None, requested_by: str = ""
+    ) -> int: ...
+
+    def pending_controls(self, bot: str) -> list[ControlRequest]: ...
+
+    def mark_control_handled(self, request_id: int) -> None: ...

@@ -1,0 +1,298 @@
+"""The embedded default store: one DuckDB file under `.awan/`.
+
+DuckDB lets one process at a time hold a database file open for writing, and awan runs several
+(Dagster runs, the live loop, the CLI). So no connection outlives an operation: each call opens
+the file, does its work in one transaction and closes it, and opening retries with jittered
+backoff while another process holds the lock. Writers therefore queue instead of failing,
+and a long-running process never starves the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from awan_trading.storage.base import StoreError, StoreUnavailableError
+from awan_trading.storage.migrations import MIGRATIONS_TABLE, load_migrations
+from awan_trading.storage.schema import (
+    as_utc,
+    candles_from_arrow,
+    checked_candles,
+    checked_window,
+    indicators_long,
+    indicators_wide,
+)
+from awan_trading.storage.sqlbase import SqlRecords, Statement
+
+_SELECT_CANDLES = "SELECT symbol, ts, open, high, low, close, volume FROM candles"
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    """Another process holds the file lock, or a concurrent in-process transaction conflicted."""
+    if isinstance(exc, duckdb.IOException):
+        text = str(exc)
+        return "lock" in text.lower()
+    return isinstance(exc, duckdb.TransactionException)
+
+
+def _qmarks(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+class DuckDBStore(SqlRecords):
+    """`Store` over a DuckDB file with short-lived connections."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path.as_posix()}"
+        self.lock_timeout = lock_timeout
+
+    def close(self) -> None:
+        """Nothing to release: no connection outlives an operation."""
+
+    # --- connections ----------------------------------------------------------------------
+    def _attempts(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(_is_retryable),
+            wait=wait_random_exponential(multiplier=0.005, max=0.25),
+            stop=stop_after_delay(self.lock_timeout),
+            reraise=False,
+        )
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+    def _run(self, work: Any) -> Any:
+        """Run `work(con)` in one transaction, retrying lock conflicts until `lock_timeout`."""
+        try:
+            for attempt in self._attempts():
+                with attempt, self._connection() as con:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        result = work(con)
+                        con.execute("COMMIT")
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    return result
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            raise StoreUnavailableError(
+                f"duckdb store {self.path} stayed locked for {self.lock_timeout:.0f}s: {cause}"
+            ) from None
+        except duckdb.Error as exc:
+            raise StoreError(f"duckdb store {self.path}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _transaction(self, statements: list[Statement]) -> list[list[tuple]]:
+        def work(con: duckdb.DuckDBPyConnection) -> list[list[tuple]]:
+            return [
+                con.execute(_qmarks(sql), list(params)).fetchall() for sql, params in statements
+            ]
+
+        return self._run(work)
+
+    # --- schema ---------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        migrations = load_migrations("duckdb")
+
+        def work(con: duckdb.DuckDBPyConnection) -> list[int]:
+            con.execute(MIGRATIONS_TABLE)
+            current = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            version = current.fetchone()[0]
+            applied = []
+            for m in migrations:
+                if m.version > version:
+                    con.execute(m.sql)
+                    con.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name]
+                    )
+                    applied.append(m.version)
+            return applied
+
+        return self._run(work)
+
+    def status(self) -> dict[str, Any]:
+        migrations = load_migrations("duckdb")
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.execute(MIGRATIONS_TABLE)
+            return con.execute(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+
+        version = self._run(work)
+        return {
+            "backend": self.backend,
+            "url": self.url,
+            "version": version,
+            "latest": migrations[-1].version,
+            "pending": [m.version for m in migrations if m.version > version],
+            "features": "embedded; short-lived connections, lock-conflict retry",
+        }
+
+    # --- candles --------------------------------------------------------------------------
+    def replace_candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime,
+        end: datetime,
+        frame: pl.DataFrame,
+    ) -> int:
+        context = f"replace {exchange} {symbol} {timeframe}"
+        candles, start, end = checked_window(frame, symbol, timeframe, start, end, context)
+        arrow = candles.to_arrow()
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.execute(
+                "DELETE FROM candles WHERE exchange = ? AND symbol = ? AND timeframe = ? "
+                "AND ts >= ? AND ts < ?",
+                [exchange, symbol, timeframe, start, end],
+            )
+            con.register("incoming", arrow)
+            con.execute(
+                "INSERT INTO candles SELECT ?, symbol, ?, ts, open, high, low, close, volume "
+                "FROM incoming",
+                [exchange, timeframe],
+            )
+            return candles.height
+
+        return self._run(work)
+
+    def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+        candles = checked_candles(frame, timeframe, f"upsert {exchange} {timeframe}")
+        if candles.is_empty():
+            return 0
+        arrow = candles.to_arrow()
+        lo, hi = candles["ts"].min(), candles["ts"].max()
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.register("incoming", arrow)
+            con.execute(
+                "DELETE FROM candles c USING incoming i WHERE c.exchange = ? AND c.timeframe = ? "
+                "AND c.ts BETWEEN ? AND ? AND c.symbol = i.symbol AND c.ts = i.ts",
+                [exchange, timeframe, lo, hi],
+            )
+            con.execute(
+                "INSERT INTO candles SELECT ?, symbol, ?, ts, open, high, low, close, volume "
+                "FROM incoming",
+                [exchange, timeframe],
+            )
+            return candles.height
+
+        return self._run(work)
+
+    def read_candles(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        if not names:
+            return candles_from_arrow(pl.DataFrame().to_arrow())
+        sql, params = _window_filter(exchange, names, timeframe, start, end)
+
+        def work(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+            table = con.sql(f"{_SELECT_CANDLES} {sql} ORDER BY symbol, ts", params=params)
+            return candles_from_arrow(table.to_arrow_table())
+
+        return self._run(work)
+
+    def latest_candle_ts(self, exchange: str, symbol: str, timeframe: str) -> datetime | None:
+        rows = self._one(
+            "SELECT max(ts) FROM candles WHERE exchange = %s AND symbol = %s AND timeframe = %s",
+            (exchange, symbol, timeframe),
+        )
+        return None if rows[0][0] is None else as_utc(rows[0][0])
+
+    # --- indicators -----------------------------------------------------------------------
+    def write_indicators(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+        long = indicators_long(frame, f"indicators {exchange} {timeframe}")
+        arrow = long.to_arrow()
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.register("incoming", arrow)
+            con.execute(
+                "DELETE FROM indicators x USING incoming i WHERE x.exchange = ? "
+                "AND x.timeframe = ? AND x.symbol = i.symbol AND x.name = i.name AND x.ts = i.ts",
+                [exchange, timeframe],
+            )
+            con.execute(
+                "INSERT INTO indicators SELECT ?, symbol, ?, name, ts, value FROM incoming",
+                [exchange, timeframe],
+            )
+            return frame.height
+
+        return self._run(work)
+
+    def read_indicators(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        sql, params = _window_filter(exchange, names, timeframe, start, end)
+
+        def work(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+            rel = con.sql(f"SELECT symbol, ts, name, value FROM indicators {sql}", params=params)
+            return pl.from_arrow(rel.to_arrow_table())
+
+        return indicators_wide(self._run(work))
+
+
+def _window_filter(
+    exchange: str,
+    symbols: Sequence[str],
+    timeframe: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[str, list[Any]]:
+    marks = ", ".join("?" for _ in symbols)
+    sql = f"WHERE exchange = ? AND timeframe = ? AND symbol IN ({marks})"
+    params: list[Any] = [exchange, timeframe, *symbols]
+    if start is not None:
+        sql += " AND ts >= ?"
+        params.append(as_utc(start))
+    if end is not None:
+        sql += " AND ts < ?"
+        params.append(as_utc(end))
+    return sql, params
+
+
+def path_from_url(url: str) -> Path:
+    """`duckdb:///rel/path` → `rel/path`; `duckdb:////abs/path` → `/abs/path`."""
+    match = re.fullmatch(r"duckdb://(/.*)", url)
+    if not match or match.group(1) in {"/", ""}:
+        raise StoreError(f"invalid DuckDB store URL {url!r}; expected duckdb:///path/to/file")
+    return Path(match.group(1)[1:])

@@ -1,0 +1,314 @@
+"""The order-path tables, written once in SQL both backends speak.
+
+Signals, orders, fills, positions, equity, events, heartbeats and control requests are small
+and written one record at a time, so portable SQL (`%s` placeholders, `ON CONFLICT`,
+`RETURNING`, sequences) serves both PostgreSQL and DuckDB; a backend only supplies
+`_transaction`, which runs statements atomically and retries connection faults. Keeping one
+copy is what lets the contract suite prove the two backends agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from awan_trading.exchange.base import Fill, Order
+from awan_trading.storage.base import (
+    BotEvent,
+    ControlAction,
+    ControlRequest,
+    EquitySnapshot,
+    OrderIntent,
+    PositionRecord,
+    SignalRecord,
+    StoreError,
+    utcnow,
+)
+from awan_trading.storage.schema import (
+    EQUITY_SCHEMA,
+    EVENTS_SCHEMA,
+    FILLS_SCHEMA,
+    ORDERS_SCHEMA,
+    SIGNALS_SCHEMA,
+    as_utc,
+    rows_frame,
+)
+
+Statement = tuple[str, Sequence[Any]]
+
+_SIGNAL_COLS = "signal_id, strategy, exchange, symbol, timeframe, ts, side, price, strength, params, created_at"
+_INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_at"
+_INTENT_COLS = f"client_order_id, {_INTENT_REST}"
+_ORDER_COLS = ", ".join(ORDERS_SCHEMA)
+_FILL_COLS = ", ".join(FILLS_SCHEMA)
+_POSITION_COLS = (
+    "exchange, symbol, amount, entry_price, stop_loss, take_profit, trailing_stop, "
+    "opened_at, updated_at"
+)
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+class SqlRecords(ABC):
+    """Implements the record-at-a-time half of the `Store` protocol over `_transaction`."""
+
+    #: statement run first in `insert_signal`'s transaction so `seq` order = commit order
+    _signal_lock_sql: str | None = None
+
+    @abstractmethod
+    def _transaction(self, statements: list[Statement]) -> list[list[tuple]]:
+        """Run statements in one transaction (retrying faults); rows returned by each."""
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._transaction([(sql, params)])[0]
+
+    # --- signals --------------------------------------------------------------------------
+    def insert_signal(self, signal: SignalRecord) -> int | None:
+        values = (
+            signal.signal_id,
+            signal.strategy,
+            signal.exchange,
+            signal.symbol,
+            signal.timeframe,
+            as_utc(signal.ts),
+            signal.side,
+            float(signal.price),
+            float(signal.strength),
+            signal.params,
+            as_utc(signal.created_at),
+        )
+        statements: list[Statement] = []
+        if self._signal_lock_sql:
+            statements.append((self._signal_lock_sql, ()))
+        statements.append(
+            (
+                f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({_marks(11)}) "
+                "ON CONFLICT (signal_id) DO NOTHING RETURNING seq",
+                values,
+            )
+        )
+        rows = self._transaction(statements)[-1]
+        return int(rows[0][0]) if rows else None
+
+    def signals_after(self, cursor: int, limit: int = 1000) -> pl.DataFrame:
+        rows = self._one(
+            f"SELECT seq, {_SIGNAL_COLS} FROM signals WHERE seq > %s ORDER BY seq LIMIT %s",
+            (int(cursor), int(limit)),
+        )
+        return rows_frame(rows, SIGNALS_SCHEMA)
+
+    # --- order intents and orders ---------------------------------------------------------
+    def record_order_intent(self, intent: OrderIntent) -> bool:
+        # The attempt token makes the answer right even when a retry follows a commit whose
+        # acknowledgement was lost: the row is then ours, not a second attempt.
+        attempt = uuid.uuid4().hex
+        values = (
+            intent.client_order_id,
+            attempt,
+            intent.signal_id,
+            intent.exchange,
+            intent.symbol,
+            intent.side,
+            intent.type,
+            float(intent.amount),
+            None if intent.price is None else float(intent.price),
+            as_utc(intent.created_at),
+        )
+        results = self._transaction(
+            [
+                (
+                    f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
+                    f"VALUES ({_marks(10)}) ON CONFLICT (client_order_id) DO NOTHING",
+                    values,
+                ),
+                (
+                    "SELECT attempt FROM order_intents WHERE client_order_id = %s",
+                    (intent.client_order_id,),
+                ),
+            ]
+        )
+        return results[1][0][0] == attempt
+
+    def get_order_intent(self, client_order_id: str) -> OrderIntent | None:
+        rows = self._one(
+            f"SELECT {_INTENT_COLS} FROM order_intents WHERE client_order_id = %s",
+            (client_order_id,),
+        )
+        return OrderIntent(*rows[0]) if rows else None
+
+    def record_order(self, exchange: str, order: Order) -> None:
+        values = (
+            order.client_order_id,
+            exchange,
+            order.id,
+            order.symbol,
+            order.side,
+            order.type,
+            float(order.amount),
+            order.price,
+            order.status,
+            float(order.filled),
+            order.average,
+            float(order.fee),
+            order.fee_currency,
+            as_utc(order.created_at),
+            as_utc(order.updated_at),
+        )
+        updates = ", ".join(
+            f"{c} = excluded.{c}"
+            for c in ORDERS_SCHEMA
+            if c not in {"client_order_id", "created_at"}
+        )
+        self._one(
+            f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(15)}) "
+            f"ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def orders(self, states: list[str] | None = None) -> pl.DataFrame:
+        if states:
+            rows = self._one(
+                f"SELECT {_ORDER_COLS} FROM orders WHERE state IN ({_marks(len(states))}) "
+                "ORDER BY created_at, client_order_id",
+                tuple(states),
+            )
+        else:
+            rows = self._one(
+                f"SELECT {_ORDER_COLS} FROM orders ORDER BY created_at, client_order_id"
+            )
+        return rows_frame(rows, ORDERS_SCHEMA)
+
+    # --- fills ----------------------------------------------------------------------------
+    def record_fill(self, exchange: str, fill: Fill, client_order_id: str | None) -> bool:
+        values = (
+            exchange,
+            fill.trade_id,
+            fill.order_id,
+            client_order_id,
+            fill.symbol,
+            fill.side,
+            float(fill.amount),
+            float(fill.price),
+            float(fill.fee),
+            fill.fee_currency,
+            as_utc(fill.ts),
+            bool(fill.taker),
+        )
+        rows = self._one(
+            f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
+            "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
+            values,
+        )
+        return bool(rows)
+
+    def fills(self, symbol: str | None = None) -> pl.DataFrame:
+        where, params = ("WHERE symbol = %s", (symbol,)) if symbol else ("", ())
+        rows = self._one(f"SELECT {_FILL_COLS} FROM fills {where} ORDER BY ts, trade_id", params)
+        return rows_frame(rows, FILLS_SCHEMA)
+
+    # --- positions and equity -------------------------------------------------------------
+    def save_position(self, position: PositionRecord) -> None:
+        p = position
+        values = (
+            p.exchange,
+            p.symbol,
+            float(p.amount),
+            float(p.entry_price),
+            p.stop_loss,
+            p.take_profit,
+            p.trailing_stop,
+            None if p.opened_at is None else as_utc(p.opened_at),
+            as_utc(p.updated_at),
+        )
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in _POSITION_COLS.replace(" ", "").split(",")[2:]
+        )
+        self._one(
+            f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({_marks(9)}) "
+            f"ON CONFLICT (exchange, symbol) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def delete_position(self, exchange: str, symbol: str) -> None:
+        self._one("DELETE FROM positions WHERE exchange = %s AND symbol = %s", (exchange, symbol))
+
+    def positions(self, exchange: str | None = None) -> list[PositionRecord]:
+        where, params = ("WHERE exchange = %s", (exchange,)) if exchange else ("", ())
+        rows = self._one(
+            f"SELECT {_POSITION_COLS} FROM positions {where} ORDER BY exchange, symbol", params
+        )
+        return [PositionRecord(*row) for row in rows]
+
+    def record_equity(self, snapshot: EquitySnapshot) -> None:
+        self._one(
+            "INSERT INTO equity_snapshots (exchange, ts, equity, cash) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (exchange, ts) DO UPDATE SET equity = excluded.equity, "
+            "cash = excluded.cash",
+            (snapshot.exchange, as_utc(snapshot.ts), snapshot.equity, snapshot.cash),
+        )
+
+    def equity_curve(self, exchange: str) -> pl.DataFrame:
+        rows = self._one(
+            "SELECT ts, equity, cash FROM equity_snapshots WHERE exchange = %s ORDER BY ts",
+            (exchange,),
+        )
+        return rows_frame(rows, EQUITY_SCHEMA)
+
+    # --- bot events, heartbeat, control ---------------------------------------------------
+    def record_event(self, event: BotEvent) -> None:
+        self._one(
+            "INSERT INTO bot_events (ts, bot, kind, message, data) VALUES (%s, %s, %s, %s, %s)",
+            (as_utc(event.ts), event.bot, event.kind, event.message, event.data),
+        )
+
+    def events(self, bot: str, limit: int = 100) -> pl.DataFrame:
+        rows = self._one(
+            "SELECT id, ts, bot, kind, message, data FROM bot_events WHERE bot = %s "
+            "ORDER BY id DESC LIMIT %s",
+            (bot, int(limit)),
+        )
+        return rows_frame(rows, EVENTS_SCHEMA).reverse()
+
+    def heartbeat(self, bot: str, status: str, at: datetime | None = None) -> None:
+        self._one(
+            "INSERT INTO heartbeats (bot, ts, status) VALUES (%s, %s, %s) "
+            "ON CONFLICT (bot) DO UPDATE SET ts = excluded.ts, status = excluded.status",
+            (bot, as_utc(at or utcnow()), status),
+        )
+
+    def last_heartbeat(self, bot: str) -> tuple[datetime, str] | None:
+        rows = self._one("SELECT ts, status FROM heartbeats WHERE bot = %s", (bot,))
+        return (as_utc(rows[0][0]), rows[0][1]) if rows else None
+
+    def request_control(
+        self, bot: str, action: ControlAction, symbol: str | None = None, requested_by: str = ""
+    ) -> int:
+        if action not in ("pause", "resume", "force_exit"):
+            raise StoreError(f"unknown control action {action!r}; use pause, resume, force_exit")
+        rows = self._one(
+            "INSERT INTO control_requests (bot, action, symbol, requested_by, ts) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (bot, action, symbol, requested_by, utcnow()),
+        )
+        return int(rows[0][0])
+
+    def pending_controls(self, bot: str) -> list[ControlRequest]:
+        rows = self._one(
+            "SELECT id, bot, action, symbol, requested_by, ts, handled_at FROM control_requests "
+            "WHERE bot = %s AND handled_at IS NULL ORDER BY id",
+            (bot,),
+        )
+        return [ControlRequest(*row) for row in rows]
+
+    def mark_control_handled(self, request_id: int) -> None:
+        self._one(
+            "UPDATE control_requests SET handled_at = %s WHERE id = %s AND handled_at IS NULL",
+            (utcnow(), int(request_id)),
+        )
