@@ -275,7 +275,7 @@ class SimMarket:
         coarse = np.zeros(len(blocks))
         share = (_MARKET_BETA, math.sqrt(1.0 - _MARKET_BETA**2))
         for scale in _COARSE_SCALES:
-            amplitude = 0.9 * profile.vol * math.sqrt(scale)
+            amplitude = 0.7 * profile.vol * math.sqrt(scale)
             for owner, owner_share in zip(("market", profile.symbol), share, strict=True):
                 key = self._key(owner, "coarse", scale)
                 coarse += amplitude * owner_share * _value_noise(key, minutes, scale)
