@@ -6,7 +6,8 @@ Sortino use per-step simple returns of the equity curve, zero risk-free rate, sc
 `sqrt(bars_per_year)`. CAGR uses wall-clock span (first open to last close). When several symbols
 with gaps share a curve, a step is one timestamp of the union timeline, which for gap-free data
 is one bar; sparse data makes the scaling approximate, as it does in every bar-based tool.
-Undefined ratios (no losing trade for profit factor, zero variance) are `None`, which JSON
+Undefined ratios (no losing trade for profit factor, zero variance, a CAGR beyond float range
+from annualising a few lucky days) are `None`, which JSON
 can carry, rather than infinities it cannot.
 """
 
@@ -37,6 +38,14 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _cagr(growth: float, years: float) -> float | None:
+    """Compound annual growth; None when a short, lucky run would annualise past a float."""
+    if growth <= 0:
+        return -1.0
+    exponent = math.log(growth) / years
+    return math.expm1(exponent) if exponent < 700 else None
+
+
 def compute_metrics(
     equity: pl.DataFrame, trades: pl.DataFrame, initial_cash: float, bar_ms: int
 ) -> dict:
@@ -55,7 +64,7 @@ def compute_metrics(
         ts = equity.get_column("ts").dt.epoch("ms").to_numpy()
         years = (int(ts[-1]) - int(ts[0]) + bar_ms) / YEAR_MS
         growth = out["final_equity"] / initial_cash
-        out["cagr"] = _finite(growth ** (1.0 / years) - 1.0) if growth > 0 else -1.0
+        out["cagr"] = _cagr(growth, years)
         prev = np.concatenate(([initial_cash], eq[:-1]))
         rets = eq / prev - 1.0
         scale = math.sqrt(YEAR_MS / bar_ms)
