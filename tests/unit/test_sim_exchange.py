@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,6 +138,20 @@ def test_fetch_ohlcv_returns_only_closed_candles(
     hours = ex.fetch_ohlcv("BTC/USDT", "1h", start, end)
     assert hours["ts"].to_list()[-1] == datetime(2024, 3, 1, 12, tzinfo=UTC)
     assert hours.equals(market.candles("BTC/USDT", "1h", start, end).head(3))
+
+
+@pytest.mark.parametrize("timeframe", ["1m", "1h"])
+def test_fetch_ohlcv_of_a_week_in_one_call_equals_day_chunks(
+    ex: SimExchange, timeframe: str
+) -> None:
+    start = datetime(2024, 2, 1, tzinfo=UTC)
+    days = [start + timedelta(days=d) for d in range(8)]
+    whole = ex.fetch_ohlcv("ETH/USDT", timeframe, days[0], days[-1])
+    chunks = pl.concat(
+        ex.fetch_ohlcv("ETH/USDT", timeframe, a, b) for a, b in itertools.pairwise(days)
+    )
+    assert whole.height == 7 * (1440 if timeframe == "1m" else 24)
+    assert chunks.equals(whole)
 
 
 def test_fetch_ohlcv_of_the_future_is_empty(ex: SimExchange) -> None:
