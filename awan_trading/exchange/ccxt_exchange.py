@@ -1,0 +1,435 @@
+"""The `Exchange` protocol over any ccxt exchange: paced, retried, validated, secret-safe.
+
+ccxt gives one API over a hundred exchanges but leaves the dangerous parts to the caller: it
+does not retry, its throttle is per instance, its exceptions are its own, it passes malformed
+replies through, and its DEBUG log prints request headers (the API key). This module owns
+those parts once:
+
+- every call acquires the account's shared token bucket (`rate_limit.shared_limiter`) with the
+  endpoint's cost from ccxt's own API table, and a 429/418 pauses the whole account for the
+  exchange's `Retry-After`;
+- ccxt exceptions become the awan taxonomy (`_map_error`); reads are retried on transient
+  errors with exponential back-off and jitter, permanent errors never;
+- `create_order` is never retried blindly: after a transient failure the outcome is unknown,
+  so the order is looked up by its client order id and adopted; only a definite "not found"
+  allows a resubmission, with the SAME client order id, which the exchange refuses to
+  duplicate;
+- candles are paginated (1000 a page), only closed ones are kept (by the exchange's clock) and
+  every page must pass `ensure_valid`, so bad data is refused as `BadExchangeData` naming the
+  symbol, time and rule;
+- the API key and secret are registered with the log redactor and ccxt's logger gets a
+  redacting filter, so neither reaches a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt
+import polars as pl
+from ccxt.base.decimal_to_precision import TICK_SIZE
+
+from awan_trading.errors import CandleValidationError
+from awan_trading.exchange import ccxt_mapping as mapping
+from awan_trading.exchange.base import Balance, Market, Order, OrderType, Side, Ticker
+from awan_trading.exchange.errors import (
+    BadExchangeData,
+    DuplicateClientOrderId,
+    ExchangeTimeout,
+    InvalidOrder,
+    OrderNotFound,
+    TransientExchangeError,
+)
+from awan_trading.exchange.rate_limit import RetryPolicy, TokenBucket, shared_limiter
+from awan_trading.logs import get_logger, redact, register_secrets
+from awan_trading.market.schema import CANDLE_SCHEMA, empty_candles
+from awan_trading.market.timeframes import (
+    Timeframe,
+    TimeframeError,
+    from_epoch_ms,
+    parse_timeframe,
+    to_epoch_ms,
+)
+from awan_trading.market.validation import ensure_valid
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+WIRE_LOGGER = "awan_trading.exchange.ccxt_wire"
+PAGE_LIMIT = 1000  # Binance's and most exchanges' maximum candles per klines request
+TIME_RESYNC_S = 600.0
+DEFAULT_429_PAUSE_S = 1.0
+DEFAULT_418_PAUSE_S = 120.0
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites each ccxt wire record to its redacted text before any handler sees it.
+
+    Handlers (pytest's capture, a file handler someone adds) may not use awan's redacting
+    formatter, so the record itself must already be clean.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+_wire = logging.getLogger(WIRE_LOGGER)
+if not any(isinstance(f, _RedactingFilter) for f in _wire.filters):
+    _wire.addFilter(_RedactingFilter())
+
+
+def _retry_after(headers: Any, default: float) -> float:
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), else `default`."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return default
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return default
+
+
+def _rewrite_urls(urls: Any, base: str) -> Any:
+    """Every URL in ccxt's `urls['api']` moved onto `base` (scheme+host+port), path kept."""
+    if isinstance(urls, dict):
+        return {k: _rewrite_urls(v, base) for k, v in urls.items()}
+    if isinstance(urls, str) and "://" in urls:
+        parts = urlsplit(urls)
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+    return urls
+
+
+class CcxtExchange:
+    """One ccxt exchange account behind the `Exchange` protocol.
+
+    `api_url` points every REST endpoint at another host (the loopback emulator);
+    `timeout` is in seconds. Instances of the same (exchange, endpoint, account) share one
+    rate limiter, so any number of them may run in one process.
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        *,
+        api_key: str | None = None,
+        secret: str | None = None,
+        api_url: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        order_lookup_delay: float = 0.5,
+        limiter_capacity: float = 1.0,
+    ) -> None:
+        factory = getattr(ccxt, exchange_id, None)
+        if not (isinstance(factory, type) and issubclass(factory, ccxt.Exchange)):
+            raise InvalidOrder(f"unknown ccxt exchange id {exchange_id!r}")
+        register_secrets([api_key, secret])
+        self.name = exchange_id
+        self.retry = retry or RetryPolicy()
+        self.order_lookup_delay = order_lookup_delay
+        options: dict[str, Any] = {"warnOnFetchOpenOrdersWithoutSymbol": False}
+        if exchange_id.startswith("binance"):
+            # One exchangeInfo call for load_markets (EXCHANGE_NOTES §A).
+            options |= {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}
+            options |= {"fetchMargins": False}
+        config: dict[str, Any] = {
+            "timeout": int(timeout * 1000),
+            "enableRateLimit": True,
+            "options": options,
+        }
+        if api_key:
+            config |= {"apiKey": api_key, "secret": secret or ""}
+        self._client: ccxt.Exchange = factory(config)
+        if api_url:
+            self._client.urls["api"] = _rewrite_urls(self._client.urls["api"], api_url)
+        self._client.logger = _wire
+        account = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else "public"
+        endpoint = urlsplit(api_url).netloc if api_url else "default"
+        self.limiter: TokenBucket = shared_limiter(
+            (exchange_id, endpoint, account),
+            rate=1000.0 / float(self._client.rateLimit or 1000.0),
+            capacity=limiter_capacity,
+        )
+        self._local = threading.local()
+        self._install_hooks()
+        self._markets: dict[str, Market] | None = None
+        self._time_offset_ms: int | None = None
+        self._time_synced_at = 0.0
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        """Route ccxt's per-request throttle to the shared bucket; catch Retry-After."""
+        client, limiter, local = self._client, self.limiter, self._local
+        original = client.handle_errors
+
+        def throttle(cost: float | None = None) -> None:
+            limiter.acquire(1.0 if cost is None else cost, max_wait=self.retry.max_retry_after)
+
+        def handle_errors(code: int, reason: str, url: str, method: str, headers: Any, *rest):
+            if code in (418, 429):
+                default = DEFAULT_418_PAUSE_S if code == 418 else DEFAULT_429_PAUSE_S
+                seconds = _retry_after(headers, default)
+                local.retry_after = seconds
+                limiter.pause(seconds, f"HTTP {code} from {self.name}")
+            return original(code, reason, url, method, headers, *rest)
+
+        def parse_json(body: str) -> Any:
+            # ccxt turns an unparseable body into None and may then hand the raw text to its
+            # parsers, which yields empty or garbled results instead of an error.
+            local.raw_json = None
+            if not isinstance(body, str) or not client.is_json_encoded_object(body):
+                return None
+            try:
+                local.raw_json = json.loads(body)
+            except ValueError:
+                raise ccxt.BadResponse(
+                    f"{self.name}: reply is not valid JSON: {body[:80]!r}"
+                ) from None
+            return local.raw_json
+
+        client.throttle = throttle
+        client.handle_errors = handle_errors
+        client.parse_json = parse_json
+
+    def _once(self, what: str, fn: Callable[[], T]) -> T:
+        """`fn()` with ccxt's and parsing errors turned into the awan taxonomy."""
+        self._local.retry_after = None
+        try:
+            return fn()
+        except ccxt.BaseError as exc:
+            raise mapping.map_error(exc, f"{self.name}: {what}", self._local.retry_after) from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            detail = redact(f"{type(exc).__name__}: {exc}")
+            raise BadExchangeData(f"{self.name}: {what}: malformed reply ({detail})") from None
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """A read: `_once`, retried on transient errors by the policy."""
+        return self.retry.call(lambda: self._once(what, fn), what=what)
+
+    # --- markets and time ----------------------------------------------------------------
+
+    def markets(self) -> dict[str, Market]:
+        if self._markets is None:
+            raw = self._call("load_markets", self._client.load_markets)
+            tick_size = self._client.precisionMode == TICK_SIZE
+            markets = {}
+            for symbol, info in raw.items():
+                market = mapping.to_market(symbol, info, tick_size=tick_size)
+                if market is not None:
+                    markets[symbol] = market
+            self._markets = markets
+        return dict(self._markets)
+
+    def _require_market(self, symbol: str) -> Market:
+        market = self.markets().get(symbol)
+        if market is None:
+            raise InvalidOrder(f"{self.name}: unknown or untradeable symbol {symbol!r}")
+        return market
+
+    def _now_ms(self) -> int:
+        """The exchange's clock: local time plus the offset measured by `fetch_time`."""
+        if self._time_offset_ms is None or time.monotonic() - self._time_synced_at > TIME_RESYNC_S:
+            before = time.time()
+            server = self._call("fetch_time", self._client.fetch_time)
+            if not isinstance(server, int | float) or not math.isfinite(server):
+                raise BadExchangeData(f"{self.name}: fetch_time: server time {server!r}")
+            local = (before + time.time()) / 2.0
+            self._time_offset_ms = int(server - local * 1000.0)
+            self._time_synced_at = time.monotonic()
+        return int(time.time() * 1000.0) + self._time_offset_ms
+
+    def now(self) -> datetime:
+        return from_epoch_ms(self._now_ms())
+
+    # --- market data ---------------------------------------------------------------------
+
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """Closed candles with open time in [start, end), every page validated.
+
+        Pages follow each other by the last open time seen, so exchange gaps stay gaps and a
+        page that does not move forward (an exchange ignoring `startTime`) is refused instead
+        of looping.
+        """
+        try:
+            tf = parse_timeframe(timeframe)
+        except TimeframeError as exc:
+            raise InvalidOrder(f"{self.name}: {symbol}: {exc}") from None
+        self._require_market(symbol)
+        since = -(-to_epoch_ms(start) // tf.ms) * tf.ms
+        stop = min(to_epoch_ms(end), tf.floor_ms(self._now_ms()))
+        what = f"fetch_ohlcv {symbol} {tf}"
+        rows: list[list[Any]] = []
+        while since < stop:
+            page = self._call(
+                what,
+                lambda since=since: self._client.fetch_ohlcv(symbol, tf.name, since, PAGE_LIMIT),
+            )
+            page = mapping.check_ohlcv_page(page, f"{self.name}: {what}")
+            mapping.check_raw_order(getattr(self._local, "raw_json", None), symbol, tf)
+            if not page:
+                break
+            newest = max(row[0] for row in page)
+            if newest < since:
+                raise BadExchangeData(
+                    f"{self.name}: {what}: asked for candles from {from_epoch_ms(since)}, "
+                    f"got none newer than {from_epoch_ms(newest)}"
+                )
+            rows.extend(row for row in page if row[0] < stop)
+            since = newest + tf.ms
+        if not rows:
+            return empty_candles()
+        frame = pl.DataFrame(
+            {
+                "symbol": [symbol] * len(rows),
+                "ts": [r[0] for r in rows],
+                **{c: [r[i] for r in rows] for i, c in enumerate(list(CANDLE_SCHEMA)[2:], 1)},
+            },
+            schema_overrides={"ts": pl.Int64},
+            strict=False,
+        ).with_columns(pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+        frame = frame.select([pl.col(c).cast(t) for c, t in CANDLE_SCHEMA.items()])
+        try:
+            ensure_valid(frame, tf, context=f"{self.name} {symbol} {tf}")
+        except CandleValidationError as exc:
+            raise BadExchangeData(f"refused exchange candles: {exc}") from exc
+        return frame
+
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        self._require_market(symbol)
+        raw = self._call(f"fetch_ticker {symbol}", lambda: self._client.fetch_ticker(symbol))
+        return mapping.to_ticker(symbol, raw, f"{self.name}: fetch_ticker {symbol}")
+
+    def fetch_balance(self) -> Balance:
+        raw = self._call("fetch_balance", self._client.fetch_balance)
+        return mapping.to_balance(raw, f"{self.name}: fetch_balance")
+
+    # --- orders --------------------------------------------------------------------------
+
+    def _order(self, raw: Any, symbol: str, what: str) -> Order:
+        return mapping.to_order(raw, symbol, f"{self.name}: {what}")
+
+    def _lookup(self, symbol: str, order_id: str | None, client_order_id: str | None) -> Order:
+        params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
+        what = f"fetch_order {symbol} {order_id or client_order_id}"
+        raw = self._call(what, lambda: self._client.fetch_order(order_id, symbol, params))
+        return self._order(raw, symbol, what)
+
+    def fetch_order(
+        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> Order:
+        if order_id is None and client_order_id is None:
+            raise InvalidOrder(f"{self.name}: {symbol}: give an order_id or a client_order_id")
+        self._require_market(symbol)
+        return self._lookup(symbol, order_id, client_order_id)
+
+    def create_order(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: float,
+        price: float | None = None,
+        *,
+        client_order_id: str,
+    ) -> Order:
+        """Place an order at most once, whatever the network does.
+
+        A transient failure leaves the outcome unknown, so: wait, look the order up by its
+        client order id (the lookup itself retried), adopt it if it exists; resubmit with the
+        same id only on a definite "not found"; a "duplicate" refusal means it exists after
+        all, so look again. Permanent refusals surface at once.
+        """
+        self._require_market(symbol)
+        what = f"create_order {symbol} {side} {type} {amount} @ {price} ({client_order_id})"
+        params = {"clientOrderId": client_order_id}
+
+        def submit() -> Order:
+            raw = self._once(
+                what,
+                lambda: self._client.create_order(symbol, type, side, amount, price, params),
+            )
+            return self._order(raw, symbol, what)
+
+        try:
+            return submit()
+        except TransientExchangeError as exc:
+            unknown: Exception = exc
+        for attempt in range(1, self.retry.attempts + 1):
+            log.warning(
+                "order outcome unknown; looking it up by client order id",
+                client_order_id=client_order_id,
+                attempt=attempt,
+                error=unknown.__class__.__name__,
+            )
+            time.sleep(self.order_lookup_delay * attempt)
+            try:
+                return self._lookup(symbol, None, client_order_id)
+            except OrderNotFound:
+                pass
+            except TransientExchangeError as exc:
+                unknown = exc
+                continue
+            try:
+                return submit()
+            except (TransientExchangeError, DuplicateClientOrderId) as exc:
+                unknown = exc
+        raise ExchangeTimeout(
+            f"{what}: outcome still unknown after {self.retry.attempts} lookups "
+            f"(last error: {unknown.__class__.__name__}); look it up by client order id "
+            f"{client_order_id!r} before doing anything else"
+        )
+
+    def cancel_order(
+        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+    ) -> Order:
+        """Cancel, retried on transient errors; a "not found" after a lost reply is checked
+        against the order's state, since the first attempt may have canceled it."""
+        if order_id is None and client_order_id is None:
+            raise InvalidOrder(f"{self.name}: {symbol}: give an order_id or a client_order_id")
+        self._require_market(symbol)
+        params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
+        what = f"cancel_order {symbol} {order_id or client_order_id}"
+        failed_before = False
+
+        def attempt() -> Order:
+            nonlocal failed_before
+            try:
+                raw = self._once(what, lambda: self._client.cancel_order(order_id, symbol, params))
+            except TransientExchangeError:
+                failed_before = True
+                raise
+            except OrderNotFound:
+                if failed_before:
+                    order = self._lookup(symbol, order_id, client_order_id)
+                    if order.status == "canceled":
+                        return order
+                raise
+            return self._order(raw, symbol, what)
+
+        return self.retry.call(attempt, what=what)
+
+    def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
+        if symbol is not None:
+            self._require_market(symbol)
+        what = f"fetch_open_orders {symbol or '(all)'}"
+        raw = self._call(what, lambda: self._client.fetch_open_orders(symbol))
+        if not isinstance(raw, list):
+            raise BadExchangeData(f"{self.name}: {what}: expected a list, got {type(raw).__name__}")
+        return [self._order(item, item.get("symbol") or "", what) for item in raw]

@@ -1,0 +1,230 @@
+"""Translating ccxt's world into awan's: exceptions onto the taxonomy, dicts onto records.
+
+Kept apart from the connector because it is pure (no I/O) and is where the rules live that
+decide safety: which ccxt error may be retried, and which reply is refused as bad data rather
+than handed on to a strategy or the executor. Every check names what was wrong, so a refused
+reply can be traced to the exchange, the call and the field.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+from typing import Any
+
+import ccxt
+
+from awan_trading.exchange.base import Balance, Fill, Market, Order, Ticker
+from awan_trading.exchange.errors import (
+    AuthenticationError,
+    BadExchangeData,
+    DuplicateClientOrderId,
+    ExchangeError,
+    ExchangeTimeout,
+    ExchangeUnavailable,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    PermanentExchangeError,
+    RateLimited,
+)
+from awan_trading.logs import redact
+from awan_trading.market.timeframes import Timeframe, from_epoch_ms
+
+ORDER_STATUSES = {"open", "closed", "canceled", "rejected", "expired"}
+
+
+def map_error(exc: ccxt.BaseError, where: str, retry_after: float | None) -> ExchangeError:
+    """The awan error for a ccxt exception (EXCHANGE_NOTES §D); the message is redacted.
+
+    Order matters: ccxt's hierarchy nests (OrderNotFound is an InvalidOrder, every
+    NetworkError is an OperationFailed, BadResponse is an OperationFailed but means bad data).
+    Any other `OperationFailed` — notably Binance's 5xx `-1001` — is transient; any other
+    `ExchangeError` is permanent, so an unknown refusal of an order is never retried.
+    """
+    detail = redact(f"{where}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ccxt.OrderNotFound):
+        return OrderNotFound(detail)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return InsufficientFunds(detail)
+    if isinstance(exc, ccxt.DuplicateOrderId) or (
+        isinstance(exc, ccxt.InvalidOrder) and "Duplicate order" in str(exc)
+    ):
+        return DuplicateClientOrderId(detail)
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.ArgumentsRequired):
+        return InvalidOrder(detail)
+    if isinstance(exc, ccxt.AuthenticationError):
+        return AuthenticationError(detail)
+    if isinstance(exc, ccxt.BadResponse):
+        return BadExchangeData(detail)
+    if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+        return RateLimited(detail, retry_after=retry_after)
+    if isinstance(exc, ccxt.RequestTimeout):
+        return ExchangeTimeout(detail)
+    if isinstance(exc, ccxt.OperationFailed):
+        return ExchangeUnavailable(detail)
+    return PermanentExchangeError(detail)
+
+
+def _number(value: Any, what: str, *, positive: bool = False, optional: bool = False) -> float:
+    if value is None and optional:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadExchangeData(f"{what}: expected a finite number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise BadExchangeData(
+            f"{what}: expected a {'positive' if positive else 'non-negative'} number, got {value!r}"
+        )
+    return float(value)
+
+
+def to_market(symbol: str, info: dict[str, Any], *, tick_size: bool) -> Market | None:
+    """The `Market` of a ccxt market, or None for one that cannot be traded safely here
+    (not spot, or without price/amount precision to round orders to)."""
+    if info.get("spot") is False:
+        return None
+    precision = info.get("precision") or {}
+    price_p, amount_p = precision.get("price"), precision.get("amount")
+    if price_p is None or amount_p is None:
+        return None
+
+    def increment(value: float) -> float:
+        return float(value) if tick_size else 10.0 ** -float(value)
+
+    limits = info.get("limits") or {}
+    amount_inc = increment(amount_p)
+    return Market(
+        symbol=symbol,
+        base=str(info.get("base")),
+        quote=str(info.get("quote")),
+        price_increment=increment(price_p),
+        amount_increment=amount_inc,
+        min_amount=float((limits.get("amount") or {}).get("min") or amount_inc),
+        min_notional=float((limits.get("cost") or {}).get("min") or 0.0),
+        maker_fee=float(info.get("maker") or 0.0),
+        taker_fee=float(info.get("taker") or 0.0),
+        active=info.get("active") is not False,
+    )
+
+
+def check_ohlcv_page(page: Any, where: str) -> list[list[Any]]:
+    """A klines page as rows of [ts, o, h, l, c, v]; malformed shapes are refused.
+
+    Values themselves (negative, NaN, null, order) are judged by candle validation, which
+    names the symbol, time and rule; here only what validation cannot see is checked.
+    """
+    if not isinstance(page, list):
+        raise BadExchangeData(f"{where}: malformed klines reply (got {type(page).__name__})")
+    rows = []
+    for row in page:
+        if not isinstance(row, list | tuple) or len(row) < 6:
+            raise BadExchangeData(f"{where}: malformed candle {redact(repr(row))[:120]}")
+        if isinstance(row[0], bool) or not isinstance(row[0], int | float):
+            raise BadExchangeData(f"{where}: candle open time {row[0]!r} is not a number")
+        rows.append([int(row[0]), *row[1:6]])
+    return rows
+
+
+def check_raw_order(raw: Any, symbol: str, timeframe: Timeframe) -> None:
+    """Refuse a klines reply whose open times do not strictly increase *as sent*.
+
+    ccxt sorts candles before returning them, which would hide an exchange that shuffles or
+    repeats rows; the raw reply (captured by the connector) is what is judged here.
+    """
+    if not isinstance(raw, list):
+        return
+    times = [row[0] for row in raw if isinstance(row, list | tuple) and row]
+    for before, after in itertools.pairwise(times):
+        if not (isinstance(before, int) and isinstance(after, int)) or after <= before:
+            rule = "duplicate_ts" if after == before else "out_of_order"
+            raise BadExchangeData(
+                f"refused exchange candles: {symbol} {timeframe}: {rule} at "
+                f"{from_epoch_ms(int(after)).isoformat()} (after {from_epoch_ms(int(before)).isoformat()})"
+            )
+
+
+def to_ticker(symbol: str, raw: Any, where: str) -> Ticker:
+    if not isinstance(raw, dict):
+        raise BadExchangeData(f"{where}: malformed ticker reply")
+    last = _number(raw.get("last"), f"{where}: last", positive=True)
+    bid = _number(raw.get("bid") or last, f"{where}: bid", positive=True)
+    ask = _number(raw.get("ask") or last, f"{where}: ask", positive=True)
+    if bid > ask:
+        raise BadExchangeData(f"{where}: bid {bid} above ask {ask}")
+    ts = raw.get("timestamp")
+    _number(ts, f"{where}: timestamp", positive=True)
+    return Ticker(symbol=symbol, ts=from_epoch_ms(int(ts)), bid=bid, ask=ask, last=last)
+
+
+def to_balance(raw: Any, where: str) -> Balance:
+    if not isinstance(raw, dict) or not isinstance(raw.get("free"), dict):
+        raise BadExchangeData(f"{where}: malformed balance reply")
+    free, used = {}, {}
+    for currency, amount in raw["free"].items():
+        free[currency] = _number(amount, f"{where}: free {currency}", optional=True)
+        used[currency] = _number(
+            (raw.get("used") or {}).get(currency), f"{where}: used {currency}", optional=True
+        )
+    return Balance(free=free, used=used)
+
+
+def _fill(raw: dict[str, Any], order: Order, where: str) -> Fill:
+    fee = raw.get("fee") or {}
+    return Fill(
+        trade_id=str(raw.get("id")),
+        order_id=order.id,
+        symbol=order.symbol,
+        side=order.side,
+        amount=_number(raw.get("amount"), f"{where}: fill amount", positive=True),
+        price=_number(raw.get("price"), f"{where}: fill price", positive=True),
+        fee=_number(fee.get("cost"), f"{where}: fill fee", optional=True),
+        fee_currency=str(fee.get("currency") or order.fee_currency),
+        ts=from_epoch_ms(int(raw.get("timestamp") or order.updated_at.timestamp() * 1000)),
+        taker=raw.get("takerOrMaker") != "maker",
+    )
+
+
+def to_order(raw: Any, symbol: str, where: str) -> Order:
+    """An `Order` from ccxt's unified order dict; anything implausible is `BadExchangeData`."""
+    if not isinstance(raw, dict):
+        raise BadExchangeData(f"{where}: malformed order reply")
+    if not raw.get("id"):
+        raise BadExchangeData(f"{where}: order reply without an id")
+    if symbol and raw.get("symbol") != symbol:
+        raise BadExchangeData(f"{where}: reply is for {raw.get('symbol')!r}, not {symbol!r}")
+    status = raw.get("status")
+    if status not in ORDER_STATUSES:
+        raise BadExchangeData(f"{where}: unknown order status {status!r}")
+    side, type_ = raw.get("side"), raw.get("type")
+    if side not in ("buy", "sell") or type_ not in ("market", "limit"):
+        raise BadExchangeData(f"{where}: unsupported side/type {side!r}/{type_!r}")
+    created = _number(raw.get("timestamp"), f"{where}: timestamp", positive=True)
+    updated = raw.get("lastUpdateTimestamp") or raw.get("lastTradeTimestamp") or created
+    fees = [f for f in (raw.get("fees") or [raw.get("fee")]) if f]
+    fee_currency = next((str(f["currency"]) for f in fees if f.get("currency")), "")
+    average = raw.get("average")
+    order = Order(
+        id=str(raw["id"]),
+        client_order_id=str(raw.get("clientOrderId") or ""),
+        symbol=str(raw["symbol"]),
+        side=side,
+        type=type_,
+        amount=_number(raw.get("amount"), f"{where}: amount", positive=True),
+        price=(
+            _number(raw.get("price"), f"{where}: price", positive=True)
+            if type_ == "limit"
+            else None
+        ),
+        status=status,
+        filled=_number(raw.get("filled"), f"{where}: filled", optional=True),
+        average=None if not average else _number(average, f"{where}: average", positive=True),
+        fee=float(sum(_number(f.get("cost"), f"{where}: fee", optional=True) for f in fees)),
+        fee_currency=fee_currency or str(raw["symbol"]).split("/")[-1],
+        created_at=from_epoch_ms(int(created)),
+        updated_at=from_epoch_ms(int(updated)),
+    )
+    trades = tuple(_fill(t, order, where) for t in raw.get("trades") or [] if isinstance(t, dict))
+    if order.filled > order.amount * (1 + 1e-9):
+        raise BadExchangeData(f"{where}: filled {order.filled} exceeds amount {order.amount}")
+    return replace(order, trades=trades)

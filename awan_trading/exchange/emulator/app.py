@@ -1,0 +1,333 @@
+"""The aiohttp app: the part of Binance spot's REST API that ccxt's `binance` uses.
+
+Backed by a `SimExchange`, so candles are the sim's candles (a test can compare a month fetched
+through ccxt with `SimMarket.candles` exactly) and orders fill by the sim's rules. Replies use
+Binance's shapes (EXCHANGE_NOTES §C): decimals as strings, errors as `{"code", "msg"}` with the
+codes ccxt maps to the right exception. Like Binance, klines include the still-forming candle
+— the connector must drop it. Every request is logged with the fault it got, so tests can
+count what reached the "exchange".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from awan_trading.exchange.base import Order
+from awan_trading.exchange.emulator.faults import Fault, FaultScript
+from awan_trading.exchange.errors import (
+    DuplicateClientOrderId,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+)
+from awan_trading.exchange.sim import SimExchange
+from awan_trading.market.timeframes import TimeframeError, parse_timeframe, to_epoch_ms
+
+API = "/api/v3"
+MAX_KLINES = 1000
+STATUS = {"open": "NEW", "closed": "FILLED", "canceled": "CANCELED"}
+STATUS |= {"rejected": "REJECTED", "expired": "EXPIRED"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the emulator saw it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    at: float  # time.monotonic() on arrival
+    fault: str | None
+
+
+class BinanceError(Exception):
+    """A Binance-style refusal: HTTP status plus `{"code", "msg"}`."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def _num(value: float | None) -> str:
+    """A float as Binance writes decimals: plain digits, exact round trip, no exponent."""
+    return "0" if value is None else format(Decimal(repr(float(value))), "f")
+
+
+@dataclass
+class EmulatorState:
+    """The sim behind the API, the scripted faults and what was received."""
+
+    sim: SimExchange
+    symbols: tuple[str, ...]
+    api_key: str | None = None
+    faults: FaultScript = field(default_factory=FaultScript)
+    requests: list[Request] = field(default_factory=list)
+    accepted: dict[str, int] = field(default_factory=dict)  # client order id -> orders made
+    duplicate_submissions: int = 0  # POSTs reusing the id of an order already accepted
+
+    def __post_init__(self) -> None:
+        self.by_id = {s.replace("/", ""): s for s in self.symbols}
+
+    def count(self, path: str, method: str | None = None) -> int:
+        return sum(
+            1 for r in self.requests if r.path == path and (method is None or r.method == method)
+        )
+
+    def symbol(self, params: dict[str, str]) -> str:
+        market_id = params.get("symbol")
+        if market_id is None:
+            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent.")
+        if market_id not in self.by_id:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return self.by_id[market_id]
+
+    # --- market data ---------------------------------------------------------------------
+
+    def exchange_info(self) -> dict[str, Any]:
+        symbols = []
+        for symbol in self.symbols:
+            market = self.sim.market(symbol)
+            symbols.append(
+                {
+                    "symbol": symbol.replace("/", ""),
+                    "status": "TRADING",
+                    "baseAsset": market.base,
+                    "quoteAsset": market.quote,
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "isSpotTradingAllowed": True,
+                    "permissions": ["SPOT"],
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": _num(market.price_increment),
+                            "maxPrice": "10000000",
+                            "tickSize": _num(market.price_increment),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": _num(market.min_amount),
+                            "maxQty": "90000000",
+                            "stepSize": _num(market.amount_increment),
+                        },
+                        {"filterType": "NOTIONAL", "minNotional": _num(market.min_notional)},
+                    ],
+                }
+            )
+        now = to_epoch_ms(self.sim.now())
+        return {"timezone": "UTC", "serverTime": now, "rateLimits": [], "exchangeFilters": [],
+                "symbols": symbols}  # fmt: skip
+
+    def klines(self, params: dict[str, str], fault: Fault | None) -> list[list[Any]]:
+        symbol = self.symbol(params)
+        try:
+            tf = parse_timeframe(params.get("interval", ""))
+        except TimeframeError:
+            raise BinanceError(400, -1120, "Invalid interval.") from None
+        limit = min(int(params.get("limit", 500)), MAX_KLINES)
+        now = to_epoch_ms(self.sim.now())
+        forming_end = tf.floor_ms(now) + tf.ms  # Binance includes the forming candle
+        start = int(params.get("startTime", forming_end - limit * tf.ms))
+        start = -(-start // tf.ms) * tf.ms
+        end = min(start + limit * tf.ms, forming_end, int(params.get("endTime", forming_end)) + 1)
+        if end <= start:
+            return []
+        frame = self.sim.market_data.candles(symbol, tf, start, end)
+        rows = [
+            [ts, _num(o), _num(h), _num(lo), _num(c), _num(v), ts + tf.ms - 1,
+             _num(c * v), 100, _num(v / 2), _num(c * v / 2), "0"]
+            for ts, o, h, lo, c, v in zip(
+                (to_epoch_ms(t) for t in frame["ts"]), frame["open"], frame["high"],
+                frame["low"], frame["close"], frame["volume"], strict=True,
+            )
+        ]  # fmt: skip
+        if fault is not None and fault.kind == "negative_price" and rows:
+            rows[len(rows) // 2][3] = "-" + rows[len(rows) // 2][3]
+        if fault is not None and fault.kind == "out_of_order":
+            rows.reverse()
+        return rows
+
+    def ticker(self, params: dict[str, str], fault: Fault | None) -> dict[str, Any]:
+        symbol = self.symbol(params)
+        t = self.sim.fetch_ticker(symbol)
+        last = -t.last if fault is not None and fault.kind == "negative_price" else t.last
+        ms = to_epoch_ms(t.ts)
+        return {
+            "symbol": symbol.replace("/", ""), "lastPrice": _num(last), "bidPrice": _num(t.bid),
+            "askPrice": _num(t.ask), "bidQty": "1", "askQty": "1", "openPrice": _num(t.last),
+            "highPrice": _num(t.last), "lowPrice": _num(t.last), "volume": "0",
+            "quoteVolume": "0", "openTime": ms - 86_400_000, "closeTime": ms,
+        }  # fmt: skip
+
+    # --- account and orders --------------------------------------------------------------
+
+    def check_key(self, headers: Any) -> None:
+        key = headers.get("X-MBX-APIKEY")
+        if not key or (self.api_key is not None and key != self.api_key):
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+
+    def account(self) -> dict[str, Any]:
+        balance = self.sim.fetch_balance()
+        rows = [{"asset": c, "free": _num(balance.free[c]), "locked": _num(balance.used[c])}
+                for c in balance.free]  # fmt: skip
+        return {"accountType": "SPOT", "canTrade": True, "balances": rows,
+                "updateTime": to_epoch_ms(self.sim.now()), "permissions": ["SPOT"]}  # fmt: skip
+
+    def order_json(self, order: Order, *, full: bool = False) -> dict[str, Any]:
+        created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
+        reply: dict[str, Any] = {
+            "symbol": order.symbol.replace("/", ""), "orderId": int(order.id),
+            "orderListId": -1, "clientOrderId": order.client_order_id,
+            "transactTime": created, "time": created, "updateTime": updated,
+            "workingTime": created, "price": _num(order.price or 0.0),
+            "origQty": _num(order.amount), "executedQty": _num(order.filled),
+            "cummulativeQuoteQty": _num((order.average or 0.0) * order.filled),
+            "status": STATUS[order.status], "timeInForce": "GTC",
+            "type": order.type.upper(), "side": order.side.upper(),
+        }  # fmt: skip
+        if full:
+            reply["fills"] = [
+                {"price": _num(f.price), "qty": _num(f.amount), "commission": _num(f.fee),
+                 "commissionAsset": f.fee_currency, "tradeId": int(f.trade_id)}
+                for f in order.trades
+            ]  # fmt: skip
+        return reply
+
+    def create(self, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self.symbol(params)
+        cid = params.get("newClientOrderId")
+        if not cid:
+            raise BinanceError(400, -1102, "Mandatory parameter 'newClientOrderId' was not sent.")
+        if cid in self.accepted:
+            self.duplicate_submissions += 1
+        try:
+            order = self.sim.create_order(
+                symbol,
+                params.get("side", "").lower(),  # type: ignore[arg-type]
+                params.get("type", "").lower(),  # type: ignore[arg-type]
+                float(params.get("quantity", "nan")),
+                float(params["price"]) if "price" in params else None,
+                client_order_id=cid,
+            )
+        except DuplicateClientOrderId:
+            raise BinanceError(400, -2010, "Duplicate order sent.") from None
+        except InsufficientFunds:
+            raise BinanceError(
+                400, -2010, "Account has insufficient balance for requested action."
+            ) from None
+        except InvalidOrder as exc:
+            raise BinanceError(400, -1013, f"Filter failure: {exc}") from None
+        self.accepted[cid] = self.accepted.get(cid, 0) + 1
+        return self.order_json(order, full=True)
+
+    def find(self, params: dict[str, str], *, cancel: bool) -> dict[str, Any]:
+        symbol = self.symbol(params)
+        order_id, cid = params.get("orderId"), params.get("origClientOrderId")
+        if order_id is None and cid is None:
+            raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent.")
+        try:
+            if cancel:
+                order = self.sim.cancel_order(symbol, order_id, client_order_id=cid)
+            else:
+                order = self.sim.fetch_order(symbol, order_id, client_order_id=cid)
+        except OrderNotFound:
+            if cancel:
+                raise BinanceError(400, -2011, "Unknown order sent.") from None
+            raise BinanceError(400, -2013, "Order does not exist.") from None
+        return self.order_json(order)
+
+    def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = self.symbol(params) if "symbol" in params else None
+        return [self.order_json(o) for o in self.sim.fetch_open_orders(symbol)]
+
+
+def _fault_response(fault: Fault) -> web.Response | None:
+    """The reply that replaces processing, for faults that refuse the request outright."""
+    if fault.kind == "rate_limit":
+        body = {"code": -1003, "msg": "Too many requests; current limit is 6000 weight."}
+        return web.json_response(body, status=429, headers={"Retry-After": _num(fault.retry_after)})
+    if fault.kind == "ban":
+        body = {"code": -1003, "msg": "Way too many requests; IP banned."}
+        return web.json_response(body, status=418, headers={"Retry-After": _num(fault.retry_after)})
+    if fault.kind == "server_error":
+        html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return web.Response(text=html, status=502, content_type="text/html")
+    if fault.kind == "internal_error":
+        body = {"code": -1001, "msg": "Internal error; unable to process your request."}
+        return web.json_response(body, status=500)
+    return None
+
+
+def build_app(state: EmulatorState) -> web.Application:
+    """One catch-all route: apply the fault script, dispatch, render Binance JSON."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        params = dict(request.query)
+        if request.can_read_body:
+            params |= dict(await request.post())
+        path, method = request.path, request.method
+        fault = state.faults.take(method, path)
+        state.requests.append(
+            Request(method, path, params, time.monotonic(), fault.kind if fault else None)
+        )
+        if fault is not None:
+            refused = _fault_response(fault)
+            if refused is not None:
+                return refused
+            if fault.kind == "slow":
+                await asyncio.sleep(fault.delay)
+        try:
+            payload = dispatch(state, method, path, params, request.headers, fault)
+            status = 200
+        except BinanceError as exc:
+            payload, status = {"code": exc.code, "msg": exc.msg}, exc.status
+        if fault is not None and fault.kind == "lost_reply":
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "dropped_reply":
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
+        if fault is not None and fault.kind == "malformed" and status == 200:
+            text = json.dumps(payload)[: max(len(json.dumps(payload)) // 2, 1)]
+            return web.Response(text=text, content_type="application/json")
+        return web.json_response(payload, status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def dispatch(
+    state: EmulatorState,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    headers: Any,
+    fault: Fault | None,
+) -> Any:
+    """The JSON reply of one endpoint, or `BinanceError`."""
+    if path == f"{API}/time":
+        return {"serverTime": to_epoch_ms(state.sim.now())}
+    if path == f"{API}/exchangeInfo":
+        return state.exchange_info()
+    if path == f"{API}/klines":
+        return state.klines(params, fault)
+    if path == f"{API}/ticker/24hr":
+        return state.ticker(params, fault)
+    if path in (f"{API}/account", f"{API}/order", f"{API}/openOrders"):
+        state.check_key(headers)
+        if path == f"{API}/account":
+            return state.account()
+        if path == f"{API}/openOrders":
+            return state.open_orders(params)
+        if method == "POST":
+            return state.create(params)
+        if method in ("GET", "DELETE"):
+            return state.find(params, cancel=method == "DELETE")
+    raise BinanceError(404, -1000, f"emulator: no endpoint {method} {path}")
