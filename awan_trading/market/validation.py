@@ -73,71 +73,83 @@ def _iso(col: str) -> pl.Expr:
     return pl.col(col).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rule_frames(candles: pl.DataFrame, tf: Timeframe) -> list[pl.LazyFrame]:
-    """One lazy frame of findings per rule; each carries symbol, ts, rule, detail."""
-    lf = (
-        candles.lazy()
-        .with_row_index("row")
-        .with_columns(prev_row_ts=pl.col("ts").shift(1).over("symbol"))
+def _with_previous_ts(candles: pl.DataFrame) -> pl.DataFrame:
+    """Add `row`, `prev_row_ts` (previous row of the symbol) and `prev_sorted` (previous ts of
+    the symbol in time order).
+
+    Clean feeds are already grouped by symbol and sorted, and then both are plain shifts; the
+    window and sort paths only run for frames that are not, so validation of good data stays
+    a single linear pass.
+    """
+    frame = candles.with_row_index("row")
+    same_symbol = pl.col("symbol") == pl.col("symbol").shift(1)
+    contiguous = (
+        frame.select((~same_symbol).fill_null(True).sum()).item() == frame["symbol"].n_unique()
     )
-    ts_ms = pl.col("ts").dt.epoch("ms")
+    if contiguous:
+        prev_row = pl.when(same_symbol).then(pl.col("ts").shift(1))
+    else:
+        prev_row = pl.col("ts").shift(1).over("symbol")
+    frame = frame.with_columns(prev_row_ts=prev_row)
+    ordered = frame.select((pl.col("ts") < pl.col("prev_row_ts")).any()).item() is not True
+    if ordered:
+        return frame.with_columns(prev_sorted=pl.col("prev_row_ts"))
+    prev_sorted = (
+        frame.select("row", "symbol", "ts")
+        .sort("symbol", "ts", "row")
+        .select("row", prev_sorted=pl.col("ts").shift(1).over("symbol"))
+    )
+    return frame.join(prev_sorted, on="row", how="left").sort("row")
 
-    def finding(
-        rule: str, condition: pl.Expr, detail: pl.Expr, source: pl.LazyFrame = lf
-    ) -> pl.LazyFrame:
-        return source.filter(condition).select(
-            "symbol", "ts", pl.lit(rule).alias("rule"), detail.alias("detail"), "row"
-        )
 
+def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """rule → (condition, detail) over a frame from `_with_previous_ts`."""
     non_finite = pl.any_horizontal(
         [pl.col(c).is_null() | ~pl.col(c).is_finite() for c in NUMERIC_COLUMNS]
-    )
-    non_finite_detail = pl.concat_str(
-        [
-            pl.when(pl.col(c).is_null() | ~pl.col(c).is_finite()).then(
-                pl.lit(f"{c}=") + _fmt(c).fill_null("null")
-            )
-            for c in NUMERIC_COLUMNS
-        ],
-        separator=" ",
-        ignore_nulls=True,
     )
     finite = ~non_finite
     max_oc = pl.max_horizontal("open", "close")
     min_oc = pl.min_horizontal("open", "close")
-    in_order = lf.sort("symbol", "ts", "row").with_columns(
-        prev_sorted=pl.col("ts").shift(1).over("symbol"),
-    )
     step = (pl.col("ts") - pl.col("prev_sorted")).dt.total_milliseconds()
-    return [
-        finding(
-            "duplicate_ts",
-            pl.col("ts").is_duplicated().over("symbol")
-            & (pl.col("row") != pl.col("row").min().over("symbol", "ts")),
+    duplicate = (
+        pl.col("ts") == pl.col("prev_row_ts")
+        if ordered_duplicates
+        else ~pl.struct("symbol", "ts").is_first_distinct()
+    )
+    return {
+        "duplicate_ts": (
+            duplicate.fill_null(False),
             pl.lit("another candle of this symbol has the same ts"),
         ),
-        finding(
-            "out_of_order",
+        "out_of_order": (
             pl.col("ts") < pl.col("prev_row_ts"),
             pl.lit("ts is earlier than the previous row's ") + _iso("prev_row_ts"),
         ),
-        finding(
-            "misaligned_ts",
-            ts_ms % tf.ms != 0,
+        "misaligned_ts": (
+            pl.col("ts").dt.epoch("ms") % tf.ms != 0,
             pl.lit(f"ts is not on the {tf} grid"),
         ),
-        finding(
-            "gap",
+        "gap": (
             step > tf.ms,
             pl.lit("missing ")
             + (step // tf.ms - 1).cast(pl.String)
             + pl.lit(f" {tf} candle(s) after ")
             + _iso("prev_sorted"),
-            source=in_order,
         ),
-        finding("non_finite", non_finite, non_finite_detail),
-        finding(
-            "non_positive_price",
+        "non_finite": (
+            non_finite,
+            pl.concat_str(
+                [
+                    pl.when(pl.col(c).is_null() | ~pl.col(c).is_finite()).then(
+                        pl.lit(f"{c}=") + _fmt(c).fill_null("null")
+                    )
+                    for c in NUMERIC_COLUMNS
+                ],
+                separator=" ",
+                ignore_nulls=True,
+            ),
+        ),
+        "non_positive_price": (
             finite & pl.any_horizontal([pl.col(c) <= 0 for c in PRICE_COLUMNS]),
             pl.concat_str(
                 [pl.when(pl.col(c) <= 0).then(pl.lit(f"{c}=") + _fmt(c)) for c in PRICE_COLUMNS],
@@ -145,49 +157,60 @@ def _rule_frames(candles: pl.DataFrame, tf: Timeframe) -> list[pl.LazyFrame]:
                 ignore_nulls=True,
             ),
         ),
-        finding(
-            "negative_volume", finite & (pl.col("volume") < 0), pl.lit("volume=") + _fmt("volume")
-        ),
-        finding(
-            "high_below_open_close",
+        "negative_volume": (finite & (pl.col("volume") < 0), pl.lit("volume=") + _fmt("volume")),
+        "high_below_open_close": (
             finite & (pl.col("high") < max_oc),
             pl.lit("high=")
             + _fmt("high")
             + pl.lit(" < max(open, close)=")
             + max_oc.cast(pl.String),
         ),
-        finding(
-            "low_above_open_close",
+        "low_above_open_close": (
             finite & (pl.col("low") > min_oc),
             pl.lit("low=") + _fmt("low") + pl.lit(" > min(open, close)=") + min_oc.cast(pl.String),
         ),
-        finding(
-            "high_below_low",
+        "high_below_low": (
             finite & (pl.col("high") < pl.col("low")),
             pl.lit("high=") + _fmt("high") + pl.lit(" < low=") + _fmt("low"),
         ),
-    ]
+    }
 
 
 def findings_frame(frame: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
     """All findings as a polars frame (symbol, ts, rule, severity, detail), in row order.
 
-    This is the fast path (one lazy query, no per-row Python) used on large frames; the
-    `Finding` list from `validate_candles` is for people and small frames.
+    This is the fast path used on large frames: one pass computes every rule's flag, and
+    details are formatted only for the (usually few) flagged rows. The `Finding` list from
+    `validate_candles` is for people and small frames.
     """
     tf = parse_timeframe(timeframe)
     candles = to_candles(frame, source="candles")
     if candles.is_empty():
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    severity = pl.col("rule").replace_strict(RULES, return_dtype=pl.String).alias("severity")
+    prepared = _with_previous_ts(candles)
+    ordered = (
+        prepared.select((pl.col("prev_row_ts") == pl.col("prev_sorted")).all()).item() is not False
+    )
+    rules = _rules(tf, ordered_duplicates=ordered)
+    flagged = prepared.with_columns(
+        [condition.fill_null(False).alias(f"flag_{rule}") for rule, (condition, _) in rules.items()]
+    ).filter(pl.any_horizontal([pl.col(f"flag_{rule}") for rule in rules]))
+    if flagged.is_empty():
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    per_rule = [
+        flagged.filter(pl.col(f"flag_{rule}")).select(
+            "row", "symbol", "ts", pl.lit(rule).alias("rule"), detail.alias("detail")
+        )
+        for rule, (_, detail) in rules.items()
+    ]
     rule_order = pl.col("rule").replace_strict(
         {r: i for i, r in enumerate(RULES)}, return_dtype=pl.Int32
     )
+    severity = pl.col("rule").replace_strict(RULES, return_dtype=pl.String).alias("severity")
     return (
-        pl.concat(_rule_frames(candles, tf))
+        pl.concat(per_rule)
         .sort("row", rule_order)
         .select("symbol", "ts", "rule", severity, "detail")
-        .collect()
     )
 
 

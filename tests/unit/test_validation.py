@@ -140,3 +140,20 @@ def test_wrong_columns_are_a_data_error():
         validate_candles(good().drop("volume"), "1m")
     with pytest.raises(DataError, match="'open' has type String"):
         validate_candles(good().with_columns(pl.col("open").cast(pl.String)), "1m")
+
+
+def test_interleaved_symbols_use_each_symbols_own_previous_row():
+    a, b = good(symbol="A/USDT"), good(symbol="B/USDT")
+    interleaved = pl.concat([a, b]).sort("ts", "symbol")
+    assert validate_candles(interleaved, "1m") == []
+    damaged = pl.concat([interleaved, b.slice(4, 1)])  # a duplicate that is also out of order
+    assert [(f.symbol, f.rule) for f in validate_candles(damaged, "1m")] == [
+        ("B/USDT", "duplicate_ts"),
+        ("B/USDT", "out_of_order"),
+    ]
+    gap = interleaved.filter(
+        ~((pl.col("symbol") == "A/USDT") & (pl.col("ts") == T0 + timedelta(minutes=3)))
+    )
+    assert [(f.symbol, f.rule, f.ts.minute) for f in validate_candles(gap, "1m")] == [
+        ("A/USDT", "gap", 4)
+    ]
