@@ -1,0 +1,160 @@
+"""The hot cache against real Redis: the shared server on 6379 and one this test kills.
+
+Both caches (Redis and in-process) run the same behavioural checks, because code above them
+must not care which one it got.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import polars as pl
+import pytest
+import redis
+
+from awan_trading.storage.cache import CircuitBreaker, HotCache, RedisCache
+from awan_trading.storage.duckdb_store import DuckDBStore
+from awan_trading.storage.hot import recent_candles, write_candles
+from awan_trading.storage.memory_cache import MemoryCache
+from tests.conftest import require_service
+from tests.integration.test_store_contract import T0, candles
+
+MINUTE = timedelta(minutes=1)
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def shared_redis() -> Iterator[str]:
+    client = redis.Redis.from_url(SHARED_REDIS, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", str(exc))
+    prefix = f"awan_test_{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def cache(request: pytest.FixtureRequest) -> Iterator[HotCache]:
+    if request.param == "memory":
+        yield MemoryCache(capacity=50)
+        return
+    prefix = request.getfixturevalue("shared_redis")
+    c = RedisCache(SHARED_REDIS, prefix=prefix, capacity=50)
+    yield c
+    c.close()
+
+
+def test_candle_window_append_revise_and_capacity(cache: HotCache) -> None:
+    assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+    assert cache.append_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0, 3)) is False
+    window = candles("BTC/USDT", T0, 30)
+    cache.set_candles("sim", "BTC/USDT", "1m", window)
+    assert cache.append_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + 30 * MINUTE, 1))
+    revised = candles("BTC/USDT", T0 + 30 * MINUTE, 2, base=500)  # last one revised + one new
+    assert cache.append_candles("sim", "BTC/USDT", "1m", revised)
+    got = cache.get_candles("sim", "BTC/USDT", "1m", 5)
+    assert got is not None and got.tail(2).equals(revised)
+    assert got.head(3).equals(window.tail(3))
+    for i in range(32, 140):
+        cache.append_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + i * MINUTE, 1))
+    window = cache.get_candles("sim", "BTC/USDT", "1m", 500)
+    assert window is not None and window.height == 50
+    assert window["ts"][-1] == T0 + 139 * MINUTE
+
+
+def test_a_gap_drops_the_window_instead_of_hiding_it(cache: HotCache) -> None:
+    cache.set_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0, 10))
+    assert not cache.append_candles(
+        "sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + 12 * MINUTE, 1)
+    )
+    assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+
+
+def test_indicators_signals_priorities(cache: HotCache) -> None:
+    from awan_trading.storage import SignalRecord
+
+    cache.set_indicators("sim", "BTC/USDT", "1m", {"rsi_14": 31.5, "sma_20": 101.25})
+    assert cache.get_indicators("sim", "BTC/USDT", "1m") == {"rsi_14": 31.5, "sma_20": 101.25}
+    assert cache.get_indicators("sim", "ETH/USDT", "1m") is None
+    for i in range(3):
+        signal = SignalRecord(f"s{i}", "x", "sim", "BTC/USDT", "1m", T0, "buy", 1.0)
+        cache.publish_signal(signal, seq=i + 1)
+    entries = cache.signals_since()
+    assert [e[1]["signal_id"] for e in entries] == ["s0", "s1", "s2"]
+    assert [e[1]["signal_id"] for e in cache.signals_since(entries[0][0])] == ["s1", "s2"]
+    cache.set_priorities({"BTC/USDT": 2.0, "ETH/USDT": 5.0, "SOL/USDT": 1.0})
+    assert cache.top_pairs(2) == [("ETH/USDT", 5.0), ("BTC/USDT", 2.0)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_redis(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port, socket_timeout=0.5)
+    for _ in range(200):
+        try:
+            client.ping()
+            return proc
+        except redis.ConnectionError:
+            if proc.poll() is not None:
+                raise
+            subprocess.run(["sleep", "0.05"], check=True)
+    raise AssertionError("redis-server did not start")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_redis_killed_mid_use_falls_back_and_recovers(tmp_path) -> None:
+    port = _free_port()
+    server = _start_redis(port)
+    clock = FakeClock()
+    breaker = CircuitBreaker("test", threshold=1, cooldown=30, clock=clock)
+    cache = RedisCache(f"redis://127.0.0.1:{port}/0", prefix="t", capacity=100, breaker=breaker)
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.migrate()
+    try:
+        written = [candles("BTC/USDT", T0, 60)]
+        write_candles(store, cache, "sim", "BTC/USDT", "1m", written[0])
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 60) is not None  # warmed on write
+
+        server.kill()
+        server.wait()
+        for i in range(60, 65):  # the live loop keeps writing while Redis is gone
+            written.append(candles("BTC/USDT", T0 + i * MINUTE, 1, base=100 + i * 0.5))
+            write_candles(store, cache, "sim", "BTC/USDT", "1m", written[-1])
+        assert breaker.state == "open"
+        got = recent_candles(store, cache, "sim", "BTC/USDT", "1m", 65)
+        assert got.equals(pl.concat(written))  # nothing lost: served by the store
+
+        server = _start_redis(port)  # restarted empty (no persistence)
+        clock.now += 31  # cool-down over: the next call probes Redis again
+        assert recent_candles(store, cache, "sim", "BTC/USDT", "1m", 65).equals(got)
+        assert breaker.state == "closed"
+        cached = cache.get_candles("sim", "BTC/USDT", "1m", 65)
+        assert cached is not None and cached.equals(got)  # refilled from the store
+    finally:
+        server.kill()
+        server.wait()
+        cache.close()
