@@ -52,7 +52,7 @@ from awan_trading.exchange.errors import (
 )
 from awan_trading.exchange.rate_limit import RetryPolicy, TokenBucket, shared_limiter
 from awan_trading.logs import get_logger, redact, register_secrets
-from awan_trading.market.schema import CANDLE_SCHEMA, empty_candles
+from awan_trading.market.schema import empty_candles
 from awan_trading.market.timeframes import (
     Timeframe,
     TimeframeError,
@@ -275,7 +275,8 @@ class CcxtExchange:
         since = -(-to_epoch_ms(start) // tf.ms) * tf.ms
         stop = min(to_epoch_ms(end), tf.floor_ms(self._now_ms()))
         what = f"fetch_ohlcv {symbol} {tf}"
-        rows: list[list[Any]] = []
+        context = f"{self.name} {symbol} {tf}"
+        frames: list[pl.DataFrame] = []
         while since < stop:
             page = self._call(
                 what,
@@ -285,31 +286,19 @@ class CcxtExchange:
             mapping.check_raw_order(getattr(self._local, "raw_json", None), symbol, tf)
             if not page:
                 break
-            newest = max(row[0] for row in page)
-            if newest < since:
+            if page[0][0] < since:
                 raise BadExchangeData(
-                    f"{self.name}: {what}: asked for candles from {from_epoch_ms(since)}, "
-                    f"got none newer than {from_epoch_ms(newest)}"
+                    f"refused exchange candles: {context}: asked for candles from "
+                    f"{from_epoch_ms(since).isoformat()}, got one at "
+                    f"{from_epoch_ms(page[0][0]).isoformat()} (overlap or ignored startTime)"
                 )
-            rows.extend(row for row in page if row[0] < stop)
-            since = newest + tf.ms
-        if not rows:
-            return empty_candles()
-        frame = pl.DataFrame(
-            {
-                "symbol": [symbol] * len(rows),
-                "ts": [r[0] for r in rows],
-                **{c: [r[i] for r in rows] for i, c in enumerate(list(CANDLE_SCHEMA)[2:], 1)},
-            },
-            schema_overrides={"ts": pl.Int64},
-            strict=False,
-        ).with_columns(pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
-        frame = frame.select([pl.col(c).cast(t) for c, t in CANDLE_SCHEMA.items()])
-        try:
-            ensure_valid(frame, tf, context=f"{self.name} {symbol} {tf}")
-        except CandleValidationError as exc:
-            raise BadExchangeData(f"refused exchange candles: {exc}") from exc
-        return frame
+            frame = mapping.ohlcv_frame([row for row in page if row[0] < stop], symbol)
+            try:  # page by page: stop fetching from a source that sent bad data
+                frames.append(ensure_valid(frame, tf, context=context))
+            except CandleValidationError as exc:
+                raise BadExchangeData(f"refused exchange candles: {exc}") from exc
+            since = page[-1][0] + tf.ms
+        return pl.concat(frames) if frames else empty_candles()
 
     def fetch_ticker(self, symbol: str) -> Ticker:
         self._require_market(symbol)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import ccxt
+import polars as pl
 
 from awan_trading.exchange.base import Balance, Fill, Market, Order, Ticker
 from awan_trading.exchange.errors import (
@@ -30,6 +31,7 @@ from awan_trading.exchange.errors import (
     RateLimited,
 )
 from awan_trading.logs import redact
+from awan_trading.market.schema import CANDLE_SCHEMA
 from awan_trading.market.timeframes import Timeframe, from_epoch_ms
 
 ORDER_STATUSES = {"open", "closed", "canceled", "rejected", "expired"}
@@ -124,6 +126,20 @@ def check_ohlcv_page(page: Any, where: str) -> list[list[Any]]:
             raise BadExchangeData(f"{where}: candle open time {row[0]!r} is not a number")
         rows.append([int(row[0]), *row[1:6]])
     return rows
+
+
+def ohlcv_frame(rows: list[list[Any]], symbol: str) -> pl.DataFrame:
+    """Checked klines rows as a frame in the candle schema (values judged by validation)."""
+    columns = list(CANDLE_SCHEMA)
+    data: dict[str, list[Any]] = {"symbol": [symbol] * len(rows), "ts": [r[0] for r in rows]}
+    for i, column in enumerate(columns[2:], start=1):
+        data[column] = [r[i] if isinstance(r[i], int | float) else None for r in rows]
+    frame = pl.DataFrame(data, schema_overrides={"ts": pl.Int64}, strict=False)
+    return frame.select(
+        pl.col("symbol").cast(pl.String),
+        pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"),
+        *[pl.col(c).cast(pl.Float64) for c in columns[2:]],
+    )
 
 
 def check_raw_order(raw: Any, symbol: str, timeframe: Timeframe) -> None:
