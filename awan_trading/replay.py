@@ -204,7 +204,7 @@ def replay(
                     equity += state.positions[s].amount * last_close[s]
             for _, s in ready:
                 order = state.pending_entries.pop(s)
-                budget = min(state.cash, equity * stake_fraction)
+                budget = min(state.cash, config.stake_amount or equity * stake_fraction)
                 if budget <= 0.0:
                     continue
                 px = bar[s][0] * (1.0 + slip)

@@ -15,7 +15,9 @@ class BacktestConfig(BaseModel):
 
     Sizing follows freqtrade's "unlimited stake": each entry gets `stake_fraction` of equity
     (default `1 / max_open_positions`), capped by free cash, and at most `max_open_positions`
-    symbols are held at once; simultaneous entries are served best `score` first.
+    symbols are held at once; simultaneous entries are served best `score` first. A fixed
+    `stake_amount` (freqtrade's default mode) replaces the fraction: every entry gets that many
+    units of quote currency, or the free cash if less, so results do not compound.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,6 +27,9 @@ class BacktestConfig(BaseModel):
     slippage: float = Field(0.0005, ge=0, lt=0.05, description="adverse price move per market fill")
     max_open_positions: int = Field(3, ge=1)
     stake_fraction: float | None = Field(None, gt=0, le=1)
+    stake_amount: float | None = Field(
+        None, gt=0, description="fixed quote amount per entry (freqtrade's stake_amount)"
+    )
 
     @property
     def effective_stake_fraction(self) -> float:

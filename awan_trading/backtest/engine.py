@@ -77,12 +77,13 @@ def simulate(
     take_profit: float,
     trailing_stop: float,
     stake_fraction: float,
+    stake_amount: float,
     max_open: int,
     max_trades: int,
 ):
     """Run the portfolio over (T × S) arrays; NaN prices mean "no candle for this symbol".
 
-    `stop_loss`, `take_profit`, `trailing_stop` of 0 disable that exit; `max_trades` bounds the
+    `stop_loss`, `take_profit`, `trailing_stop`, `stake_amount` of 0 disable that feature; `max_trades` bounds the
     trade table (the number of entry signals is always enough: each trade needs its own).
     Returns `tr_i` (symbol, signal row, entry row, exit row, reason), `tr_f` (entry price, exit
     price, amount, stake, proceeds) and per-timestamp equity, cash and exposure.
@@ -161,7 +162,7 @@ def simulate(
             for j in range(n_ready):
                 s = order[j]
                 pend_entry[s] = False
-                budget = min(cash, equity * stake_fraction)
+                budget = min(cash, stake_amount if stake_amount > 0.0 else equity * stake_fraction)
                 if budget <= 0.0:
                     continue
                 px = open_[t, s] * (1.0 + slippage)

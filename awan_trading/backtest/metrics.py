@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import polars as pl
+from numba import njit
 
 YEAR_MS = 365 * 24 * 3_600_000
 
@@ -36,6 +37,34 @@ METRIC_KEYS: tuple[str, ...] = (
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+@njit(cache=True)
+def _curve_stats(
+    equity: np.ndarray, exposure: np.ndarray, initial: float
+) -> tuple[float, float, float, float, float]:
+    """One pass over the curve: mean, sample std and downside deviation of per-step returns,
+    max drawdown and time in market — a 1M-bar curve costs a few ms instead of a dozen numpy
+    temporaries."""
+    n = equity.size
+    prev, peak, worst, total, downside, in_market = initial, initial, 0.0, 0.0, 0.0, 0
+    for i in range(n):
+        r = equity[i] / prev - 1.0
+        total += r
+        if r < 0.0:
+            downside += r * r
+        prev = equity[i]
+        peak = max(peak, equity[i])
+        worst = max(worst, 1.0 - equity[i] / peak)
+        in_market += exposure[i] > 0.0
+    mean = total / n
+    prev, sq = initial, 0.0
+    for i in range(n):
+        r = equity[i] / prev - 1.0
+        sq += (r - mean) * (r - mean)
+        prev = equity[i]
+    std = math.sqrt(sq / (n - 1)) if n > 1 else 0.0
+    return mean, std, math.sqrt(downside / n), worst, in_market / n
 
 
 def _cagr(growth: float, years: float) -> float | None:
@@ -65,16 +94,13 @@ def compute_metrics(
         years = (int(ts[-1]) - int(ts[0]) + bar_ms) / YEAR_MS
         growth = out["final_equity"] / initial_cash
         out["cagr"] = _cagr(growth, years)
-        prev = np.concatenate(([initial_cash], eq[:-1]))
-        rets = eq / prev - 1.0
+        exposure = equity.get_column("exposure").to_numpy()
+        mean, std, downside, drawdown, in_market = _curve_stats(eq, exposure, float(initial_cash))
         scale = math.sqrt(YEAR_MS / bar_ms)
-        std = rets.std(ddof=1) if rets.size > 1 else 0.0
-        out["sharpe"] = _finite(rets.mean() / std * scale) if std > 0 else None
-        downside = math.sqrt(float(np.mean(np.minimum(rets, 0.0) ** 2)))
-        out["sortino"] = _finite(rets.mean() / downside * scale) if downside > 0 else None
-        peak = np.maximum.accumulate(np.concatenate(([initial_cash], eq)))[1:]
-        out["max_drawdown"] = float(np.max(1.0 - eq / peak))
-        out["exposure"] = float(np.mean(equity.get_column("exposure").to_numpy() > 0))
+        out["sharpe"] = _finite(mean / std * scale) if std > 0 else None
+        out["sortino"] = _finite(mean / downside * scale) if downside > 0 else None
+        out["max_drawdown"] = drawdown
+        out["exposure"] = in_market
     if trades.height:
         pnl = trades.get_column("pnl").to_numpy()
         out["win_rate"] = float(np.mean(pnl > 0))

@@ -78,34 +78,47 @@ def build_grid(frame: pl.DataFrame) -> Grid:
         raise DataError(f"backtest input lacks column(s) {', '.join(missing)}")
     if frame.is_empty():
         raise DataError("backtest input has no candles")
-    frame = frame.sort("symbol", "ts")
-    ts = frame.get_column("ts").dt.epoch("ms").to_numpy()
+    has_score = "score" in frame.columns
+    frame = frame.select(*REQUIRED, *(["score"] if has_score else []))
     sym = frame.get_column("symbol")
-    symbols = sym.unique(maintain_order=True).to_list()
-    if len(symbols) == 1:
+    single = bool((sym == sym[0]).all())
+    if not (single and frame.get_column("ts").is_sorted()):
+        frame = frame.sort("symbol", "ts")  # only the needed columns: the sort is the costly part
+        sym = frame.get_column("symbol")
+    ts = frame.get_column("ts").dt.epoch("ms").to_numpy()
+    symbols = [sym[0]] if single else sym.unique(maintain_order=True).to_list()
+    columns = {
+        "open": frame.get_column("open"),
+        "high": frame.get_column("high"),
+        "low": frame.get_column("low"),
+        "close": frame.get_column("close"),
+        "enter_long": frame.get_column("enter_long").fill_null(False),
+        "exit_long": frame.get_column("exit_long").fill_null(False),
+        "score": frame.get_column("score").fill_null(0.0).fill_nan(0.0)
+        if has_score
+        else pl.Series(np.zeros(frame.height)),
+    }
+    if len(symbols) == 1:  # one symbol: its own timestamps are the clock, columns are the grid
         if np.any(np.diff(ts) <= 0):
             raise DataError(f"{symbols[0]}: duplicate candle timestamps")
-        timeline, t_idx, s_idx = ts, np.arange(ts.size), np.zeros(ts.size, dtype=np.int64)
-    else:
-        timeline = np.unique(ts)
-        t_idx = np.searchsorted(timeline, ts)
-        s_idx = sym.rle_id().to_numpy().astype(np.int64)
-        if np.any((np.diff(t_idx) <= 0) & (np.diff(s_idx) == 0)):
-            raise DataError("duplicate (symbol, ts) candles")
+        arrays = {k: np.ascontiguousarray(v.to_numpy()).reshape(-1, 1) for k, v in columns.items()}
+        return Grid(timeline=ts, symbols=symbols, arrays=arrays)
+    timeline = np.unique(ts)
+    t_idx = np.searchsorted(timeline, ts)
+    s_idx = sym.rle_id().to_numpy().astype(np.int64)
+    if np.any((np.diff(t_idx) <= 0) & (np.diff(s_idx) == 0)):
+        raise DataError("duplicate (symbol, ts) candles")
     shape = (timeline.size, len(symbols))
-    arrays: dict[str, np.ndarray] = {}
-    for name in ("open", "high", "low", "close"):
-        grid = np.full(shape, np.nan)
-        grid[t_idx, s_idx] = frame.get_column(name).to_numpy()
+    arrays = {}
+    for name, values in columns.items():
+        is_flag = name in ("enter_long", "exit_long")
+        grid = (
+            np.zeros(shape, dtype=np.bool_)
+            if is_flag
+            else np.full(shape, np.nan if name != "score" else 0.0)
+        )
+        grid[t_idx, s_idx] = values.to_numpy()
         arrays[name] = grid
-    for name in ("enter_long", "exit_long"):
-        grid = np.zeros(shape, dtype=np.bool_)
-        grid[t_idx, s_idx] = frame.get_column(name).fill_null(False).to_numpy()
-        arrays[name] = grid
-    score = np.zeros(shape)
-    if "score" in frame.columns:
-        score[t_idx, s_idx] = frame.get_column("score").fill_null(0.0).fill_nan(0.0).to_numpy()
-    arrays["score"] = score
     return Grid(timeline=timeline, symbols=symbols, arrays=arrays)
 
 
@@ -131,7 +144,8 @@ def backtest_frame(
         a["open"], a["high"], a["low"], a["close"], a["enter_long"], a["exit_long"], a["score"],
         float(config.initial_cash), float(config.fee), float(config.slippage),
         float(exits.stop_loss or 0.0), float(exits.take_profit or 0.0), float(exits.trailing_stop or 0.0),
-        float(config.effective_stake_fraction), int(config.max_open_positions),
+        float(config.effective_stake_fraction), float(config.stake_amount or 0.0),
+        int(config.max_open_positions),
         int(a["enter_long"].sum()) + 1,
     )  # fmt: skip
     trades = _trades_table(grid, tr_i, tr_f, signal_ids)

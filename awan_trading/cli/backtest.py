@@ -83,6 +83,9 @@ def backtest_command(
     stake_fraction: Annotated[
         float | None, typer.Option(help="share of equity per entry (default 1/max-open)")
     ] = None,
+    stake_amount: Annotated[
+        float | None, typer.Option(help="fixed quote amount per entry (overrides the fraction)")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print only the metrics JSON on stdout")
     ] = False,
@@ -104,6 +107,7 @@ def backtest_command(
             slippage=slippage,
             max_open_positions=max_open,
             stake_fraction=stake_fraction,
+            stake_amount=stake_amount,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -169,6 +169,15 @@ def test_stake_is_capped_by_free_cash() -> None:
     assert stakes.to_list() == pytest.approx([700.0, 300.0])
 
 
+def test_fixed_stake_amount_does_not_compound_and_is_capped_by_cash() -> None:
+    rows = [(*FLAT, True), (100, 100, 100, 100, False, True), (50, 50, 50, 50, True), FLAT, FLAT]
+    trades = run(candles(rows), stake_amount=400.0).trades
+    assert trades.get_column("stake").to_list() == [400.0, 400.0]
+    assert trades.get_column("pnl").to_list() == [-200.0, 0.0]  # the loss does not shrink stake 2
+    capped = run(candles(rows), stake_amount=4000.0).trades
+    assert capped.get_column("stake").to_list() == [1000.0, 500.0]
+
+
 def test_a_queued_exit_frees_its_slot_for_an_entry_at_the_same_open() -> None:
     a = candles(
         [(*FLAT, True, False, 1.0), FLAT, (*FLAT, False, True), FLAT, FLAT], symbol="A/USDT"

@@ -16,7 +16,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from awan_trading.backtest import BacktestConfig, run_backtest
-from awan_trading.indicators import add_indicators
 from awan_trading.replay import Action, PortfolioState, Position, decide, intrabar_exit, replay
 from awan_trading.strategies import get_strategy
 
@@ -125,14 +124,10 @@ def test_parity_on_generated_multi_symbol_market_with_gaps() -> None:
         candles,
         "ema_trend",
         {"stop_loss": "none", "take_profit": "none"},
-        config,
+        BacktestConfig(max_open_positions=3, stake_amount=2_000.0),
         "1m",
         min_trades=20,
     )
-
-
-def window(candles: pl.DataFrame, strategy_name: str = "boll_stoch") -> pl.DataFrame:
-    return add_indicators(candles, get_strategy(strategy_name).indicator_params())
 
 
 def test_decide_exits_held_positions_and_ranks_entries_into_free_slots() -> None:
