@@ -251,10 +251,14 @@ def _fault_response(fault: Fault) -> web.Response | None:
     """The reply that replaces processing, for faults that refuse the request outright."""
     if fault.kind == "rate_limit":
         body = {"code": -1003, "msg": "Too many requests; current limit is 6000 weight."}
-        return web.json_response(body, status=429, headers={"Retry-After": _num(fault.retry_after)})
+        return web.json_response(
+            body, status=429, headers={"Retry-After": f"{fault.retry_after:g}"}
+        )
     if fault.kind == "ban":
         body = {"code": -1003, "msg": "Way too many requests; IP banned."}
-        return web.json_response(body, status=418, headers={"Retry-After": _num(fault.retry_after)})
+        return web.json_response(
+            body, status=418, headers={"Retry-After": f"{fault.retry_after:g}"}
+        )
     if fault.kind == "server_error":
         html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
         return web.Response(text=html, status=502, content_type="text/html")
