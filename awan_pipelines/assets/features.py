@@ -1,0 +1,132 @@
+"""`indicators_<tf>` and `signals_<tf>_<strategy>`: features computed partition by partition.
+
+Each reads its own partitions plus the days of look-back its longest window needs (a
+`MultiPartitionMapping` that shifts only the date dimension), computes over that window with
+the same awan_trading code the backtester and the live loop use, and keeps only its own days.
+That is why a value computed one day at a time equals the value over the whole series (to the
+tolerance `warmup_candles` documents for recursive indicators).
+"""
+
+import math
+
+import dagster as dg
+import polars as pl
+
+from awan_pipelines.assets.market import ohlcv_key
+from awan_pipelines.io_managers import INDICATORS, KIND, SIGNALS, TIMEFRAME
+from awan_pipelines.partitions import DATE, SYMBOL, windows_by_symbol
+from awan_trading.indicators import add_indicators, warmup_candles
+from awan_trading.market.timeframes import Timeframe, parse_timeframe
+from awan_trading.signals import SIGNAL_SCHEMA, SignalContext, signals_from_frame
+from awan_trading.strategies import BaseStrategy
+
+DAY_MS = 86_400_000
+
+
+def lookback_days(candles: int, tf: Timeframe) -> int:
+    """Whole days of earlier partitions that hold at least `candles` candles of `tf`."""
+    return math.ceil(candles * tf.ms / DAY_MS)
+
+
+def with_lookback(days: int) -> dg.MultiPartitionMapping:
+    return dg.MultiPartitionMapping(
+        {
+            DATE: dg.DimensionPartitionMapping(
+                DATE, dg.TimeWindowPartitionMapping(start_offset=-days)
+            ),
+            SYMBOL: dg.DimensionPartitionMapping(SYMBOL, dg.IdentityPartitionMapping()),
+        }
+    )
+
+
+def own_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Trim a look-back window back to the partitions being materialized."""
+    keep = pl.lit(False)
+    for symbol, spans in windows_by_symbol(keys).items():
+        for start, end in spans:
+            keep = keep | (
+                (pl.col("symbol") == symbol) & pl.col("ts").is_between(start, end, closed="left")
+            )
+    return frame.filter(keep) if frame.height else frame
+
+
+def indicators_key(timeframe: str) -> dg.AssetKey:
+    return dg.AssetKey(f"indicators_{timeframe}")
+
+
+def signals_key(timeframe: str, strategy: str) -> dg.AssetKey:
+    return dg.AssetKey(f"signals_{timeframe}_{strategy}")
+
+
+def build_indicators_asset(
+    timeframe: str, partitions: dg.MultiPartitionsDefinition, strategy: BaseStrategy
+) -> dg.AssetsDefinition:
+    tf = parse_timeframe(timeframe)
+    params = strategy.indicator_params()
+    days = lookback_days(warmup_candles(params), tf)
+
+    @dg.asset(
+        key=indicators_key(tf.name),
+        group_name="features",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="store_io_manager",
+        metadata={
+            KIND: INDICATORS,
+            TIMEFRAME: tf.name,
+            "lookback_days": days,
+            "params": params.model_dump(),
+        },
+        ins={"candles": dg.AssetIn(ohlcv_key(tf.name), partition_mapping=with_lookback(days))},
+        kinds={"polars", "talib"},
+        description=f"Bollinger, EMA, RSI, Stochastic RSI, ATR and MACD on {tf} candles ({days} day(s) of look-back).",
+    )
+    def indicators(context: dg.AssetExecutionContext, candles: pl.DataFrame) -> pl.DataFrame:
+        context.log.info(
+            f"computing indicators over {candles.height} candles incl. {days} day(s) of look-back"
+        )
+        return own_rows(
+            add_indicators(candles, params) if candles.height else candles, context.partition_keys
+        )
+
+    return indicators
+
+
+def build_signals_asset(
+    timeframe: str, partitions: dg.MultiPartitionsDefinition, strategy: BaseStrategy
+) -> dg.AssetsDefinition:
+    tf = parse_timeframe(timeframe)
+    days = lookback_days(strategy.lookback, tf)
+
+    @dg.asset(
+        key=signals_key(tf.name, strategy.name),
+        group_name="features",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="store_io_manager",
+        metadata={
+            KIND: SIGNALS,
+            TIMEFRAME: tf.name,
+            "awan/strategy": strategy.name,
+            "params": strategy.params.model_dump(),
+            "params_hash": strategy.params.params_hash(),
+        },
+        ins={
+            "indicators": dg.AssetIn(
+                indicators_key(tf.name), partition_mapping=with_lookback(max(days, 1))
+            )
+        },
+        kinds={"polars"},
+        description=f"{strategy.name} entry/exit signals on {tf} candles; each signal id seeds one idempotent order.",
+    )
+    def signals(context: dg.AssetExecutionContext, indicators: pl.DataFrame) -> pl.DataFrame:
+        if not indicators.height:
+            return pl.DataFrame(schema=SIGNAL_SCHEMA)
+        populated = strategy.populate(indicators.sort("symbol", "ts"))
+        rows = signals_from_frame(populated, SignalContext.of(strategy, tf.name))
+        context.log.info(
+            f"{rows.height} signal(s) over {indicators.height} candles incl. look-back"
+        )
+        return own_rows(rows, context.partition_keys)
+
+    return signals

@@ -1,0 +1,151 @@
+"""`ohlcv_<tf>`: candles per day × symbol, fetched, validated, then handed to the IO manager.
+
+Validation happens here, before the IO manager writes, because a blocking asset check runs
+only after the write (DAGSTER_NOTES): a partition with a bad candle fails with the full report
+and the store keeps its previous rows. Gaps are only warnings and pass, visible as a check.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME
+from awan_pipelines.partitions import partition_dates, windows_by_symbol
+from awan_pipelines.resources import ExchangeResource
+from awan_trading.market.timeframes import Timeframe, parse_timeframe
+from awan_trading.market.validation import RULES, findings_frame
+
+CANDLE_RULES_CHECK = "candle_rules"
+GAPS_CHECK = "no_gaps"
+FRESHNESS_CHECK = "fresh"
+
+
+def ohlcv_key(timeframe: str) -> dg.AssetKey:
+    return dg.AssetKey(f"ohlcv_{timeframe}")
+
+
+def rule_counts_table(findings: pl.DataFrame) -> dg.MetadataValue:
+    counts = dict(findings.group_by("rule").len().iter_rows()) if findings.height else {}
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({"rule": r, "severity": s, "count": int(counts.get(r, 0))})
+            for r, s in RULES.items()
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("rule", "string"),
+                dg.TableColumn("severity", "string"),
+                dg.TableColumn("count", "int"),
+            ]
+        ),
+    )
+
+
+def findings_markdown(findings: pl.DataFrame, limit: int = 20) -> str:
+    lines = [
+        f"- `{r['symbol']} {r['ts']:%Y-%m-%dT%H:%M}Z` **{r['rule']}** {r['detail']}"
+        for r in findings.head(limit).iter_rows(named=True)
+    ]
+    more = f"\n- … and {findings.height - limit} more" if findings.height > limit else ""
+    return "\n".join(lines) + more if lines else "_none_"
+
+
+def build_ohlcv_asset(
+    timeframe: str, partitions: dg.MultiPartitionsDefinition, *, freshness_multiple: int = 3
+) -> dg.AssetsDefinition:
+    tf = parse_timeframe(timeframe)
+    key = ohlcv_key(tf.name)
+
+    @dg.asset(
+        key=key,
+        group_name="market",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="store_io_manager",
+        metadata={KIND: CANDLES, TIMEFRAME: tf.name},
+        kinds={"polars"},
+        description=f"{tf} OHLCV candles per UTC day and symbol, validated before they are stored.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CANDLE_RULES_CHECK, asset=key, blocking=True, description="every candle rule holds"
+            ),
+            dg.AssetCheckSpec(
+                GAPS_CHECK,
+                asset=key,
+                description="no candles missing (warning: quiet markets skip candles)",
+            ),
+            dg.AssetCheckSpec(
+                FRESHNESS_CHECK,
+                asset=key,
+                blocking=True,
+                description="the running day is up to date",
+            ),
+        ],
+    )
+    def ohlcv(context: dg.AssetExecutionContext, exchange: ExchangeResource):
+        venue = exchange.get()
+        now = venue.now()
+        frames = []
+        for symbol, spans in windows_by_symbol(context.partition_keys).items():
+            for start, end in spans:
+                stop = min(end, tf.floor(now))
+                if stop > start:
+                    frames.append(venue.fetch_ohlcv(symbol, tf, start, stop))
+                context.log.info(f"fetched {symbol} {tf} {start:%Y-%m-%d} → {end:%Y-%m-%d}")
+        candles = pl.concat(frames) if frames else pl.DataFrame()
+        findings = (
+            findings_frame(candles, tf)
+            if candles.height
+            else pl.DataFrame(schema={"rule": pl.String})
+        )
+        errors = findings.filter(pl.col("severity") == "error") if findings.height else findings
+        if errors.height:
+            raise dg.Failure(
+                description=f"{errors.height} bad candle(s) refused; nothing was stored",
+                metadata={
+                    "rules": rule_counts_table(findings),
+                    "findings": dg.MetadataValue.md(findings_markdown(errors)),
+                },
+            )
+        yield dg.Output(candles)
+        gaps = findings.filter(pl.col("rule") == "gap") if findings.height else findings
+        yield dg.AssetCheckResult(
+            check_name=CANDLE_RULES_CHECK,
+            passed=True,
+            metadata={"rules": rule_counts_table(findings)},
+        )
+        yield dg.AssetCheckResult(
+            check_name=GAPS_CHECK,
+            passed=gaps.height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"gaps": gaps.height, "where": dg.MetadataValue.md(findings_markdown(gaps))},
+        )
+        today = now.astimezone(UTC).date().isoformat()
+        covers_today = today in partition_dates(context.partition_keys)
+        yield _freshness(candles, tf, now, covers_today, freshness_multiple)
+
+    return ohlcv
+
+
+def _freshness(
+    candles: pl.DataFrame, tf: Timeframe, now: datetime, covers_today: bool, multiple: int
+) -> dg.AssetCheckResult:
+    """When the run covers the running UTC day, its newest candle must have closed recently."""
+    if not covers_today:
+        return dg.AssetCheckResult(
+            check_name=FRESHNESS_CHECK, passed=True, metadata={"note": "historical partitions"}
+        )
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    todays = candles.filter(pl.col("ts") >= today) if candles.height else candles
+    newest_close = (todays["ts"].max() + tf.delta) if todays.height else today
+    lag = now - newest_close
+    return dg.AssetCheckResult(
+        check_name=FRESHNESS_CHECK,
+        passed=lag <= tf.delta * multiple,
+        metadata={
+            "newest_close": str(newest_close),
+            "lag_seconds": lag.total_seconds(),
+            "allowed_seconds": (tf.delta * multiple).total_seconds(),
+        },
+    )

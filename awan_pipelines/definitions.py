@@ -1,0 +1,113 @@
+"""The one `Definitions` object of the awan code location.
+
+Everything is derived from `awan.toml` (universe, strategy) and the `AWAN_*` settings: one
+resource set for the embedded defaults (sim exchange, DuckDB under `.awan/`) and one for
+production (store URL and keys from environment variables, shown in the UI by name only),
+chosen by whether `AWAN_STORE_URL` is set — the pattern of Dagster's project_fully_featured.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import dagster as dg
+
+from awan_pipelines.assets.features import (
+    build_indicators_asset,
+    build_signals_asset,
+    indicators_key,
+    signals_key,
+)
+from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
+from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
+from awan_pipelines.io_managers import StoreIOManager
+from awan_pipelines.partitions import build_partitions
+from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_pipelines.schedules import build_schedules
+from awan_trading.backtest import BacktestConfig
+from awan_trading.config import AwanConfig, Settings, load_config, load_settings
+from awan_trading.strategies import STRATEGIES, get_strategy
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+BACKTEST_DAYS = 30
+
+
+def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]:
+    """Embedded defaults, or production when `AWAN_STORE_URL` is set in the environment."""
+    sim = config.sim
+    exchange_kwargs = {
+        "mode": config.universe.exchange,
+        "seed": sim.seed,
+        "fee_rate": sim.fee_rate,
+        "slippage_bps": sim.slippage_bps,
+        "live_confirmed": config.live_confirmed,
+    }
+    if os.environ.get("AWAN_STORE_URL"):
+        store = StoreResource(url=dg.EnvVar("AWAN_STORE_URL"))
+        keys = {}
+        if os.environ.get("AWAN_EXCHANGE_API_KEY"):
+            keys = {
+                "api_key": dg.EnvVar("AWAN_EXCHANGE_API_KEY"),
+                "api_secret": dg.EnvVar("AWAN_EXCHANGE_API_SECRET"),
+            }
+        exchange = ExchangeResource(**exchange_kwargs, **keys)
+    else:
+        store = StoreResource(url=settings.resolved_store_url())
+        exchange = ExchangeResource(**exchange_kwargs)
+    return {
+        "store": store,
+        "exchange": exchange,
+        "store_io_manager": StoreIOManager(store=store, exchange=exchange),
+    }
+
+
+def build_definitions(config: AwanConfig, settings: Settings) -> dg.Definitions:
+    partitions = build_partitions(config)
+    configured = get_strategy(config.strategy.name, config.strategy.params)
+    strategies = [configured] + [
+        get_strategy(name) for name in sorted(STRATEGIES) if name != configured.name
+    ]
+    signal_tf = config.strategy.timeframe
+    timeframes = list(dict.fromkeys([*config.universe.timeframes, signal_tf]))
+    symbols = list(config.universe.symbols)
+    backtest_config = BacktestConfig(
+        fee=config.sim.fee_rate,
+        slippage=config.sim.slippage_bps / 10_000,
+        max_open_positions=config.risk.max_open_positions,
+        stake_fraction=config.risk.stake_fraction,
+    )
+
+    assets: list[dg.AssetsDefinition] = [build_ohlcv_asset(tf, partitions) for tf in timeframes]
+    assets.append(build_indicators_asset(signal_tf, partitions, configured))
+    assets += [build_signals_asset(signal_tf, partitions, s) for s in strategies]
+    assets += [
+        build_backtest_asset(s, signal_tf, symbols, BACKTEST_DAYS, backtest_config)
+        for s in strategies
+    ]
+    assets.append(build_pair_ranking_asset(configured, signal_tf, symbols))
+
+    pipeline = dg.AssetSelection.assets(
+        *[ohlcv_key(tf) for tf in timeframes],
+        indicators_key(signal_tf),
+        *[signals_key(signal_tf, s.name) for s in strategies],
+    )
+    ingest_job = dg.define_asset_job("ingest_job", selection=pipeline, partitions_def=partitions)
+    reports = dg.AssetSelection.groups("reports")
+    reports_job = dg.define_asset_job("reports_job", selection=reports)
+    return dg.Definitions(
+        assets=assets,
+        jobs=[ingest_job, reports_job],
+        schedules=build_schedules(ingest_job.name, reports_job.name, symbols),
+        resources=build_resources(config, settings),
+    )
+
+
+def _load() -> dg.Definitions:
+    settings = load_settings()
+    return build_definitions(load_config(settings.config_file), settings)
+
+
+defs = _load()

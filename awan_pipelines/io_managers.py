@@ -1,0 +1,141 @@
+"""The polars ⇄ store IO manager: partitions in, partitions out, atomically.
+
+Assets return frames and never talk to the store; this module decides what a partition means in
+the store (a per-symbol [start, end) window), replaces exactly that window in one transaction,
+and loads exactly the window (plus look-back) a downstream asset asked for. What an asset holds
+— candles, indicators, signals — and its timeframe come from the asset's definition metadata,
+so one IO manager serves every asset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+
+from awan_pipelines.partitions import windows_by_symbol
+from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_trading.errors import DataError
+from awan_trading.market.validation import findings_frame
+
+KIND = "awan/kind"
+TIMEFRAME = "awan/timeframe"
+CANDLES, INDICATORS, SIGNALS = "candles", "indicators", "signals"
+
+
+def frame_metadata(
+    frame: pl.DataFrame, timeframe: str | None = None
+) -> dict[str, dg.MetadataValue]:
+    """Row count, first/last ts, gaps and a preview: what the UI shows for each materialization."""
+    meta: dict[str, dg.MetadataValue] = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
+    if frame.height and "ts" in frame.columns:
+        meta["first_ts"] = dg.MetadataValue.text(str(frame["ts"].min()))
+        meta["last_ts"] = dg.MetadataValue.text(str(frame["ts"].max()))
+    if "symbol" in frame.columns:
+        meta["symbols"] = dg.MetadataValue.text(
+            ", ".join(sorted(frame["symbol"].unique().to_list()))
+        )
+    if timeframe is not None and frame.height:
+        gaps = findings_frame(frame, timeframe).filter(pl.col("rule") == "gap").height
+        meta["gaps"] = dg.MetadataValue.int(gaps)
+    preview = frame.head(5).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
+    meta["preview"] = dg.MetadataValue.md(_markdown_table(preview))
+    return meta
+
+
+def _markdown_table(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "_no rows_"
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([head, rule, *rows])
+
+
+def _cell(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _windows(
+    context: dg.OutputContext | dg.InputContext,
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    if not context.has_asset_partitions:
+        raise DataError(
+            f"{context.asset_key.to_user_string()}: the store IO manager needs partitioned assets"
+        )
+    return windows_by_symbol(list(context.asset_partition_keys))
+
+
+def _in_windows(
+    frame: pl.DataFrame, symbol: str, windows: list[tuple[datetime, datetime]]
+) -> pl.Expr:
+    inside = pl.lit(False)
+    for start, end in windows:
+        inside = inside | pl.col("ts").is_between(start, end, closed="left")
+    return (pl.col("symbol") == symbol) & inside
+
+
+class StoreIOManager(dg.ConfigurableIOManager):
+    """Writes and reads partitioned candle, indicator and signal frames through the store."""
+
+    store: StoreResource
+    exchange: ExchangeResource
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        meta = context.definition_metadata or {}
+        kind, timeframe = meta.get(KIND), meta.get(TIMEFRAME)
+        windows = _windows(context)
+        outside = obj
+        for symbol, spans in windows.items():
+            outside = outside.filter(~_in_windows(outside, symbol, spans))
+        if outside.height:
+            first = outside.row(0, named=True)
+            raise DataError(
+                f"{context.asset_key.to_user_string()}: {outside.height} row(s) outside the partitions "
+                f"being written, first {first.get('symbol')} {first.get('ts')}"
+            )
+        store, venue = self.store.get(), self.exchange.name
+        written = 0
+        for symbol, spans in windows.items():
+            for start, end in spans:
+                part = obj.filter(_in_windows(obj, symbol, [(start, end)]))
+                if kind == CANDLES:
+                    written += store.replace_candles(venue, symbol, timeframe, start, end, part)
+                elif kind == INDICATORS:
+                    written += store.replace_indicators(venue, symbol, timeframe, start, end, part)
+                elif kind == SIGNALS:
+                    written += store.replace_signals(
+                        venue, symbol, timeframe, meta["awan/strategy"], start, end, part
+                    )
+                else:
+                    raise DataError(
+                        f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
+                    )
+        context.add_output_metadata(
+            {**frame_metadata(obj, timeframe if kind == CANDLES else None), "rows_written": written}
+        )
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        upstream = context.upstream_output
+        meta = (upstream.definition_metadata if upstream is not None else None) or {}
+        kind, timeframe = meta.get(KIND), meta.get(TIMEFRAME)
+        store, venue = self.store.get(), self.exchange.name
+        parts = []
+        for symbol, spans in _windows(context).items():
+            for start, end in spans:
+                if kind == CANDLES:
+                    parts.append(store.read_candles(venue, symbol, timeframe, start, end))
+                elif kind == INDICATORS:
+                    parts.append(store.read_indicators(venue, symbol, timeframe, start, end))
+                elif kind == SIGNALS:
+                    parts.append(
+                        store.read_signals(
+                            venue, symbol, timeframe, meta["awan/strategy"], start, end
+                        )
+                    )
+                else:
+                    raise DataError(
+                        f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
+                    )
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()

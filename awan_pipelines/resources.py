@@ -1,0 +1,66 @@
+"""Dagster resources: the exchange, the store and the hot cache, configured per deployment.
+
+Each is a `ConfigurableResource` over an awan_trading object, so Dagster shows its (non-secret)
+config in the UI and secrets arrive through `EnvVar` — the UI then shows the variable's name,
+never its value. Objects are built lazily and kept per process: one store connection pool and
+one exchange (with its rate limiter) serve every asset in a run.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from awan_trading.config import AwanConfig, SimConfig, UniverseConfig
+from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.factory import open_exchange
+from awan_trading.storage import Store, open_store
+
+
+class ExchangeResource(dg.ConfigurableResource):
+    """The venue candles come from and orders go to (`sim`, `paper:<id>`, `live:<id>`)."""
+
+    mode: str = "sim"
+    seed: int = 42
+    fee_rate: float = 0.001
+    slippage_bps: float = 2.0
+    live_confirmed: bool = False
+    api_key: str | None = None
+    api_secret: str | None = None
+
+    _exchange: Exchange | None = PrivateAttr(default=None)
+
+    @property
+    def name(self) -> str:
+        """The exchange label stored with every candle (`sim`, `binance`, …)."""
+        return self.mode.partition(":")[2] or self.mode
+
+    def get(self) -> Exchange:
+        if self._exchange is None:
+            config = AwanConfig(
+                universe=UniverseConfig(exchange=self.mode),
+                sim=SimConfig(
+                    seed=self.seed, fee_rate=self.fee_rate, slippage_bps=self.slippage_bps
+                ),
+                live_confirmed=self.live_confirmed,
+            )
+            self._exchange = open_exchange(self.mode, config)
+        return self._exchange
+
+
+class StoreResource(dg.ConfigurableResource):
+    """The long-term store behind the IO manager (DuckDB file or PostgreSQL URL)."""
+
+    url: str
+
+    _store: Store | None = PrivateAttr(default=None)
+
+    def get(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.url, migrate=True)
+        return self._store
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
