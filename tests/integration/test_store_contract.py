@@ -264,3 +264,14 @@ def test_events_heartbeat_and_controls(store: Store) -> None:
     store.mark_control_handled(pause)
     assert [r.id for r in store.pending_controls("live")] == [exit_]
     assert not math.isnan(store.pending_controls("live")[0].ts.timestamp())
+
+
+def test_bulk_upsert_matches_row_by_row_semantics(store: Store) -> None:
+    """Backfill-sized upserts take a different SQL path on PostgreSQL; same result."""
+    old = candles("BTC/USDT", T0, 8_000)
+    store.upsert_candles("sim", "1m", old)
+    new = candles("BTC/USDT", T0 + 4_000 * MINUTE, 8_000, base=2_000)  # 4k changed, 4k new
+    unchanged = old.head(2_000)
+    assert store.upsert_candles("sim", "1m", pl.concat([unchanged, new])) == 10_000
+    got = store.read_candles("sim", "BTC/USDT", "1m")
+    assert got.equals(pl.concat([old.head(4_000), new]))
