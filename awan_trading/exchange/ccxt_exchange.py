@@ -8,7 +8,7 @@ those parts once:
 - every call acquires the account's shared token bucket (`rate_limit.shared_limiter`) with the
   endpoint's cost from ccxt's own API table, and a 429/418 pauses the whole account for the
   exchange's `Retry-After`;
-- ccxt exceptions become the awan taxonomy (`_map_error`); reads are retried on transient
+- ccxt exceptions become the awan taxonomy (`ccxt_mapping.map_error`); reads are retried on transient
   errors with exponential back-off and jitter, permanent errors never;
 - `create_order` is never retried blindly: after a transient failure the outcome is unknown,
   so the order is looked up by its client order id and adopted; only a definite "not found"
@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -90,30 +89,6 @@ if not any(isinstance(f, _RedactingFilter) for f in _wire.filters):
     _wire.addFilter(_RedactingFilter())
 
 
-def _retry_after(headers: Any, default: float) -> float:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), else `default`."""
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return default
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        try:
-            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return default
-
-
-def _rewrite_urls(urls: Any, base: str) -> Any:
-    """Every URL in ccxt's `urls['api']` moved onto `base` (scheme+host+port), path kept."""
-    if isinstance(urls, dict):
-        return {k: _rewrite_urls(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and "://" in urls:
-        parts = urlsplit(urls)
-        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
-    return urls
-
-
 class CcxtExchange:
     """One ccxt exchange account behind the `Exchange` protocol.
 
@@ -155,7 +130,7 @@ class CcxtExchange:
             config |= {"apiKey": api_key, "secret": secret or ""}
         self._client: ccxt.Exchange = factory(config)
         if api_url:
-            self._client.urls["api"] = _rewrite_urls(self._client.urls["api"], api_url)
+            self._client.urls["api"] = mapping.rewrite_urls(self._client.urls["api"], api_url)
         self._client.logger = _wire
         account = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else "public"
         endpoint = urlsplit(api_url).netloc if api_url else "default"
@@ -183,7 +158,7 @@ class CcxtExchange:
         def handle_errors(code: int, reason: str, url: str, method: str, headers: Any, *rest):
             if code in (418, 429):
                 default = DEFAULT_418_PAUSE_S if code == 418 else DEFAULT_429_PAUSE_S
-                seconds = _retry_after(headers, default)
+                seconds = mapping.retry_after_seconds(headers, default)
                 local.retry_after = seconds
                 limiter.pause(seconds, f"HTTP {code} from {self.name}")
             return original(code, reason, url, method, headers, *rest)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import replace
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import ccxt
 import polars as pl
@@ -35,6 +38,30 @@ from awan_trading.market.schema import CANDLE_SCHEMA
 from awan_trading.market.timeframes import Timeframe, from_epoch_ms
 
 ORDER_STATUSES = {"open", "closed", "canceled", "rejected", "expired"}
+
+
+def retry_after_seconds(headers: Any, default: float) -> float:
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), else `default`."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return default
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return default
+
+
+def rewrite_urls(urls: Any, base: str) -> Any:
+    """Every URL in ccxt's `urls['api']` moved onto `base` (scheme+host+port), path kept."""
+    if isinstance(urls, dict):
+        return {k: rewrite_urls(v, base) for k, v in urls.items()}
+    if isinstance(urls, str) and "://" in urls:
+        parts = urlsplit(urls)
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+    return urls
 
 
 def map_error(exc: ccxt.BaseError, where: str, retry_after: float | None) -> ExchangeError:
