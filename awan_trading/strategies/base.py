@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
@@ -65,7 +66,7 @@ class Strategy(Protocol):
         ...
 
 
-class BaseStrategy:
+class BaseStrategy(ABC):
     """Shared plumbing: keeps validated params and maps them onto `IndicatorParams`."""
 
     name: ClassVar[str] = ""
@@ -89,8 +90,9 @@ class BaseStrategy:
         shared = {k: values[k] for k in IndicatorParams.model_fields if k in values}
         return IndicatorParams(**shared)
 
-    def populate(self, frame: pl.DataFrame) -> pl.DataFrame:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def populate(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Add `enter_long`, `exit_long` and `score` (see `finish_signals`)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params.canonical_json()})"
