@@ -88,8 +88,10 @@ def cache_warm(
 ) -> None:
     """Rebuild the cached candle windows from the store."""
     universe = load_config().universe
-    store = open_store(url)
     cache = open_cache(redis_url)
+    if not cache.available():
+        raise AwanError(f"redis at {getattr(cache, 'url', '?')} is unreachable; nothing cached")
+    store = open_store(url)
     try:
         counts = warm(
             store,
@@ -100,8 +102,8 @@ def cache_warm(
         )
     finally:
         store.close()
-    if isinstance(cache, RedisCache) and cache.breaker.state != "closed":
-        raise AwanError(f"redis at {cache.url} is unreachable; nothing was cached")
+    if isinstance(cache, RedisCache) and cache.breaker.failures:
+        raise AwanError(f"redis at {cache.url} failed during the warm-up; run it again")
     if isinstance(cache, MemoryCache):
         console.print("no Redis URL configured: the in-process cache ends with this command")
     table = Table(title=f"cache warmed ({type(cache).__name__})")

@@ -196,6 +196,8 @@ class HotCache(Protocol):
 
     def top_pairs(self, n: int) -> list[tuple[str, float]]: ...
 
+    def available(self) -> bool: ...
+
     def clear(self) -> None: ...
 
 
@@ -329,6 +331,10 @@ class RedisCache:
         key = _key(self.prefix, "pair_priority")
         rows = self._safe(lambda: self.client.zrevrange(key, 0, n - 1, withscores=True), [])
         return [(member.decode(), float(score)) for member, score in rows]
+
+    def available(self) -> bool:
+        """One PING through the breaker: for start-up checks and `awan cache warm`."""
+        return bool(self._safe(self.client.ping, False))
 
     def clear(self) -> None:
         """Delete every key under this cache's prefix (tests, `awan cache warm --reset`)."""

@@ -104,6 +104,9 @@ class MemoryCache:
             ranked = sorted(self._priorities.items(), key=lambda kv: (-kv[1], kv[0]))
         return ranked[:n]
 
+    def available(self) -> bool:
+        return True
+
     def clear(self) -> None:
         with self._lock:
             self._candles.clear()

@@ -158,3 +158,28 @@ def test_redis_killed_mid_use_falls_back_and_recovers(tmp_path) -> None:
         server.kill()
         server.wait()
         cache.close()
+
+
+def test_awan_cache_warm_rebuilds_from_the_store(tmp_path, shared_redis) -> None:
+    from typer.testing import CliRunner
+
+    from awan_trading.cli import app
+
+    exchange = f"{shared_redis}-ex"  # unique: the CLI writes under the default prefix
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    store = DuckDBStore(tmp_path / "w.duckdb")
+    store.migrate()
+    store.upsert_candles(exchange, "1m", candles("BTC/USDT", T0, 40))
+    args = ["cache", "warm", "--url", url, "--exchange", exchange, "-s", "BTC/USDT", "-t", "1m"]
+    result = CliRunner().invoke(app, [*args, "--redis-url", SHARED_REDIS])
+    assert result.exit_code == 0, result.output
+    reader = RedisCache(SHARED_REDIS, prefix="awan")
+    try:
+        assert reader.get_candles(exchange, "BTC/USDT", "1m", 40).equals(
+            candles("BTC/USDT", T0, 40)
+        )
+    finally:
+        reader.client.delete(reader._candles_key(exchange, "BTC/USDT", "1m"))
+        reader.close()
+    down = CliRunner().invoke(app, [*args, "--redis-url", "redis://:hunter22@127.0.0.1:1/0"])
+    assert down.exit_code == 2 and "unreachable" in down.output and "hunter22" not in down.output
