@@ -48,6 +48,7 @@ from awan_trading.storage.schema import (
     checked_window,
     indicators_long,
     indicators_wide,
+    sorted_candles,
 )
 from awan_trading.storage.sqlbase import SqlRecords, Statement
 
@@ -331,7 +332,7 @@ class PostgresStore(SqlRecords):
         table = self._arrow(
             f"SELECT symbol, ts, open, high, low, close, volume FROM candles {where}"
         )
-        return candles_from_arrow(table).sort("symbol", "ts")
+        return sorted_candles(candles_from_arrow(table))
 
     def latest_candle_ts(self, exchange: str, symbol: str, timeframe: str) -> datetime | None:
         rows = self._one(

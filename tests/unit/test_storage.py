@@ -26,7 +26,7 @@ from awan_trading.storage.migrations import (
     timescale_plan,
 )
 from awan_trading.storage.pgcopy import HEADER, PG_EPOCH_MS, TRAILER, encode_candles
-from awan_trading.storage.schema import indicators_long, indicators_wide
+from awan_trading.storage.schema import indicators_long, indicators_wide, sorted_candles
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -153,3 +153,14 @@ def test_indicators_long_and_wide_round_trip() -> None:
     assert back["ema"].to_list() == [None, 1.0, 2.0]
     with pytest.raises(DataError, match="no indicator columns"):
         indicators_long(wide.select("symbol", "ts"))
+
+
+def test_sorted_candles_sorts_only_when_needed() -> None:
+    ordered = frame(["A/B", "C/D"], 4)
+    assert sorted_candles(ordered) is ordered
+    shuffled = pl.concat([ordered.tail(3), ordered.head(5)])
+    assert sorted_candles(shuffled).equals(ordered)
+    repeated_ts = pl.concat([ordered.head(2), ordered.slice(1, 1)])
+    assert sorted_candles(repeated_ts)["ts"].to_list() == [T0, T0 + timedelta(minutes=1)] * 1 + [
+        T0 + timedelta(minutes=1)
+    ]
