@@ -18,7 +18,7 @@ import polars as pl
 from awan_trading.errors import AwanError, DataError
 from awan_trading.exchange.base import Fill, Order
 
-SignalSide = Literal["buy", "sell", "exit"]
+SignalSide = Literal["buy", "sell"]
 ControlAction = Literal["pause", "resume", "force_exit"]
 
 
@@ -50,18 +50,22 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class SignalRecord:
-    """A strategy's decision at one candle; `signal_id` is derived, so re-runs are idempotent."""
+    """A strategy's decision at one candle; `signal_id` is derived, so re-runs are idempotent.
+
+    The fields are `awan_trading.signals.SIGNAL_SCHEMA` plus the exchange: what the signals
+    asset, the live loop and the backtester all emit.
+    """
 
     signal_id: str
     strategy: str
+    params_hash: str
     exchange: str
     symbol: str
     timeframe: str
     ts: datetime  # open time of the candle that produced the signal
     side: SignalSide
     price: float
-    strength: float = 1.0
-    params: str = "{}"  # strategy parameters as JSON, for lineage
+    score: float = 0.0
     created_at: datetime = field(default_factory=utcnow)
 
 
@@ -191,8 +195,28 @@ class Store(Protocol):
         """Insert once by `signal_id`; return its new sequence number, None if it existed."""
         ...
 
+    def insert_signals(self, exchange: str, frame: pl.DataFrame) -> int:
+        """Insert a frame of signals (`SIGNAL_SCHEMA`) once each; return how many were new."""
+        ...
+
     def signals_after(self, cursor: int, limit: int = 1000) -> pl.DataFrame:
         """Signals whose `seq` > cursor, oldest first (a Dagster sensor's cursor read)."""
+        ...
+
+    def read_signals(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        strategy: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        """Signals with candle open time in [start, end), sorted by symbol, ts, side."""
+        ...
+
+    def latest_signals(self, exchange: str, timeframe: str, strategy: str) -> pl.DataFrame:
+        """Each symbol's most recent signal(s) of `strategy` (what the pair ranking reads)."""
         ...
 
     # --- orders and fills -----------------------------------------------------------------

@@ -20,6 +20,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -30,7 +31,7 @@ from redis.retry import Retry
 
 from awan_trading.logs import get_logger
 from awan_trading.market.schema import TS_DTYPE
-from awan_trading.market.timeframes import parse_timeframe
+from awan_trading.market.timeframes import EPOCH, parse_timeframe
 from awan_trading.storage.base import SignalRecord, mask_url
 
 T = TypeVar("T")
@@ -78,14 +79,17 @@ return 1
 
 
 _PACK = struct.Struct("<q5d")
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def encode_records(frame: pl.DataFrame) -> bytes:
     """Candle-schema rows → contiguous 48-byte records."""
-    if frame.height <= 4:  # the live loop's one new candle: struct beats numpy set-up
-        ts = frame.get_column("ts").dt.epoch("ms").to_list()
-        values = frame.select(RECORD.names[1:]).rows()
-        return b"".join(_PACK.pack(t, *v) for t, v in zip(ts, values, strict=True))
+    if frame.height <= 4:  # the live loop's new candle: `rows()` costs 2 µs, an expression 60
+        at = [frame.columns.index(name) for name in RECORD.names]
+        return b"".join(
+            _PACK.pack((row[at[0]] - EPOCH) // MILLISECOND, *(row[i] for i in at[1:]))
+            for row in frame.rows()
+        )
     rows = np.empty(frame.height, dtype=RECORD)
     rows["ts"] = frame["ts"].dt.epoch("ms").to_numpy()
     for name in RECORD.names[1:]:

@@ -26,6 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from awan_trading.market.schema import empty_candles
 from awan_trading.storage.base import StoreError, StoreUnavailableError
 from awan_trading.storage.migrations import MIGRATIONS_TABLE, load_migrations
 from awan_trading.storage.schema import (
@@ -217,7 +218,7 @@ class DuckDBStore(SqlRecords):
     ) -> pl.DataFrame:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
         if not names:
-            return candles_from_arrow(pl.DataFrame().to_arrow())
+            return empty_candles()
         sql, params = _window_filter(exchange, names, timeframe, start, end)
 
         def work(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

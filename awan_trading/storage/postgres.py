@@ -106,6 +106,7 @@ class PostgresStore(SqlRecords):
             name="awan-store",
         )
         self._pool.open(wait=False)
+        self._is_hypertable: bool | None = None
         self._adbc: Any = None
         self._adbc_lock = threading.Lock()
 
@@ -190,10 +191,14 @@ class PostgresStore(SqlRecords):
                 f"postgres store {self.url}: read failed: {mask_url(str(exc)).strip()}"
             ) from None
 
-    # --- schema ---------------------------------------------------------------------------
-    def timescale_available(self) -> bool:
-        return bool(self._one(TIMESCALE_PROBE)[0][0])
+    def _hypertable(self, cur: psycopg.Cursor) -> bool:
+        """Whether candles is a TimescaleDB hypertable (asked once per store)."""
+        if self._is_hypertable is None:
+            cur.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
+            self._is_hypertable = bool(cur.fetchone()[0])
+        return self._is_hypertable
 
+    # --- schema ---------------------------------------------------------------------------
     def migrations(self, timescale_available: bool) -> list[Migration]:
         """SQL files plus the generated TimescaleDB / plain-PostgreSQL step, in order."""
         found = load_migrations("postgres")
@@ -303,12 +308,13 @@ class PostgresStore(SqlRecords):
                 copy.write(payload)
             # Rows that did not change are not rewritten: no dead tuples, no WAL, no index churn
             # for the common re-fetch of an overlapping window.
-            if candles.height < BULK_ROWS:  # a few live candles: index probes are cheapest
+            # MERGE into a hypertable needs a recent TimescaleDB; ON CONFLICT works on all.
+            if candles.height < BULK_ROWS or self._hypertable(cur):
                 cur.execute(
                     f"INSERT INTO candles SELECT * FROM candles_incoming ON CONFLICT "
                     f"{_CONFLICT_KEY} DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})"
                 )
-            else:  # a backfill: one join instead of a probe (and a row lock) per candle
+            else:  # a plain-table backfill: one join, not a probe and row lock per candle
                 cur.execute("SET LOCAL work_mem = '256MB'")
                 cur.execute("ANALYZE candles_incoming")
                 cur.execute(_MERGE_CANDLES)

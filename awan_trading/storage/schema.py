@@ -22,14 +22,14 @@ SIGNALS_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.Int64(),
     "signal_id": pl.String(),
     "strategy": pl.String(),
+    "params_hash": pl.String(),
     "exchange": pl.String(),
     "symbol": pl.String(),
     "timeframe": pl.String(),
     "ts": TSZ,
     "side": pl.String(),
     "price": pl.Float64(),
-    "strength": pl.Float64(),
-    "params": pl.String(),
+    "score": pl.Float64(),
     "created_at": TSZ,
 }
 ORDERS_SCHEMA: dict[str, pl.DataType] = {

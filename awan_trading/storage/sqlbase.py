@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from awan_trading.errors import DataError
 from awan_trading.exchange.base import Fill, Order
 from awan_trading.storage.base import (
     BotEvent,
@@ -41,7 +42,11 @@ from awan_trading.storage.schema import (
 
 Statement = tuple[str, Sequence[Any]]
 
-_SIGNAL_COLS = "signal_id, strategy, exchange, symbol, timeframe, ts, side, price, strength, params, created_at"
+_SIGNAL_COLS = "signal_id, strategy, params_hash, exchange, symbol, timeframe, ts, side, price, score, created_at"
+_INSERT_SIGNAL = (
+    f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({', '.join(['%s'] * 11)}) "
+    "ON CONFLICT (signal_id) DO NOTHING RETURNING seq"
+)
 _INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_at"
 _INTENT_COLS = f"client_order_id, {_INTENT_REST}"
 _ORDER_COLS = ", ".join(ORDERS_SCHEMA)
@@ -52,8 +57,31 @@ _POSITION_COLS = (
 )
 
 
+SIGNAL_INPUT_COLUMNS = [
+    "signal_id", "strategy", "params_hash", "symbol", "timeframe", "ts", "side", "price", "score",
+]  # fmt: skip
+
+
 def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
+
+
+def _signal_values(signal: SignalRecord) -> tuple:
+    if signal.side not in ("buy", "sell"):
+        raise DataError(f"signal {signal.signal_id}: side {signal.side!r} is not buy or sell")
+    return (
+        signal.signal_id,
+        signal.strategy,
+        signal.params_hash,
+        signal.exchange,
+        signal.symbol,
+        signal.timeframe,
+        as_utc(signal.ts),
+        signal.side,
+        float(signal.price),
+        float(signal.score),
+        as_utc(signal.created_at),
+    )
 
 
 class SqlRecords(ABC):
@@ -71,31 +99,60 @@ class SqlRecords(ABC):
 
     # --- signals --------------------------------------------------------------------------
     def insert_signal(self, signal: SignalRecord) -> int | None:
-        values = (
-            signal.signal_id,
-            signal.strategy,
-            signal.exchange,
-            signal.symbol,
-            signal.timeframe,
-            as_utc(signal.ts),
-            signal.side,
-            float(signal.price),
-            float(signal.strength),
-            signal.params,
-            as_utc(signal.created_at),
+        rows = self._insert_signal_rows([_signal_values(signal)])
+        return rows[0]
+
+    def insert_signals(self, exchange: str, frame: pl.DataFrame) -> int:
+        if frame.is_empty():
+            return 0
+        missing = [c for c in SIGNAL_INPUT_COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"signals for {exchange}: missing column(s) {', '.join(missing)}")
+        now = utcnow()
+        values = [
+            _signal_values(SignalRecord(exchange=exchange, created_at=now, **row))
+            for row in frame.select(SIGNAL_INPUT_COLUMNS).iter_rows(named=True)
+        ]
+        return sum(seq is not None for seq in self._insert_signal_rows(values))
+
+    def _insert_signal_rows(self, values: list[tuple]) -> list[int | None]:
+        """Insert in one transaction; the lock (PostgreSQL) makes `seq` order commit order."""
+        statements: list[Statement] = [(self._signal_lock_sql, ())] if self._signal_lock_sql else []
+        statements += [(_INSERT_SIGNAL, v) for v in values]
+        results = self._transaction(statements)[len(statements) - len(values) :]
+        return [int(rows[0][0]) if rows else None for rows in results]
+
+    def read_signals(
+        self,
+        exchange: str,
+        symbols: str | list[str],
+        timeframe: str,
+        strategy: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        where = [f"exchange = %s AND timeframe = %s AND symbol IN ({_marks(len(names))})"]
+        params: list[Any] = [exchange, timeframe, *names]
+        for clause, value in (("strategy = %s", strategy), ("ts >= %s", start), ("ts < %s", end)):
+            if value is not None:
+                where.append(clause)
+                params.append(as_utc(value) if isinstance(value, datetime) else value)
+        rows = self._one(
+            f"SELECT seq, {_SIGNAL_COLS} FROM signals WHERE {' AND '.join(where)} ORDER BY symbol, ts, side",
+            params,
         )
-        statements: list[Statement] = []
-        if self._signal_lock_sql:
-            statements.append((self._signal_lock_sql, ()))
-        statements.append(
-            (
-                f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({_marks(11)}) "
-                "ON CONFLICT (signal_id) DO NOTHING RETURNING seq",
-                values,
-            )
+        return rows_frame(rows, SIGNALS_SCHEMA)
+
+    def latest_signals(self, exchange: str, timeframe: str, strategy: str) -> pl.DataFrame:
+        rows = self._one(
+            f"SELECT seq, {_SIGNAL_COLS} FROM signals s WHERE exchange = %s AND timeframe = %s "
+            "AND strategy = %s AND ts = (SELECT max(ts) FROM signals t WHERE t.exchange = s.exchange "
+            "AND t.timeframe = s.timeframe AND t.strategy = s.strategy AND t.symbol = s.symbol) "
+            "ORDER BY symbol, side",
+            (exchange, timeframe, strategy),
         )
-        rows = self._transaction(statements)[-1]
-        return int(rows[0][0]) if rows else None
+        return rows_frame(rows, SIGNALS_SCHEMA)
 
     def signals_after(self, cursor: int, limit: int = 1000) -> pl.DataFrame:
         rows = self._one(

@@ -28,16 +28,17 @@ CREATE TABLE signals (
     seq        bigint NOT NULL DEFAULT nextval('signals_seq') UNIQUE,
     signal_id  text PRIMARY KEY,
     strategy   text NOT NULL,
+    params_hash text NOT NULL,
     exchange   text NOT NULL,
     symbol     text NOT NULL,
     timeframe  text NOT NULL,
     ts         timestamptz NOT NULL,
-    side       text NOT NULL CHECK (side IN ('buy', 'sell', 'exit')),
+    side       text NOT NULL CHECK (side IN ('buy', 'sell')),
     price      double precision NOT NULL,
-    strength   double precision NOT NULL,
-    params     text NOT NULL,
+    score      double precision NOT NULL,
     created_at timestamptz NOT NULL
 );
+CREATE INDEX signals_lookup ON signals (exchange, timeframe, symbol, ts);
 
 CREATE TABLE order_intents (
     client_order_id text PRIMARY KEY,
