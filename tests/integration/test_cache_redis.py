@@ -85,7 +85,7 @@ def test_indicators_signals_priorities(cache: HotCache) -> None:
     assert cache.get_indicators("sim", "BTC/USDT", "1m") == {"rsi_14": 31.5, "sma_20": 101.25}
     assert cache.get_indicators("sim", "ETH/USDT", "1m") is None
     for i in range(3):
-        signal = SignalRecord(f"s{i}", "x", "sim", "BTC/USDT", "1m", T0, "buy", 1.0)
+        signal = SignalRecord(f"s{i}", "x", "p1", "sim", "BTC/USDT", "1m", T0, "buy", 1.0)
         cache.publish_signal(signal, seq=i + 1)
     entries = cache.signals_since()
     assert [e[1]["signal_id"] for e in entries] == ["s0", "s1", "s2"]

@@ -186,7 +186,7 @@ def test_indicators_round_trip_wide(store: Store) -> None:
 
 def _signal(signal_id: str, minute: int) -> SignalRecord:
     return SignalRecord(
-        signal_id, "boll_stoch", "sim", "BTC/USDT", "1m", T0 + minute * MINUTE, "buy", 100.0
+        signal_id, "boll_stoch", "p1", "sim", "BTC/USDT", "1m", T0 + minute * MINUTE, "buy", 100.0
     )
 
 
