@@ -64,7 +64,10 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
     }
 
 
-def build_definitions(config: AwanConfig, settings: Settings) -> dg.Definitions:
+def build_definitions(
+    config: AwanConfig, settings: Settings, resource_overrides: dict[str, object] | None = None
+) -> dg.Definitions:
+    """The code location for this config; `resource_overrides` swaps resources (tests, tools)."""
     partitions = build_partitions(config)
     configured = get_strategy(config.strategy.name, config.strategy.params)
     strategies = [configured] + [
@@ -101,7 +104,7 @@ def build_definitions(config: AwanConfig, settings: Settings) -> dg.Definitions:
         assets=assets,
         jobs=[ingest_job, reports_job],
         schedules=build_schedules(ingest_job.name, reports_job.name, symbols),
-        resources=build_resources(config, settings),
+        resources={**build_resources(config, settings), **(resource_overrides or {})},
     )
 
 

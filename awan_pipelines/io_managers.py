@@ -17,10 +17,13 @@ import polars as pl
 from awan_pipelines.partitions import windows_by_symbol
 from awan_pipelines.resources import ExchangeResource, StoreResource
 from awan_trading.errors import DataError
+from awan_trading.indicators import OUTPUT_COLUMNS
+from awan_trading.market.schema import NUMERIC_COLUMNS
 from awan_trading.market.validation import findings_frame
 
 KIND = "awan/kind"
 TIMEFRAME = "awan/timeframe"
+STRATEGY = "awan/strategy"
 CANDLES, INDICATORS, SIGNALS = "candles", "indicators", "signals"
 
 
@@ -76,6 +79,19 @@ def _in_windows(
     return (pl.col("symbol") == symbol) & inside
 
 
+def _join_indicators(candles: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """Candles with their indicator columns; warm-up rows (no stored values) get nulls."""
+    if values.is_empty():
+        return candles.with_columns(
+            [pl.lit(None, dtype=pl.Float64).alias(c) for c in OUTPUT_COLUMNS]
+        )
+    values = values.with_columns(pl.col("ts").dt.cast_time_unit("ms"))
+    joined = candles.join(values, on=["symbol", "ts"], how="left")
+    return joined.with_columns(
+        [pl.lit(None, dtype=pl.Float64).alias(c) for c in OUTPUT_COLUMNS if c not in joined.columns]
+    )
+
+
 class StoreIOManager(dg.ConfigurableIOManager):
     """Writes and reads partitioned candle, indicator and signal frames through the store."""
 
@@ -103,11 +119,14 @@ class StoreIOManager(dg.ConfigurableIOManager):
                 if kind == CANDLES:
                     written += store.replace_candles(venue, symbol, timeframe, start, end, part)
                 elif kind == INDICATORS:
-                    written += store.replace_indicators(venue, symbol, timeframe, start, end, part)
-                elif kind == SIGNALS:
-                    written += store.replace_signals(
-                        venue, symbol, timeframe, meta["awan/strategy"], start, end, part
+                    # Only the indicator columns: the candles already live in their own table.
+                    written += store.write_indicators(
+                        venue, timeframe, part.drop(NUMERIC_COLUMNS, strict=False)
                     )
+                elif kind == SIGNALS:
+                    # Signals are facts with derived ids: a re-run inserts nothing new and nothing
+                    # is deleted, so the execution sensor's cursor never sees a signal twice.
+                    written += store.insert_signals(venue, part)
                 else:
                     raise DataError(
                         f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
@@ -127,12 +146,12 @@ class StoreIOManager(dg.ConfigurableIOManager):
                 if kind == CANDLES:
                     parts.append(store.read_candles(venue, symbol, timeframe, start, end))
                 elif kind == INDICATORS:
-                    parts.append(store.read_indicators(venue, symbol, timeframe, start, end))
+                    candles = store.read_candles(venue, symbol, timeframe, start, end)
+                    values = store.read_indicators(venue, symbol, timeframe, start, end)
+                    parts.append(_join_indicators(candles, values))
                 elif kind == SIGNALS:
                     parts.append(
-                        store.read_signals(
-                            venue, symbol, timeframe, meta["awan/strategy"], start, end
-                        )
+                        store.read_signals(venue, symbol, timeframe, meta[STRATEGY], start, end)
                     )
                 else:
                     raise DataError(

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from awan_pipelines.assets.market import ohlcv_key
-from awan_pipelines.io_managers import INDICATORS, KIND, SIGNALS, TIMEFRAME
+from awan_pipelines.io_managers import INDICATORS, KIND, SIGNALS, STRATEGY, TIMEFRAME
 from awan_pipelines.partitions import DATE, SYMBOL, windows_by_symbol
 from awan_trading.indicators import add_indicators, warmup_candles
 from awan_trading.market.timeframes import Timeframe, parse_timeframe
@@ -107,7 +107,7 @@ def build_signals_asset(
         metadata={
             KIND: SIGNALS,
             TIMEFRAME: tf.name,
-            "awan/strategy": strategy.name,
+            STRATEGY: strategy.name,
             "params": strategy.params.model_dump(),
             "params_hash": strategy.params.params_hash(),
         },

@@ -102,7 +102,10 @@ def build_ohlcv_asset(
         errors = findings.filter(pl.col("severity") == "error") if findings.height else findings
         if errors.height:
             raise dg.Failure(
-                description=f"{errors.height} bad candle(s) refused; nothing was stored",
+                description=(
+                    f"{errors.height} validation error(s) on "
+                    f"{errors.select('symbol', 'ts').n_unique()} candle(s); nothing was stored"
+                ),
                 metadata={
                     "rules": rule_counts_table(findings),
                     "findings": dg.MetadataValue.md(findings_markdown(errors)),

@@ -1,0 +1,39 @@
+"""Fixtures for the Dagster code location: a definitions object per test on a fresh store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from awan_pipelines.definitions import build_definitions
+from awan_trading.config import AwanConfig, Settings, UniverseConfig, load_settings
+
+HISTORY_START = date(2024, 1, 1)
+SYMBOLS = ["BTC/USDT", "ETH/USDT"]
+
+
+@pytest.fixture
+def config() -> AwanConfig:
+    return AwanConfig(
+        universe=UniverseConfig(symbols=SYMBOLS, timeframes=["1h"], history_start=HISTORY_START)
+    )
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.delenv("AWAN_STORE_URL", raising=False)
+    return load_settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def duckdb_defs(config, settings) -> Iterator[dg.Definitions]:
+    yield build_definitions(config, settings)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
