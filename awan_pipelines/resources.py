@@ -15,6 +15,8 @@ from awan_trading.config import AwanConfig, SimConfig, UniverseConfig
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.factory import open_exchange
 from awan_trading.storage import Store, open_store
+from awan_trading.storage.cache import HotCache
+from awan_trading.storage.hot import open_cache
 
 
 class ExchangeResource(dg.ConfigurableResource):
@@ -64,3 +66,18 @@ class StoreResource(dg.ConfigurableResource):
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+class CacheResource(dg.ConfigurableResource):
+    """The hot cache: Redis when `redis_url` is set, else in-process. Never required for
+    correctness — a dead Redis is bypassed by the cache's circuit breaker."""
+
+    redis_url: str | None = None
+    prefix: str = "awan"
+
+    _cache: HotCache | None = PrivateAttr(default=None)
+
+    def get(self) -> HotCache:
+        if self._cache is None:
+            self._cache = open_cache(self.redis_url or "", prefix=self.prefix)
+        return self._cache

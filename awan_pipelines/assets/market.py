@@ -12,9 +12,13 @@ import polars as pl
 
 from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME
 from awan_pipelines.partitions import partition_dates, windows_by_symbol
-from awan_pipelines.resources import ExchangeResource
+from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.cache_first import missing_ranges
+from awan_trading.market.schema import empty_candles
 from awan_trading.market.timeframes import Timeframe, parse_timeframe
 from awan_trading.market.validation import RULES, findings_frame
+from awan_trading.storage import Store
 
 CANDLE_RULES_CHECK = "candle_rules"
 GAPS_CHECK = "no_gaps"
@@ -83,17 +87,22 @@ def build_ohlcv_asset(
             ),
         ],
     )
-    def ohlcv(context: dg.AssetExecutionContext, exchange: ExchangeResource):
-        venue = exchange.get()
+    def ohlcv(context: dg.AssetExecutionContext, exchange: ExchangeResource, store: StoreResource):
+        venue, db = exchange.get(), store.get()
         now = venue.now()
         frames = []
         for symbol, spans in windows_by_symbol(context.partition_keys).items():
             for start, end in spans:
                 stop = min(end, tf.floor(now))
-                if stop > start:
-                    frames.append(venue.fetch_ohlcv(symbol, tf, start, stop))
-                context.log.info(f"fetched {symbol} {tf} {start:%Y-%m-%d} → {end:%Y-%m-%d}")
-        candles = pl.concat(frames) if frames else pl.DataFrame()
+                if stop <= start:
+                    continue
+                frame, fetched = fetch_missing(venue, db, exchange.name, symbol, tf, start, stop)
+                frames.append(frame)
+                context.log.info(
+                    f"{symbol} {tf} {start:%Y-%m-%d} → {end:%Y-%m-%d}: "
+                    f"{frame.height - fetched} stored candle(s) reused, {fetched} fetched"
+                )
+        candles = pl.concat(frames) if frames else empty_candles()
         findings = (
             findings_frame(candles, tf)
             if candles.height
@@ -129,6 +138,28 @@ def build_ohlcv_asset(
         yield _freshness(candles, tf, now, covers_today, freshness_multiple)
 
     return ohlcv
+
+
+def fetch_missing(
+    venue: Exchange,
+    db: Store,
+    name: str,
+    symbol: str,
+    tf: Timeframe,
+    start: datetime,
+    end: datetime,
+) -> tuple[pl.DataFrame, int]:
+    """Cache-first: stored candles (closed and validated when written) are reused; only the
+    missing head and tail of [start, end) are asked of the exchange. Nothing is written here —
+    the IO manager replaces the window after validation."""
+    stored = db.read_candles(name, symbol, tf.name, start, end)
+    fetched = [
+        venue.fetch_ohlcv(symbol, tf, lo, hi) for lo, hi in missing_ranges(stored, start, end, tf)
+    ]
+    if not fetched:
+        return stored, 0
+    fresh = pl.concat(fetched)
+    return pl.concat([stored, fresh]).sort("ts"), fresh.height
 
 
 def _freshness(

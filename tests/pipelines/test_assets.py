@@ -167,12 +167,11 @@ def test_bad_candles_never_reach_the_store_and_downstream_does_not_run(
     candles_before = store.read_candles("sim", "BTC/USDT", "1h")
     indicators_before = store.read_indicators("sim", "BTC/USDT", "1h")
     corrupted = build_definitions(config, settings, {"exchange": CorruptingExchange()})
-    result = corrupted.resolve_job_def("ingest_job").execute_in_process(
-        instance=instance, partition_key=key, raise_on_error=False
-    )
+    # 01-05 is stored and reused (cache-first); 01-04 and 01-06 come broken from the exchange.
+    result = run_range(corrupted, instance, "2024-01-04", "2024-01-06", ("BTC/USDT", "BTC/USDT"))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    assert "2 validation error(s) on 1 candle(s); nothing was stored" in str(
+    assert "4 validation error(s) on 2 candle(s); nothing was stored" in str(
         failure.step_failure_data.user_failure_data.description
     )
     assert result.asset_materializations_for_node("indicators_1h") == []
@@ -216,3 +215,37 @@ def test_stale_running_day_fails_the_blocking_freshness_check_and_stops_downstre
     assert not fresh.passed
     assert fresh.metadata["lag_seconds"].value == 4 * 3600
     assert result.asset_materializations_for_node("indicators_1h") == []
+
+
+REQUESTS: list[tuple] = []  # Dagster re-initialises resources per run: record globally
+
+
+class CountingExchange(ExchangeResource):
+    """The sim exchange, recording every candle request in `REQUESTS`."""
+
+    def get(self):
+        sim = super().get()
+
+        class Counting:
+            name = sim.name
+            now = staticmethod(sim.now)
+
+            @staticmethod
+            def fetch_ohlcv(symbol, timeframe, start, end):
+                REQUESTS.append((symbol, start, end))
+                return sim.fetch_ohlcv(symbol, timeframe, start, end)
+
+        return Counting()
+
+
+def test_stored_candles_are_not_fetched_again(instance, config, settings):
+    REQUESTS.clear()
+    defs = build_definitions(config, settings, {"exchange": CountingExchange()})
+    assert run_range(defs, instance, "2024-01-01", "2024-01-02", ("BTC/USDT", "BTC/USDT")).success
+    assert [
+        ("BTC/USDT", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))
+    ] == REQUESTS
+    assert run_range(defs, instance, "2024-01-01", "2024-01-03", ("BTC/USDT", "BTC/USDT")).success
+    assert REQUESTS[1:] == [
+        ("BTC/USDT", datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC))
+    ]
