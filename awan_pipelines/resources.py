@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from awan_trading.config import AwanConfig, SimConfig, UniverseConfig
 from awan_trading.exchange.base import Exchange
-from awan_trading.exchange.factory import open_exchange
+from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.storage import Store, open_store
 from awan_trading.storage.cache import HotCache
 from awan_trading.storage.hot import open_cache
@@ -35,7 +35,7 @@ class ExchangeResource(dg.ConfigurableResource):
     @property
     def name(self) -> str:
         """The exchange label stored with every candle (`sim`, `binance`, …)."""
-        return self.mode.partition(":")[2] or self.mode
+        return venue_name(self.mode)
 
     def get(self) -> Exchange:
         if self._exchange is None:

@@ -16,12 +16,13 @@ from awan_trading.cli.app import app, awan_command, console
 from awan_trading.config import load_config
 from awan_trading.errors import AwanError
 from awan_trading.exchange.base import Exchange
-from awan_trading.exchange.factory import open_exchange
+from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
 from awan_trading.market.resample import resample_candles
 from awan_trading.market.schema import empty_candles
 from awan_trading.market.timeframes import Timeframe, parse_timeframe, parse_utc
 from awan_trading.market.validation import findings_frame
+from awan_trading.storage import open_store, write_candles_to_store
 
 DAY = timedelta(days=1)
 
@@ -71,12 +72,17 @@ def fetch(
     symbols: Annotated[str, typer.Option(help="comma-separated, e.g. BTC/USDT,ETH/USDT")],
     start: Annotated[str, typer.Option(help="first candle open time, inclusive (UTC)")],
     end: Annotated[str, typer.Option(help="exclusive end (UTC)")],
-    out: Annotated[Path, typer.Option(help="folder for one Parquet file per symbol")],
+    out: Annotated[Path | None, typer.Option(help="folder for one Parquet file per symbol")] = None,
+    store: Annotated[
+        bool, typer.Option("--store", help="write into the configured store (AWAN_STORE_URL)")
+    ] = False,
     exchange: Annotated[str, typer.Option(help="sim, paper:<ccxt id> or live:<ccxt id>")] = "sim",
     timeframe: Annotated[str, typer.Option(help="1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d")] = "1m",
     config: Annotated[Path | None, typer.Option(help="awan.toml to use")] = None,
 ) -> None:
-    """Download candles into Parquet files (one per symbol) and print a summary."""
+    """Download candles into Parquet files (one per symbol) or the store, and print a summary."""
+    if (out is None) == (not store):
+        raise AwanError("give exactly one destination: --out DIR or --store")
     tf = parse_timeframe(timeframe)
     lo, hi = parse_utc(start, what="--start"), parse_utc(end, what="--end")
     if hi <= lo:
@@ -87,17 +93,26 @@ def fetch(
         )
     venue = open_exchange(exchange, load_config(config))
     frames = fetch_range(venue, _split_symbols(symbols), tf, lo, hi)
+    db = open_store(migrate=True) if store else None
     table = Table(title=f"{exchange} {tf} candles {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC")
-    for column in ("symbol", "rows", "first", "last", "close", "file"):
+    for column in ("symbol", "rows", "first", "last", "close", "written to"):
         table.add_column(column)
     for symbol, frame in frames.items():
-        path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
+        if db is not None:
+            # Replacing exactly [start, end) makes a repeated fetch a no-op in effect.
+            write_candles_to_store(db, venue_name(exchange), tf.name, frame, lo, hi)
+            path = db.url
+        else:
+            assert out is not None
+            path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
         first = frame["ts"].min() if frame.height else None
         last = frame["ts"].max() if frame.height else None
         close = f"{frame['close'][-1]:.8g}" if frame.height else "-"
         table.add_row(
             symbol, str(frame.height), str(first or "-"), str(last or "-"), close, str(path)
         )
+    if db is not None:
+        db.close()
     console.print(table)
 
 

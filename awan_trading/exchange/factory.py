@@ -18,6 +18,12 @@ from awan_trading.errors import ConfigError
 from awan_trading.exchange.base import Exchange
 
 
+def venue_name(mode: str) -> str:
+    """The exchange key candles and orders are stored under: `sim`, or the ccxt id of a
+    `paper:`/`live:` mode — paper and live share market data, so they share candles."""
+    return mode.partition(":")[2] or mode
+
+
 def open_exchange(
     mode: str,
     config: AwanConfig,

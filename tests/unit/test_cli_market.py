@@ -157,3 +157,44 @@ def test_fetch_bad_options_exit_2(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_fetch_into_the_store_replaces_its_window(tmp_path, monkeypatch):
+    from awan_trading.exchange.sim import SimExchange
+    from awan_trading.exchange.sim_market import SimMarket
+    from awan_trading.storage import open_store
+
+    url = f"duckdb:///{tmp_path / 'awan.duckdb'}"
+    monkeypatch.setenv("AWAN_STORE_URL", url)
+    args = ("fetch", "--store", "--symbols", "BTC/USDT,SOL/USDT", "--timeframe", "1h",
+            "--start", "2024-02-01", "--end", "2024-02-03")  # fmt: skip
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    store = open_store(url)
+    try:
+        stored = store.read_candles("sim", ["BTC/USDT", "SOL/USDT"], "1h")
+        assert stored.height == 2 * 48
+        expected = SimExchange(SimMarket(42)).fetch_ohlcv(
+            "SOL/USDT", "1h", datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 2, 3, tzinfo=UTC)
+        )
+        assert stored.filter(pl.col("symbol") == "SOL/USDT").equals(expected)
+        assert run(*args).exit_code == 0
+        assert store.read_candles("sim", ["BTC/USDT", "SOL/USDT"], "1h").equals(stored)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("destination", [(), ("--store", "--out", "x")])
+def test_fetch_needs_exactly_one_destination(destination):
+    result = run(
+        "fetch",
+        "--symbols",
+        "BTC/USDT",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+        *destination,
+    )
+    assert result.exit_code == 2
+    assert "exactly one destination" in result.stderr
