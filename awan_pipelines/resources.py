@@ -1,4 +1,4 @@
-"""Dagster resources: the exchange, the store and the hot cache, configured per deployment.
+"""Dagster resources: the exchange, the store, the hot cache and Telegram, per deployment.
 
 Each is a `ConfigurableResource` over an awan_trading object, so Dagster shows its (non-secret)
 config in the UI and secrets arrive through `EnvVar` — the UI then shows the variable's name,
@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from awan_trading.config import AwanConfig, SimConfig, UniverseConfig
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.factory import open_exchange, venue_name
+from awan_trading.notify import TelegramNotifier
 from awan_trading.storage import Store, open_store
 from awan_trading.storage.cache import HotCache
 from awan_trading.storage.hot import open_cache
@@ -81,3 +82,20 @@ class CacheResource(dg.ConfigurableResource):
         if self._cache is None:
             self._cache = open_cache(self.redis_url or "", prefix=self.prefix)
         return self._cache
+
+
+class TelegramResource(dg.ConfigurableResource):
+    """Telegram alerts (run failures, signals, fills). Without a token or chat id the notifier
+    is disabled and every send is a logged no-op — a missing Telegram never fails a run. In
+    production the token arrives as `EnvVar("AWAN_TELEGRAM_TOKEN")`, so the UI shows its name."""
+
+    token: str | None = None
+    chat_id: str | None = None
+    base_url: str | None = None
+
+    _notifier: TelegramNotifier | None = PrivateAttr(default=None)
+
+    def notifier(self) -> TelegramNotifier:
+        if self._notifier is None:
+            self._notifier = TelegramNotifier(self.token, self.chat_id, self.base_url)
+        return self._notifier

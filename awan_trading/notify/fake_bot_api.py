@@ -1,0 +1,233 @@
+"""A loopback fake of the Telegram Bot API, for tests and offline demos.
+
+It lets the real python-telegram-bot client run end to end with no network and no real bot:
+PTB is pointed at `fake.base_url` and talks HTTP to this server, which records every call and
+can be scripted to answer the way Telegram does when things go wrong — flood control (429 with
+`retry_after`), a rejected token (401), a bot blocked by the chat (403) or a dropped connection.
+Stopping it makes it a server that is down. It answers `getMe`, `sendMessage`, `getUpdates`
+(honouring `offset`) and `deleteWebhook`, the methods PTB's notifier and polling use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+HOST = "127.0.0.1"
+BOT_ID = 4242
+Fault = Literal["rate_limit", "unauthorized", "forbidden", "drop"]
+
+
+@dataclass(frozen=True)
+class BotApiCall:
+    """One request as the server saw it: the Bot API method, the token in the URL, the params."""
+
+    method: str
+    token: str
+    params: dict[str, Any]
+
+
+@dataclass
+class _Scripted:
+    fault: Fault
+    retry_after: int = 1
+
+
+@dataclass
+class _State:
+    token: str | None
+    calls: list[BotApiCall] = field(default_factory=list)
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, deque[_Scripted]] = field(default_factory=dict)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, **parameters: Any) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
+
+
+class FakeBotApi:
+    """The fake server, run on its own event loop thread on a free loopback port.
+
+    `token`: when given, any other token in the URL gets 401 (as Telegram answers a revoked
+    token); when None every token is accepted.
+    """
+
+    def __init__(self, token: str | None = None) -> None:
+        self._state = _State(token=token)
+        self._message_ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeBotApi:
+        """Listen on a free port; returns self so `with FakeBotApi().start() as fake` reads well."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="fake-bot-api", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening: from now on the server is down (connections are refused)."""
+        if self._loop is None:
+            return
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> FakeBotApi:
+        return self if self._loop is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as PTB's `base_url`; PTB appends the token."""
+        return f"http://{HOST}:{self.port}/bot"
+
+    # --- scripting and inspection ----------------------------------------------------------
+
+    def fail_next(self, method: str, fault: Fault, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `fault` instead of success."""
+        with self._state.lock:
+            queue = self._state.faults.setdefault(method, deque())
+            queue.extend(_Scripted(fault, retry_after) for _ in range(times))
+
+    def push_update(self, text: str, chat_id: int, user_id: int = 1) -> int:
+        """Queue an incoming message for `getUpdates` (commands get a bot_command entity)."""
+        update_id = next(self._update_ids)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "trader"},
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        with self._state.lock:
+            self._state.updates.append({"update_id": update_id, "message": message})
+        return update_id
+
+    @property
+    def calls(self) -> list[BotApiCall]:
+        """Every request received, in order, including the ones answered with a fault."""
+        with self._state.lock:
+            return list(self._state.calls)
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """Params of the `sendMessage` calls that succeeded, in order."""
+        with self._state.lock:
+            return list(self._state.delivered)
+
+    # --- the server ------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        token, method = request.match_info["token"], request.match_info["method"]
+        params = await _read_params(request)
+        call = BotApiCall(method, token, params)
+        with self._state.lock:
+            self._state.calls.append(call)
+            queue = self._state.faults.get(method)
+            scripted = queue.popleft() if queue else None
+        if scripted is not None:
+            return await self._fault(request, scripted)
+        if self._state.token is not None and token != self._state.token:
+            return _error(401, "Unauthorized")
+        answer = self._answer(method, params)
+        if answer is None:
+            return _error(404, "Not Found")
+        if method == "sendMessage":
+            with self._state.lock:
+                self._state.delivered.append(params)
+        return answer
+
+    async def _fault(self, request: web.Request, scripted: _Scripted) -> web.StreamResponse:
+        if scripted.fault == "rate_limit":
+            return _error(
+                429,
+                f"Too Many Requests: retry after {scripted.retry_after}",
+                retry_after=scripted.retry_after,
+            )
+        if scripted.fault == "unauthorized":
+            return _error(401, "Unauthorized")
+        if scripted.fault == "forbidden":
+            return _error(403, "Forbidden: bot was blocked by the user")
+        transport = request.transport
+        if transport is not None:
+            transport.abort()  # "drop": the connection dies without a reply
+        return web.Response()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> web.Response | None:
+        if method == "getMe":
+            return _ok(
+                {"id": BOT_ID, "is_bot": True, "first_name": "awan", "username": "awan_test_bot"}
+            )
+        if method == "deleteWebhook":
+            return _ok(True)
+        if method == "sendMessage":
+            chat_id = params.get("chat_id", "0")
+            chat = {"id": int(chat_id) if str(chat_id).lstrip("-").isdigit() else 0}
+            return _ok(
+                {
+                    "message_id": next(self._message_ids),
+                    "date": int(time.time()),
+                    "chat": {**chat, "type": "private"},
+                    "text": params.get("text", ""),
+                }
+            )
+        if method == "getUpdates":
+            offset = int(params.get("offset", 0) or 0)
+            with self._state.lock:
+                pending = [u for u in self._state.updates if u["update_id"] >= offset]
+            return _ok(pending)
+        return None
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """PTB sends form data (and getMe an empty octet-stream body); accept JSON too."""
+    if request.content_type == "application/json":
+        body = await request.read()
+        return dict(json.loads(body)) if body else {}
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    return dict(request.query)
