@@ -20,7 +20,7 @@ $(UV):
 install: .venv/.synced
 
 demo: install
-	.venv/bin/awan demo
+	.venv/bin/python -m awan_pipelines.demo
 
 test: install
 	.venv/bin/ruff check .

@@ -23,7 +23,7 @@ from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
-from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_pipelines.resources import CacheResource, ExchangeResource, StoreResource
 from awan_pipelines.schedules import build_schedules
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
@@ -57,9 +57,15 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
     else:
         store = StoreResource(url=settings.resolved_store_url())
         exchange = ExchangeResource(**exchange_kwargs)
+    cache = (
+        CacheResource(redis_url=dg.EnvVar("AWAN_REDIS_URL"))
+        if os.environ.get("AWAN_REDIS_URL")
+        else CacheResource()
+    )
     return {
         "store": store,
         "exchange": exchange,
+        "cache": cache,
         "store_io_manager": StoreIOManager(store=store, exchange=exchange),
     }
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from awan_pipelines.assets.features import signals_key
 from awan_pipelines.assets.market import ohlcv_key
-from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_pipelines.resources import CacheResource, ExchangeResource, StoreResource
 from awan_trading.backtest import BacktestConfig, run_backtest
 from awan_trading.backtest.plots import plot_equity, plot_trades
 from awan_trading.strategies import BaseStrategy
@@ -101,23 +101,40 @@ def build_pair_ranking_asset(
         deps=[signals_key(timeframe, strategy.name)],
         description="Symbols ranked by their latest entry signal's score: who trades first when several signal at once.",
     )
-    def pair_ranking(store: StoreResource, exchange: ExchangeResource) -> dg.MaterializeResult:
+    def pair_ranking(
+        store: StoreResource, exchange: ExchangeResource, cache: CacheResource
+    ) -> dg.MaterializeResult:
         latest = store.get().latest_signals(exchange.name, timeframe, strategy.name)
-        ranked = (
-            latest.filter(pl.col("side") == "buy").sort("score", descending=True)
-            if latest.height
-            else latest
-        )
+        # Entries first, best score first: the order the executor serves simultaneous signals.
+        ranked = latest.sort(
+            [pl.col("side") != "buy", pl.col("score")], descending=[False, True]
+        ).unique("symbol", keep="first", maintain_order=True)
         records = [
-            {"rank": i + 1, "symbol": r["symbol"], "score": float(r["score"]), "ts": str(r["ts"])}
+            {
+                "rank": i + 1,
+                "symbol": r["symbol"],
+                "side": r["side"],
+                "score": float(r["score"]),
+                "ts": r["ts"].strftime("%Y-%m-%d %H:%M"),
+            }
             for i, r in enumerate(ranked.iter_rows(named=True))
         ]
+        top = next((r["symbol"] for r in records if r["side"] == "buy"), "none")
+        # The live executor reads priorities from the hot cache (Redis sorted set when configured).
+        cache.get().set_priorities({r["symbol"]: r["score"] for r in records if r["side"] == "buy"})
         return dg.MaterializeResult(
             metadata={
                 "ranking": table(
-                    records, {"rank": "int", "symbol": "string", "score": "float", "ts": "string"}
+                    records,
+                    {
+                        "rank": "int",
+                        "symbol": "string",
+                        "side": "string",
+                        "score": "float",
+                        "ts": "string",
+                    },
                 ),
-                "top": dg.MetadataValue.text(records[0]["symbol"] if records else "none"),
+                "top": dg.MetadataValue.text(top),
             }
         )
 
