@@ -23,8 +23,14 @@ from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
-from awan_pipelines.resources import CacheResource, ExchangeResource, StoreResource
+from awan_pipelines.resources import (
+    CacheResource,
+    ExchangeResource,
+    StoreResource,
+    TelegramResource,
+)
 from awan_pipelines.schedules import build_schedules
+from awan_pipelines.sensors import run_failure_alert
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
 from awan_trading.strategies import STRATEGIES, get_strategy
@@ -62,9 +68,15 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
         if os.environ.get("AWAN_REDIS_URL")
         else CacheResource()
     )
+    telegram = (
+        TelegramResource(token=dg.EnvVar("AWAN_TELEGRAM_TOKEN"), chat_id=settings.telegram_chat_id)
+        if os.environ.get("AWAN_TELEGRAM_TOKEN")
+        else TelegramResource()
+    )
     return {
         "store": store,
         "exchange": exchange,
+        "telegram": telegram,
         "cache": cache,
         "store_io_manager": StoreIOManager(store=store, exchange=exchange),
     }
@@ -110,6 +122,7 @@ def build_definitions(
         assets=assets,
         jobs=[ingest_job, reports_job],
         schedules=build_schedules(ingest_job.name, reports_job.name, symbols),
+        sensors=[run_failure_alert],
         resources={**build_resources(config, settings), **(resource_overrides or {})},
     )
 
