@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -80,13 +79,13 @@ def _is_transient(error: BaseException) -> bool:
 
 
 def _seconds(retry_after: int | float | timedelta) -> float:
+    """PTB 22 gives `retry_after` as int seconds; with PTB_TIMEDELTA set (and in PTB 23) as a
+    timedelta. Both work."""
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
 def _retry_after(error: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
-        warnings.simplefilter("ignore")
-        return _seconds(error.retry_after)
+    return _seconds(error.retry_after)
 
 
 def _describe(error: BaseException) -> str:
