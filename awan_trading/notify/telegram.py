@@ -184,7 +184,11 @@ class TelegramNotifier:
         token, chat_id = self._token, self._chat_id
         if token is None or chat_id is None:
             return False
+        # Secrets quoted in an error message (a store URL, a key) must not go to a chat either.
         text = redact(text)[: MessageLimit.MAX_TEXT_LENGTH]
+        # A client per message: each sync `send` runs its own event loop, which an httpx client
+        # cannot outlive. `initialize()` is skipped on purpose — it costs a getMe round trip and
+        # PTB puts the token into the InvalidToken message it raises there.
         request = HTTPXRequest(
             connection_pool_size=1,
             connect_timeout=self._timeout,
