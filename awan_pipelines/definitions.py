@@ -115,7 +115,7 @@ def build_definitions(
         indicators_key(signal_tf),
         *[signals_key(signal_tf, s.name) for s in strategies],
     )
-    ingest_job = dg.define_asset_job("ingest_job", selection=pipeline, partitions_def=partitions)
+    ingest_job = dg.define_asset_job("ingest_job", selection=pipeline)
     reports = dg.AssetSelection.groups("reports")
     reports_job = dg.define_asset_job("reports_job", selection=reports)
     return dg.Definitions(

@@ -123,6 +123,7 @@ query($keys: [AssetKeyInput!]) {
 }"""
 
 
+@pytest.mark.timeout(900)
 def test_backfill_through_graphql_and_lineage_back_to_ohlcv(dagster_dev):
     port, tmp_path = dagster_dev
     params = {
@@ -135,7 +136,7 @@ def test_backfill_through_graphql_and_lineage_back_to_ohlcv(dagster_dev):
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]
 
-    deadline, status = time.monotonic() + 300, None
+    deadline, status = time.monotonic() + 600, None
     while time.monotonic() < deadline:
         status = graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]
         if status["status"] in {"COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED", "CANCELED"}:
