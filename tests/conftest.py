@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import psycopg
 import pytest
 
 
@@ -52,3 +56,61 @@ def require_service(name: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    """A throwaway PostgreSQL database: its name and the URLs awan and dagster-postgres use."""
+
+    name: str
+
+    @property
+    def url(self) -> str:
+        """The store URL (`AWAN_STORE_URL` form: psycopg 3, no password under trust auth)."""
+        return f"postgresql://postgres@127.0.0.1:5432/{self.name}"
+
+    @property
+    def dagster_url(self) -> str:
+        """The dagster-postgres URL: psycopg2 named explicitly (DAGSTER_NOTES pitfall)."""
+        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.name}"
+
+    def connect(self) -> psycopg.Connection:
+        """A plain autocommit connection, for asserting on what was stored."""
+        return psycopg.connect(self.url, autocommit=True)
+
+
+@pytest.fixture
+def pg_databases() -> Iterator[Callable[[str], PgDatabase]]:
+    """A factory of fresh databases on the real PostgreSQL, all dropped after the test.
+
+    Names carry the xdist worker and a random suffix, so parallel workers never share one. The
+    server being down fails the test in CI and skips it on a laptop (`require_service`).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    created: list[str] = []
+
+    def create(label: str = "db") -> PgDatabase:
+        name = f"awan_{label}_{worker}_{uuid.uuid4().hex[:8]}"
+        try:
+            admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+        except psycopg.OperationalError as exc:
+            require_service("PostgreSQL", str(exc))
+        with admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return PgDatabase(name)
+
+    yield create
+    if created:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            for name in created:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_databases: Callable[[str], PgDatabase]) -> PgDatabase:
+    """One fresh PostgreSQL database for this test (dropped after)."""
+    return pg_databases("t")

@@ -10,6 +10,8 @@ import pytest
 
 from awan_pipelines.definitions import build_definitions
 from awan_trading.config import AwanConfig, Settings, UniverseConfig, load_settings
+from awan_trading.storage import Store, open_store
+from tests.conftest import PgDatabase
 
 HISTORY_START = date(2024, 1, 1)
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
@@ -37,3 +39,22 @@ def duckdb_defs(config, settings) -> Iterator[dg.Definitions]:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture
+def pg_defs(config, settings, pg_database: PgDatabase, monkeypatch) -> Iterator[dg.Definitions]:
+    """The code location wired for production on a fresh PostgreSQL database.
+
+    `AWAN_STORE_URL` is set, so `build_resources` takes the production path (store URL read
+    through `EnvVar` at run time) — the same wiring the docker deployment uses.
+    """
+    monkeypatch.setenv("AWAN_STORE_URL", pg_database.url)
+    yield build_definitions(config, settings)
+
+
+@pytest.fixture
+def pg_store(pg_database: PgDatabase) -> Iterator[Store]:
+    """The awan store on the test's PostgreSQL database, for asserting on what runs wrote."""
+    store = open_store(pg_database.url, migrate=True)
+    yield store
+    store.close()
