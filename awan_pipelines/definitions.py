@@ -16,10 +16,8 @@ import dagster as dg
 from awan_pipelines.assets.features import (
     build_indicators_asset,
     build_signals_asset,
-    indicators_key,
-    signals_key,
 )
-from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
+from awan_pipelines.assets.market import build_ohlcv_asset
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
@@ -101,21 +99,22 @@ def build_definitions(
         stake_fraction=config.risk.stake_fraction,
     )
 
-    assets: list[dg.AssetsDefinition] = [build_ohlcv_asset(tf, partitions) for tf in timeframes]
-    assets.append(build_indicators_asset(signal_tf, partitions, configured))
-    assets += [build_signals_asset(signal_tf, partitions, s) for s in strategies]
+    # One set of assets per configured timeframe; backtests and the ranking (what trades) use
+    # the strategy's timeframe.
+    assets: list[dg.AssetsDefinition] = []
+    for tf in timeframes:
+        assets.append(build_ohlcv_asset(tf, partitions))
+        assets.append(build_indicators_asset(tf, partitions, configured))
+        assets += [build_signals_asset(tf, partitions, s) for s in strategies]
     assets += [
         build_backtest_asset(s, signal_tf, symbols, BACKTEST_DAYS, backtest_config)
         for s in strategies
     ]
     assets.append(build_pair_ranking_asset(configured, signal_tf, symbols))
 
-    pipeline = dg.AssetSelection.assets(
-        *[ohlcv_key(tf) for tf in timeframes],
-        indicators_key(signal_tf),
-        *[signals_key(signal_tf, s.name) for s in strategies],
+    ingest_job = dg.define_asset_job(
+        "ingest_job", selection=dg.AssetSelection.groups("market", "features")
     )
-    ingest_job = dg.define_asset_job("ingest_job", selection=pipeline)
     reports = dg.AssetSelection.groups("reports")
     reports_job = dg.define_asset_job("reports_job", selection=reports)
     return dg.Definitions(

@@ -93,12 +93,8 @@ def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProces
     assets = Table(title="materialized")
     for column in ("asset", "partitions", "rows", "first", "last"):
         assets.add_column(column)
-    for node in (
-        "ohlcv_1m",
-        "ohlcv_1h",
-        "indicators_1h",
-        "signals_1h_boll_stoch",
-        "signals_1h_ema_trend",
+    for node in sorted(
+        {e.asset_key.to_user_string() for e in ingest.get_asset_materialization_events()}
     ):
         events = ingest.asset_materializations_for_node(node)
         if not events:
