@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -13,6 +15,7 @@ from awan_trading.config import AwanConfig, Settings, UniverseConfig, load_setti
 from awan_trading.storage import Store, open_store
 from tests.conftest import PgDatabase
 
+ROOT = Path(__file__).resolve().parents[2]
 HISTORY_START = date(2024, 1, 1)
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 
@@ -58,3 +61,22 @@ def pg_store(pg_database: PgDatabase) -> Iterator[Store]:
     store = open_store(pg_database.url, migrate=True)
     yield store
     store.close()
+
+
+@pytest.fixture
+def dagster_db(pg_databases: Callable[[str], PgDatabase]) -> PgDatabase:
+    """The Dagster instance's own database, apart from the awan store (as in docker-compose)."""
+    return pg_databases("dagster")
+
+
+@pytest.fixture
+def prod_instance(tmp_path, dagster_db: PgDatabase, monkeypatch) -> Iterator[dg.DagsterInstance]:
+    """The production instance, built as the deployed processes build it: a `DAGSTER_HOME`
+    whose dagster.yaml is the repository's dagster.prod.yaml, and only `DAGSTER_PG_URL` set."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.prod.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.dagster_url)
+    with dg.DagsterInstance.get() as instance:
+        yield instance

@@ -10,9 +10,6 @@ and the run, its materializations and check results are read back from PostgreSQ
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -25,27 +22,9 @@ from tests.pipelines.test_assets import CorruptingExchange, run_range
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 DAYS = ("2024-01-01", "2024-01-02")
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 PARTITIONS = {f"{d}|{s}" for d in DAYS for s in SYMBOLS}
-
-
-@pytest.fixture
-def dagster_db(pg_databases: Callable[[str], PgDatabase]) -> PgDatabase:
-    """The instance's own database, apart from the awan store (as in docker-compose.yml)."""
-    return pg_databases("dagster")
-
-
-@pytest.fixture
-def prod_instance(tmp_path, dagster_db: PgDatabase, monkeypatch) -> Iterator[dg.DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.prod.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_PG_URL", dagster_db.dagster_url)
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def test_prod_instance_config_loads_postgres_storage_and_queued_runs(prod_instance):
