@@ -86,8 +86,11 @@ def build_definitions(
     """The code location for this config; `resource_overrides` swaps resources (tests, tools)."""
     partitions = build_partitions(config)
     configured = get_strategy(config.strategy.name, config.strategy.params)
+    # Every registered strategy gets signals, as long as it reads the same indicators as the
+    # configured one (the indicators assets are computed once, with the configured parameters).
+    others = (get_strategy(name) for name in sorted(STRATEGIES) if name != configured.name)
     strategies = [configured] + [
-        get_strategy(name) for name in sorted(STRATEGIES) if name != configured.name
+        s for s in others if s.indicator_params() == configured.indicator_params()
     ]
     signal_tf = config.strategy.timeframe
     timeframes = list(dict.fromkeys([*config.universe.timeframes, signal_tf]))
