@@ -45,13 +45,12 @@ import dagster as dg
 import duckdb
 import psycopg
 
-from awan_pipelines.assets.features import indicators_key, signals_key
+from awan_pipelines.assets.features import indicators_key
 from awan_pipelines.assets.market import ohlcv_key
 from awan_pipelines.definitions import build_definitions
 from awan_pipelines.resources import ExchangeResource
 from awan_trading.config import AwanConfig, StrategyConfig, UniverseConfig, load_settings
 from awan_trading.storage.duckdb_store import DuckDBStore
-from awan_trading.strategies import STRATEGIES
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -227,6 +226,16 @@ def backfill(
     )
 
 
+def feature_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
+    """`indicators_1m` first, then every `signals_1m_*` the code location defines."""
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    signals = sorted(
+        (k for k in keys if k.to_user_string().startswith(f"signals_{TIMEFRAME}_")),
+        key=lambda k: k.to_user_string(),
+    )
+    return [indicators_key(TIMEFRAME), *signals]
+
+
 def verify(exchange: ExchangeResource, path: Path, symbols: list[str], days: int) -> str:
     """Exact row count in the store, and whole days equal to the sim's candles."""
     expected = days * PER_DAY * len(symbols)
@@ -333,9 +342,7 @@ def main() -> None:
                     )
                 )
                 if args.features:
-                    features = [indicators_key(TIMEFRAME)] + [
-                        signals_key(TIMEFRAME, name) for name in sorted(STRATEGIES)
-                    ]
+                    features = feature_keys(defs)
                     runs.append(
                         backfill(
                             defs,
