@@ -37,7 +37,7 @@ from awan_trading.storage.schema import (
     indicators_long,
     indicators_wide,
 )
-from awan_trading.storage.sqlbase import SqlRecords, Statement
+from awan_trading.storage.sqlbase import SIGNAL_COLUMN_LIST, SqlRecords, Statement
 
 _SELECT_CANDLES = "SELECT symbol, ts, open, high, low, close, volume FROM candles"
 
@@ -113,6 +113,26 @@ class DuckDBStore(SqlRecords):
             return [
                 con.execute(_qmarks(sql), list(params)).fetchall() for sql, params in statements
             ]
+
+        return self._run(work)
+
+    def _insert_signal_frame(self, rows: pl.DataFrame) -> int:
+        arrow = rows.to_arrow()
+        columns = ", ".join(SIGNAL_COLUMN_LIST)
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.register("incoming_signals", arrow)
+            try:
+                inserted = con.execute(
+                    # The anti-join skips known ids cheaply; ON CONFLICT alone is slow on
+                    # DuckDB when most rows already exist (a re-run of a partition).
+                    f"INSERT INTO signals ({columns}) SELECT {columns} FROM incoming_signals i "
+                    "WHERE NOT EXISTS (SELECT 1 FROM signals s WHERE s.signal_id = i.signal_id) "
+                    "ORDER BY ts, symbol, side ON CONFLICT DO NOTHING RETURNING seq"
+                ).fetchall()
+            finally:
+                con.unregister("incoming_signals")
+            return len(inserted)
 
         return self._run(work)
 

@@ -50,7 +50,13 @@ from awan_trading.storage.schema import (
     indicators_wide,
     sorted_candles,
 )
-from awan_trading.storage.sqlbase import SqlRecords, Statement
+from awan_trading.storage.sqlbase import SIGNAL_COLUMN_LIST, SqlRecords, Statement
+
+_SIGNAL_ARRAY_TYPES = {
+    "signal_id": "text", "strategy": "text", "params_hash": "text", "exchange": "text",
+    "symbol": "text", "timeframe": "text", "ts": "timestamptz", "side": "text",
+    "price": "float8", "score": "float8", "created_at": "timestamptz",
+}  # fmt: skip
 
 T = TypeVar("T")
 
@@ -158,6 +164,22 @@ class PostgresStore(SqlRecords):
             return results
 
         return self._in_transaction(body, statements[-1][0].split(" ", 1)[0].lower())
+
+    def _insert_signal_frame(self, rows: pl.DataFrame) -> int:
+        casts = ", ".join(f"%s::{_SIGNAL_ARRAY_TYPES[c]}[]" for c in SIGNAL_COLUMN_LIST)
+        columns = ", ".join(SIGNAL_COLUMN_LIST)
+        arrays = [rows.get_column(c).to_list() for c in SIGNAL_COLUMN_LIST]
+
+        def body(cur: psycopg.Cursor) -> int:
+            cur.execute(self._signal_lock_sql)
+            cur.execute(
+                f"INSERT INTO signals ({columns}) SELECT * FROM unnest({casts}) AS t({columns}) "
+                "ORDER BY ts, symbol, side ON CONFLICT (signal_id) DO NOTHING RETURNING seq",
+                arrays,
+            )
+            return len(cur.fetchall())
+
+        return self._in_transaction(body, "insert signals")
 
     def _arrow(self, sql: str) -> Any:
         """Run a read through ADBC (Arrow all the way), reconnecting once on a dead link.

@@ -43,6 +43,7 @@ from awan_trading.storage.schema import (
 Statement = tuple[str, Sequence[Any]]
 
 _SIGNAL_COLS = "signal_id, strategy, params_hash, exchange, symbol, timeframe, ts, side, price, score, created_at"
+SIGNAL_COLUMN_LIST = [c.strip() for c in _SIGNAL_COLS.split(",")]
 _INSERT_SIGNAL = (
     f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({', '.join(['%s'] * 11)}) "
     "ON CONFLICT (signal_id) DO NOTHING RETURNING seq"
@@ -99,8 +100,10 @@ class SqlRecords(ABC):
 
     # --- signals --------------------------------------------------------------------------
     def insert_signal(self, signal: SignalRecord) -> int | None:
-        rows = self._insert_signal_rows([_signal_values(signal)])
-        return rows[0]
+        statements: list[Statement] = [(self._signal_lock_sql, ())] if self._signal_lock_sql else []
+        statements.append((_INSERT_SIGNAL, _signal_values(signal)))
+        rows = self._transaction(statements)[-1]
+        return int(rows[0][0]) if rows else None
 
     def insert_signals(self, exchange: str, frame: pl.DataFrame) -> int:
         if frame.is_empty():
@@ -108,19 +111,27 @@ class SqlRecords(ABC):
         missing = [c for c in SIGNAL_INPUT_COLUMNS if c not in frame.columns]
         if missing:
             raise DataError(f"signals for {exchange}: missing column(s) {', '.join(missing)}")
-        now = utcnow()
-        values = [
-            _signal_values(SignalRecord(exchange=exchange, created_at=now, **row))
-            for row in frame.select(SIGNAL_INPUT_COLUMNS).iter_rows(named=True)
-        ]
-        return sum(seq is not None for seq in self._insert_signal_rows(values))
+        bad = frame.filter(~pl.col("side").is_in(["buy", "sell"]))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise DataError(f"signal {row['signal_id']}: side {row['side']!r} is not buy or sell")
+        rows = (
+            frame.select(SIGNAL_INPUT_COLUMNS)
+            .unique("signal_id", keep="first", maintain_order=True)
+            .with_columns(
+                pl.lit(exchange, dtype=pl.String).alias("exchange"),
+                pl.col("ts").dt.convert_time_zone("UTC"),
+                pl.lit(utcnow()).dt.convert_time_zone("UTC").alias("created_at"),
+            )
+            .select(SIGNAL_COLUMN_LIST)
+            .sort("ts", "symbol", "side")
+        )
+        return self._insert_signal_frame(rows)
 
-    def _insert_signal_rows(self, values: list[tuple]) -> list[int | None]:
-        """Insert in one transaction; the lock (PostgreSQL) makes `seq` order commit order."""
-        statements: list[Statement] = [(self._signal_lock_sql, ())] if self._signal_lock_sql else []
-        statements += [(_INSERT_SIGNAL, v) for v in values]
-        results = self._transaction(statements)[len(statements) - len(values) :]
-        return [int(rows[0][0]) if rows else None for rows in results]
+    @abstractmethod
+    def _insert_signal_frame(self, rows: pl.DataFrame) -> int:
+        """Insert rows (columns in `_SIGNAL_COLS` order, sorted) in one set-based statement,
+        skipping known ids, with `seq` following row order; return how many were new."""
 
     def read_signals(
         self,

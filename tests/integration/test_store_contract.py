@@ -275,3 +275,43 @@ def test_bulk_upsert_matches_row_by_row_semantics(store: Store) -> None:
     assert store.upsert_candles("sim", "1m", pl.concat([unchanged, new])) == 10_000
     got = store.read_candles("sim", "BTC/USDT", "1m")
     assert got.equals(pl.concat([old.head(4_000), new]))
+
+
+def _signal_frame(n: int, side: str = "buy") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "signal_id": [f"bulk-{side}-{i}" for i in range(n)],
+            "strategy": ["boll_stoch"] * n,
+            "params_hash": ["p1"] * n,
+            "symbol": ["BTC/USDT" if i % 2 else "ETH/USDT" for i in range(n)],
+            "timeframe": ["1m"] * n,
+            "ts": [T0 + (n - i) * MINUTE for i in range(n)],  # newest first on purpose
+            "side": [side] * n,
+            "price": [100.0 + i for i in range(n)],
+            "score": [i / n for i in range(n)],
+        }
+    ).with_columns(pl.col("ts").dt.cast_time_unit("ms"))
+
+
+def test_bulk_signals_are_inserted_once_in_time_order(store: Store) -> None:
+    frame = _signal_frame(500)
+    assert store.insert_signals("sim", frame) == 500
+    assert store.insert_signals("sim", frame) == 0
+    assert store.insert_signals("sim", pl.concat([frame.head(10), _signal_frame(5, "sell")])) == 5
+    after = store.signals_after(0, limit=10_000)
+    assert after.height == 505
+    assert after["seq"].is_sorted()
+    buys = after.filter(pl.col("side") == "buy")
+    assert buys["ts"].is_sorted()  # seq follows candle time, not the order rows were given in
+    read = store.read_signals("sim", "BTC/USDT", "1m", "boll_stoch", T0, T0 + 100 * MINUTE)
+    assert read.height == 50 + 2 and read["ts"].is_sorted()  # odd i > 400, plus 2 of the sells
+    assert read.row(0, named=True)["exchange"] == "sim"
+    latest = store.latest_signals("sim", "1m", "boll_stoch")
+    assert set(latest["symbol"]) == {"BTC/USDT", "ETH/USDT"}
+
+
+def test_bulk_signals_with_a_bad_side_write_nothing(store: Store) -> None:
+    bad = _signal_frame(3).with_columns(side=pl.Series(["buy", "hold", "buy"]))
+    with pytest.raises(DataError, match="side 'hold' is not buy or sell"):
+        store.insert_signals("sim", bad)
+    assert store.signals_after(0).is_empty()
