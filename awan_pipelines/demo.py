@@ -99,14 +99,18 @@ def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProces
         events = ingest.asset_materializations_for_node(node)
         if not events:
             continue
-        # A range run records one materialization per partition, all with the run's metadata.
-        meta = events[0].metadata
+        rows = sum(e.metadata["dagster/row_count"].value for e in events)
+        spans = [
+            (e.metadata["first_ts"].value, e.metadata["last_ts"].value)
+            for e in events
+            if "first_ts" in e.metadata
+        ]
         assets.add_row(
             node,
             str(len(events)),
-            f"{meta['dagster/row_count'].value:,}",
-            str(meta["first_ts"].value) if "first_ts" in meta else "-",
-            str(meta["last_ts"].value) if "last_ts" in meta else "-",
+            f"{rows:,}",
+            min(s[0] for s in spans) if spans else "-",
+            max(s[1] for s in spans) if spans else "-",
         )
     console.print(assets)
     checks = ingest.get_asset_check_evaluations()

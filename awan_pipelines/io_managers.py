@@ -30,7 +30,12 @@ CANDLES, INDICATORS, SIGNALS = "candles", "indicators", "signals"
 def frame_metadata(
     frame: pl.DataFrame, timeframe: str | None = None
 ) -> dict[str, dg.MetadataValue]:
-    """Row count, first/last ts, gaps and a preview: what the UI shows for each materialization."""
+    """Row count, first/last ts, gaps and a preview: what the UI shows for each materialization.
+
+    For a run over several partitions Dagster copies output metadata onto every partition, so
+    the IO manager then labels these as the run's (`run_*`) and the asset adds each partition's
+    own row count and time span (`partition_metadata`).
+    """
     meta: dict[str, dg.MetadataValue] = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
     if frame.height and "ts" in frame.columns:
         meta["first_ts"] = dg.MetadataValue.text(str(frame["ts"].min()))
@@ -45,6 +50,30 @@ def frame_metadata(
     preview = frame.head(5).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
     meta["preview"] = dg.MetadataValue.md(_markdown_table(preview))
     return meta
+
+
+def partition_metadata(context: dg.AssetExecutionContext, frame: pl.DataFrame) -> None:
+    """Each partition's own row count and first/last ts, when a run covers several."""
+    keys = context.partition_keys
+    if len(keys) <= 1:
+        return
+    spans: dict[str, tuple[int, object, object]] = {}
+    if frame.height:
+        per_day = frame.group_by(pl.col("ts").dt.strftime("%Y-%m-%d").alias("day"), "symbol").agg(
+            pl.len().alias("rows"),
+            pl.col("ts").min().alias("first"),
+            pl.col("ts").max().alias("last"),
+        )
+        spans = {
+            f"{r['day']}|{r['symbol']}": (r["rows"], r["first"], r["last"])
+            for r in per_day.iter_rows(named=True)
+        }
+    for key in keys:
+        rows, first, last = spans.get(key, (0, None, None))
+        meta: dict[str, object] = {"dagster/row_count": dg.MetadataValue.int(rows)}
+        if first is not None:
+            meta |= {"first_ts": str(first), "last_ts": str(last)}
+        context.add_asset_metadata(meta, partition_key=key)
 
 
 def _markdown_table(frame: pl.DataFrame) -> str:
@@ -131,9 +160,13 @@ class StoreIOManager(dg.ConfigurableIOManager):
                     raise DataError(
                         f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
                     )
-        context.add_output_metadata(
-            {**frame_metadata(obj, timeframe if kind == CANDLES else None), "rows_written": written}
-        )
+        meta = {
+            **frame_metadata(obj, timeframe if kind == CANDLES else None),
+            "rows_written": written,
+        }
+        if len(context.asset_partition_keys) > 1:
+            meta = {f"run_{k.removeprefix('dagster/')}": v for k, v in meta.items()}
+        context.add_output_metadata(meta)
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         upstream = context.upstream_output

@@ -13,7 +13,14 @@ import dagster as dg
 import polars as pl
 
 from awan_pipelines.assets.market import ohlcv_key
-from awan_pipelines.io_managers import INDICATORS, KIND, SIGNALS, STRATEGY, TIMEFRAME
+from awan_pipelines.io_managers import (
+    INDICATORS,
+    KIND,
+    SIGNALS,
+    STRATEGY,
+    TIMEFRAME,
+    partition_metadata,
+)
 from awan_pipelines.partitions import DATE, SYMBOL, windows_by_symbol
 from awan_trading.indicators import add_indicators, warmup_candles
 from awan_trading.market.timeframes import Timeframe, parse_timeframe
@@ -85,9 +92,11 @@ def build_indicators_asset(
         context.log.info(
             f"computing indicators over {candles.height} candles incl. {days} day(s) of look-back"
         )
-        return own_rows(
+        result = own_rows(
             add_indicators(candles, params) if candles.height else candles, context.partition_keys
         )
+        partition_metadata(context, result)
+        return result
 
     return indicators
 
@@ -127,6 +136,8 @@ def build_signals_asset(
         context.log.info(
             f"{rows.height} signal(s) over {indicators.height} candles incl. look-back"
         )
-        return own_rows(rows, context.partition_keys)
+        result = own_rows(rows, context.partition_keys)
+        partition_metadata(context, result)
+        return result
 
     return signals

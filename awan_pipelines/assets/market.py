@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME
+from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME, partition_metadata
 from awan_pipelines.partitions import partition_dates, windows_by_symbol
 from awan_pipelines.resources import ExchangeResource, StoreResource
 from awan_trading.exchange.base import Exchange
@@ -120,6 +120,7 @@ def build_ohlcv_asset(
                     "findings": dg.MetadataValue.md(findings_markdown(errors)),
                 },
             )
+        partition_metadata(context, candles)
         yield dg.Output(candles)
         gaps = findings.filter(pl.col("rule") == "gap") if findings.height else findings
         yield dg.AssetCheckResult(

@@ -74,6 +74,14 @@ def test_backfill_range_runs_as_one_run_and_rerun_is_idempotent(duckdb_defs, ins
     store = stored(duckdb_defs)
     before = store.read_candles("sim", ["BTC/USDT", "ETH/USDT"], "1h")
     assert before.height == 2 * 4 * 24
+    per_partition = {
+        e.partition: e.metadata for e in first.asset_materializations_for_node("ohlcv_1h")
+    }
+    assert len(per_partition) == 8
+    day = per_partition["2024-01-03|ETH/USDT"]
+    assert day["dagster/row_count"].value == 24
+    assert day["first_ts"].value == "2024-01-03 00:00:00+00:00"
+    assert day["run_row_count"].value == 2 * 4 * 24
     again = run_range(duckdb_defs, instance, "2024-01-02", "2024-01-03", ("BTC/USDT", "ETH/USDT"))
     assert again.success
     assert store.read_candles("sim", ["BTC/USDT", "ETH/USDT"], "1h").equals(before)
