@@ -35,7 +35,7 @@ format: install
 	.venv/bin/ruff check --fix .
 
 bench: install
-	.venv/bin/python benchmarks/market.py
+	for script in benchmarks/*.py; do .venv/bin/python $$script || exit 1; done
 
 clean:
 	rm -rf .venv .tools .awan
