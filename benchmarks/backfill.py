@@ -217,7 +217,11 @@ def backfill(
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
             materialized.add(mat.asset_key.to_user_string())
-            written[mat.asset_key.to_user_string()] = int(mat.metadata["rows_written"].value)
+            written[mat.asset_key.to_user_string()] = int(
+                mat.metadata[
+                    "run_rows_written" if "run_rows_written" in mat.metadata else "rows_written"
+                ].value
+            )
         rows += written.get(selection[0].to_user_string(), 0)
         print(f"  {name} {symbol}: {time.perf_counter() - run_began:.1f} s", flush=True)
     seconds = time.perf_counter() - began
