@@ -1,0 +1,330 @@
+"""The production deployment files: Dockerfile, docker-compose.yml, .dockerignore.
+
+No Docker engine runs where the tests run, so nothing is built or started here. Instead the
+compose file is rendered the way `docker compose config` renders it — by `docker compose`
+itself when that plugin exists, else by `docker-compose`, else by a small interpolator below —
+and the rendered services are checked against what the code needs: the five roles, secrets only
+from the environment, the instance config from dagster.prod.yaml, durable volumes, start order,
+and a gRPC workspace that Dagster itself accepts and that points at the code service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
+from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+from awan_trading.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+AWAN_SERVICES = {"migrate", "code", "webserver", "daemon"}
+SERVICES = AWAN_SERVICES | {"postgres", "db-init", "redis"}
+# Unique values: finding one in a rendered file proves it came from the environment.
+ENV = {
+    "POSTGRES_PASSWORD": "pg-pw-from-env",
+    "REDIS_PASSWORD": "redis-pw-from-env",
+    "AWAN_EXCHANGE_API_KEY": "key-from-env",
+    "AWAN_EXCHANGE_API_SECRET": "secret-from-env",
+    "AWAN_TELEGRAM_TOKEN": "123:token-from-env",
+}
+SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|_URL$")
+
+
+class ComposeError(Exception):
+    """Rendering the compose file failed (e.g. a required variable is unset)."""
+
+
+def compose_tool() -> list[str] | None:
+    """`docker compose` (v2 plugin) or `docker-compose` (v1), whichever works here."""
+    candidates = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for tool in candidates:
+        probe = subprocess.run([*tool, "version"], capture_output=True, text=True, timeout=60)
+        if probe.returncode == 0:
+            return tool
+    return None
+
+
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:-|:\?)?(?P<arg>[^}]*)\}")
+
+
+def interpolate(value: object, env: Mapping[str, str]) -> object:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$` over a parsed file."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$$"  # kept escaped, as `config` prints it
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        current = env.get(name, "")
+        if op == ":?" and not current:
+            raise ComposeError(f"required variable {name} is missing a value: {arg}")
+        return current or (arg if op == ":-" else "")
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def render(env: Mapping[str, str]) -> dict:
+    """The compose file as `config` renders it under exactly `env` (no `.env`, no shell vars)."""
+    tool = compose_tool()
+    if tool is None:
+        return interpolate(yaml.safe_load(COMPOSE.read_text()), env)  # type: ignore[return-value]
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "DOCKER_HOST"}}
+    with tempfile.TemporaryDirectory() as scratch:
+        empty_env_file = Path(scratch) / "empty.env"
+        empty_env_file.write_text("")
+        done = subprocess.run(
+            [*tool, "--env-file", str(empty_env_file), "-f", str(COMPOSE), "config"],
+            capture_output=True,
+            text=True,
+            env={**base, **env},
+            cwd=ROOT,
+            timeout=120,
+        )
+    if done.returncode != 0:
+        raise ComposeError(done.stderr)
+    return yaml.safe_load(done.stdout)
+
+
+def environment(service: dict) -> dict[str, str]:
+    """A service's environment as a dict (compose allows a list of `K=V` too)."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def volume_mounts(service: dict) -> dict[str, str]:
+    """target → source for a service's volumes, short or long syntax."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        mounts[target] = source
+    return mounts
+
+
+def command(service: dict) -> list[str]:
+    cmd = service.get("command")
+    return cmd.split() if isinstance(cmd, str) else [str(c) for c in cmd or []]
+
+
+def dockerfile_env() -> dict[str, str]:
+    """The `ENV` values the Dockerfile sets (multi-line `ENV a=b \\` blocks included)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            env.update(dict(pair.split("=", 1) for pair in line[4:].split()))
+    return env
+
+
+def dockerfile_heredoc(target: str) -> str:
+    """The content of a `COPY <<EOF <target>` heredoc."""
+    match = re.search(
+        rf"^COPY <<EOF {re.escape(target)}\n(.*?)^EOF$", DOCKERFILE.read_text(), re.S | re.M
+    )
+    assert match, f"no COPY heredoc for {target} in the Dockerfile"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict:
+    return render(ENV)
+
+
+def test_compose_renders_every_role(rendered):
+    assert set(rendered["services"]) == SERVICES
+    images = {rendered["services"][s]["image"] for s in AWAN_SERVICES}
+    assert len(images) == 1, "every awan role must run the same image"
+    for name in AWAN_SERVICES:
+        build = rendered["services"][name]["build"]
+        assert (ROOT / build["context"]).resolve() == ROOT
+        assert build.get("dockerfile", "Dockerfile") == "Dockerfile"
+    assert "timescale" in rendered["services"]["postgres"]["image"]
+    assert rendered["services"]["redis"]["image"].startswith("redis:")
+
+
+def test_compose_refuses_to_render_without_the_required_passwords():
+    for required in ("POSTGRES_PASSWORD", "REDIS_PASSWORD"):
+        env = {k: v for k, v in ENV.items() if k != required}
+        with pytest.raises(ComposeError, match=required):
+            render(env)
+
+
+def test_every_setting_and_secret_comes_from_the_environment(rendered):
+    raw = COMPOSE.read_text()
+    for value in ENV.values():
+        assert value not in raw
+    services = rendered["services"]
+    for name in AWAN_SERVICES:
+        env = environment(services[name])
+        assert env["DAGSTER_PG_URL"] == (
+            "postgresql+psycopg2://awan:pg-pw-from-env@postgres:5432/dagster"
+        ), "dagster-postgres needs the psycopg2 driver named (DAGSTER_NOTES)"
+        assert env["AWAN_STORE_URL"] == "postgresql://awan:pg-pw-from-env@postgres:5432/awan"
+        assert env["AWAN_REDIS_URL"] == "redis://:redis-pw-from-env@redis:6379/0"
+        assert env["AWAN_EXCHANGE_API_KEY"] == ENV["AWAN_EXCHANGE_API_KEY"]
+        assert env["AWAN_EXCHANGE_API_SECRET"] == ENV["AWAN_EXCHANGE_API_SECRET"]
+        assert env["AWAN_TELEGRAM_TOKEN"] == ENV["AWAN_TELEGRAM_TOKEN"]
+    assert environment(services["postgres"])["POSTGRES_PASSWORD"] == ENV["POSTGRES_PASSWORD"]
+    # In the file itself, every secret-bearing value is an interpolation, never a literal.
+    parsed = yaml.safe_load(raw)
+    for name, service in parsed["services"].items():
+        for key, value in environment(service).items():
+            if SECRET_NAMES.search(key):
+                assert "${" in value, f"{name}.{key} must come from the environment"
+            if "://" in value and "@" in value:
+                assert re.search(r":\$\{(POSTGRES|REDIS)_PASSWORD:\?", value), f"{name}.{key}"
+
+
+def test_awan_settings_in_compose_load_as_settings(rendered, monkeypatch):
+    """The AWAN_* variables the services get are fields of `Settings` (which forbids unknown
+    keys) with valid values: the containers would start, not die on a settings error."""
+    for name in AWAN_SERVICES:
+        awan_vars = {
+            k: v
+            for k, v in environment(rendered["services"][name]).items()
+            if k.startswith("AWAN_")
+        }
+        fields = {f"AWAN_{field.upper()}" for field in Settings.model_fields}
+        assert set(awan_vars) <= fields, set(awan_vars) - fields
+        with monkeypatch.context() as patch:
+            for key in [k for k in os.environ if k.startswith("AWAN_")]:
+                patch.delenv(key)
+            for key, value in awan_vars.items():
+                patch.setenv(key, value)
+            settings = load_settings()
+        assert settings.resolved_store_url() == awan_vars["AWAN_STORE_URL"]
+        assert set(settings.secret_values()) >= {
+            ENV["POSTGRES_PASSWORD"],
+            ENV["AWAN_EXCHANGE_API_KEY"],
+        }
+
+
+def test_the_instance_config_is_dagster_prod_yaml(rendered):
+    image_env = dockerfile_env()
+    home = image_env["DAGSTER_HOME"]
+    assert re.search(
+        r"^COPY dagster\.prod\.yaml \$\{DAGSTER_HOME\}/dagster\.yaml$",
+        DOCKERFILE.read_text(),
+        re.M,
+    )
+    for name in AWAN_SERVICES:
+        assert environment(rendered["services"][name])["DAGSTER_HOME"] == home
+    prod = yaml.safe_load((ROOT / "dagster.prod.yaml").read_text())
+    assert prod["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
+    assert prod["run_coordinator"]["class"] == "QueuedRunCoordinator"
+
+
+def test_the_grpc_workspace_points_at_the_code_service(rendered, tmp_path, monkeypatch):
+    services = rendered["services"]
+    workspace_path = "/opt/dagster/workspace.grpc.yaml"
+    for role in ("webserver", "daemon"):
+        assert command(services[role])[command(services[role]).index("--workspace") + 1] == (
+            workspace_path
+        )
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(dockerfile_heredoc(workspace_path))
+    env = environment(services["webserver"])
+    monkeypatch.setenv("DAGSTER_CODE_HOST", env["DAGSTER_CODE_HOST"])
+    monkeypatch.setenv("DAGSTER_CODE_PORT", env["DAGSTER_CODE_PORT"])
+    (origin,) = location_origins_from_yaml_paths([str(workspace)])
+    assert isinstance(origin, GrpcServerCodeLocationOrigin)
+    assert origin.host in services, "the workspace must name a compose service"
+    assert origin.host == "code"
+    code = command(services["code"])
+    assert code[:3] == ["dagster", "code-server", "start"]
+    assert int(code[code.index("--port") + 1]) == origin.port
+    assert code[code.index("--location-name") + 1] == origin.location_name == "awan"
+    module = code[code.index("--module-name") + 1]
+    assert (ROOT / Path(*module.split("."))).with_suffix(".py").exists()
+    assert "awan_pipelines.definitions" in (ROOT / "workspace.yaml").read_text()
+
+
+def test_state_lives_in_named_volumes(rendered):
+    services = rendered["services"]
+    assert {"pgdata", "redisdata", "dagster-storage"} <= set(rendered["volumes"])
+    assert volume_mounts(services["postgres"])["/var/lib/postgresql/data"] == "pgdata"
+    assert volume_mounts(services["redis"])["/data"] == "redisdata"
+    home = dockerfile_env()["DAGSTER_HOME"]
+    # Runs execute in `code` and write compute logs; the webserver shows them: one volume.
+    for role in ("code", "webserver", "daemon"):
+        assert volume_mounts(services[role])[f"{home}/storage"] == "dagster-storage"
+
+
+def test_services_start_in_dependency_order(rendered):
+    services = rendered["services"]
+
+    def needs(name: str) -> dict[str, str]:
+        depends = services[name].get("depends_on") or {}
+        return {k: v["condition"] for k, v in depends.items()}
+
+    assert needs("db-init") == {"postgres": "service_healthy"}
+    assert needs("migrate") == {"db-init": "service_completed_successfully"}
+    assert needs("code") == {
+        "migrate": "service_completed_successfully",
+        "redis": "service_healthy",
+    }
+    assert needs("webserver") == {"code": "service_healthy"}
+    assert needs("daemon") == {"code": "service_healthy"}
+    assert command(services["migrate"]) == ["awan", "db", "migrate"]
+    for name in ("postgres", "redis", "code", "webserver", "daemon"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    ports = services["webserver"]["ports"]
+    published = json.dumps(ports)
+    assert "3000" in published
+    for name in SERVICES - {"webserver"}:
+        assert not services[name].get("ports"), f"only the UI is published, not {name}"
+
+
+def test_dockerfile_matches_the_project(rendered):
+    text = DOCKERFILE.read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"].startswith(">=3.11")
+    assert "ARG PYTHON_VERSION=3.11" in text
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, re.M)
+    makefile_uv = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile_uv and f"ARG UV_VERSION={makefile_uv.group(1)}" in text
+    syncs = re.findall(r"uv sync [^\n]*", text)
+    assert syncs and all("--frozen" in s and "--no-default-groups" in s for s in syncs)
+    # Nothing secret is baked into the image.
+    for key in dockerfile_env():
+        assert not SECRET_NAMES.search(key), f"the image must not set {key}"
+    assert not re.search(r"^ARG \S*(PASSWORD|SECRET|TOKEN|KEY)", text, re.M)
+    # What the image copies exists and is not excluded by .dockerignore.
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for sources in re.findall(r"^COPY (?!<<)(.+) \S+$", text, re.M):
+        for source in sources.split():
+            assert (ROOT / source).exists(), source
+            assert source not in ignored, f"{source} is copied but .dockerignore drops it"
+    assert {".env", ".venv", ".git", ".awan"} <= ignored
+    user = re.findall(r"^USER (\S+)$", text, re.M)
+    assert user and user[-1] != "root"
