@@ -115,8 +115,13 @@ def build_definitions(
     ]
     assets.append(build_pair_ranking_asset(configured, signal_tf, symbols))
 
+    # In-process: each step is a short link in a chain (ohlcv → indicators → signals) and a
+    # step subprocess costs 7–17 s of imports on 2 cores, far more than the work itself.
+    # Scale-out comes from runs (one per symbol in a backfill), not from steps.
     ingest_job = dg.define_asset_job(
-        "ingest_job", selection=dg.AssetSelection.groups("market", "features")
+        "ingest_job",
+        selection=dg.AssetSelection.groups("market", "features"),
+        executor_def=dg.in_process_executor,
     )
     reports = dg.AssetSelection.groups("reports")
     reports_job = dg.define_asset_job("reports_job", selection=reports)
