@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -44,6 +43,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import psycopg
+from machine import describe
 
 from awan_pipelines.assets.features import indicators_key
 from awan_pipelines.assets.market import ohlcv_key
@@ -88,15 +88,7 @@ class Timing:
 
 
 def machine() -> str:
-    """CPU model and core count, read from /proc/cpuinfo when there is one."""
-    cpu = platform.processor() or "unknown cpu"
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-                cpu,
-            )
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    return describe()
 
 
 def bench_config(symbols: list[str]) -> AwanConfig:

@@ -34,8 +34,6 @@ Run: `.venv/bin/python benchmarks/backtest.py [--rows N] [--bt-rows N]`; prints 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 import warnings
 from collections.abc import Callable
@@ -44,6 +42,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import polars as pl
+from machine import describe
 
 from awan_trading.backtest import BacktestConfig, BacktestResult, RiskExits, backtest_frame
 from awan_trading.exchange.sim_market import MINUTE_MS, SimMarket
@@ -144,15 +143,7 @@ def summarize_awan(result: BacktestResult) -> tuple[int, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    return describe()
 
 
 def trade_keys(result: BacktestResult) -> set[tuple[int, int]]:

@@ -16,14 +16,13 @@ Run: `.venv/bin/python benchmarks/fetch.py [--days N] [--repeat N]`; prints a ma
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import ccxt
+from machine import describe
 from polars.testing import assert_frame_equal
 
 from awan_trading.exchange.ccxt_exchange import CcxtExchange
@@ -36,19 +35,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown cpu"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-                model,
-            )
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"ccxt {ccxt.__version__}"
-    )
+    return describe(f"ccxt {ccxt.__version__}")
 
 
 def best(fn, repeat: int) -> float:

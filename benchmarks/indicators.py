@@ -15,8 +15,6 @@ Timings are best of N. Goals (issue 3): awan ≤ 1.3× raw TA-Lib, ≥ 50× fast
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import talib
+from machine import describe
 from ta.momentum import RSIIndicator, StochRSIIndicator
 from ta.trend import MACD, EMAIndicator
 from ta.volatility import AverageTrueRange, BollingerBands
@@ -134,19 +133,12 @@ def workload(symbols: int, rows: int, ta_rows: int) -> dict[str, float | str]:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"polars {pl.__version__}, numpy {np.__version__}, TA-Lib {talib.__version__} "
-        f"(C {talib.__ta_version__.decode() if isinstance(talib.__ta_version__, bytes) else talib.__ta_version__})"
+    c_version = talib.__ta_version__
+    c_version = c_version.decode() if isinstance(c_version, bytes) else c_version
+    return describe(
+        f"polars {pl.__version__}",
+        f"numpy {np.__version__}",
+        f"TA-Lib {talib.__version__} (C {c_version})",
     )
 
 

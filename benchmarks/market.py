@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import polars as pl
+from machine import describe
 
 from awan_trading.exchange.sim_market import MINUTE_MS, SimMarket
 from awan_trading.market.schema import CANDLE_SCHEMA, NUMERIC_COLUMNS, PRICE_COLUMNS
@@ -217,6 +218,7 @@ def main() -> None:
         ),
         *bench_validation(frame),
     ]
+    print(f"machine: {describe(f'polars {pl.__version__}')}\n")
     print("| benchmark | awan rows/s | reference | reference rows/s | awan / reference |")
     print("| --- | ---: | --- | ---: | ---: |")
     for name, ours, ref_name, theirs in results:

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import redis
+from machine import cpu_model
 
 from awan_trading.storage.cache import RECORD, RedisCache, decode_records, encode_records
 from awan_trading.storage.duckdb_store import DuckDBStore
@@ -93,12 +94,7 @@ def make_candles(
 
 
 def machine_info() -> list[str]:
-    cpu = "unknown"
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     mem = ""
     if Path("/proc/meminfo").exists():
         kb = int(Path("/proc/meminfo").read_text().split()[1])
