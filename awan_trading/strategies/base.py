@@ -45,6 +45,18 @@ class StrategyParams(BaseModel):
         return hashlib.blake2b(self.canonical_json().encode(), digest_size=8).hexdigest()
 
 
+class BandsAndStochParams(StrategyParams):
+    """Bollinger (20, 2.0) and Stochastic RSI (RSI 14, stoch 14, K 3, D 3): the windows both
+    built-in strategies read, named as in `IndicatorParams` so they map onto it directly."""
+
+    bb_period: int = Field(20, ge=2)
+    bb_std: float = Field(2.0, gt=0)
+    rsi_period: int = Field(14, ge=2)
+    stoch_period: int = Field(14, ge=1)
+    stoch_k: int = Field(3, ge=1)
+    stoch_d: int = Field(3, ge=1)
+
+
 @runtime_checkable
 class Strategy(Protocol):
     """What the backtester, the signal writer and the live loop need from a strategy."""

@@ -22,18 +22,18 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from awan_trading.strategies.base import BaseStrategy, StrategyParams, finish_signals, prev
+from awan_trading.strategies.base import (
+    BandsAndStochParams,
+    BaseStrategy,
+    StrategyParams,
+    finish_signals,
+    prev,
+)
 
 
-class BollStochParams(StrategyParams):
+class BollStochParams(BandsAndStochParams):
     """Bollinger (20, 2.0) and Stochastic RSI (RSI 14, stoch 14, K 3, D 3) with 20/80 levels."""
 
-    bb_period: int = Field(20, ge=2)
-    bb_std: float = Field(2.0, gt=0)
-    rsi_period: int = Field(14, ge=2)
-    stoch_period: int = Field(14, ge=1)
-    stoch_k: int = Field(3, ge=1)
-    stoch_d: int = Field(3, ge=1)
     oversold: float = Field(20.0, ge=0, le=100)
     overbought: float = Field(80.0, ge=0, le=100)
 

@@ -18,20 +18,20 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from awan_trading.strategies.base import BaseStrategy, StrategyParams, finish_signals, prev
+from awan_trading.strategies.base import (
+    BandsAndStochParams,
+    BaseStrategy,
+    StrategyParams,
+    finish_signals,
+    prev,
+)
 
 
-class EmaTrendParams(StrategyParams):
+class EmaTrendParams(BandsAndStochParams):
     """EMA 9/21 trend, StochRSI (14, 14, 3, 3) cross below 50, Bollinger (20, 2.0) cap."""
 
     ema_fast: int = Field(9, ge=2)
     ema_slow: int = Field(21, ge=2)
-    bb_period: int = Field(20, ge=2)
-    bb_std: float = Field(2.0, gt=0)
-    rsi_period: int = Field(14, ge=2)
-    stoch_period: int = Field(14, ge=1)
-    stoch_k: int = Field(3, ge=1)
-    stoch_d: int = Field(3, ge=1)
     stoch_entry_max: float = Field(50.0, ge=0, le=100)
 
 
