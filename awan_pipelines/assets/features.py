@@ -8,6 +8,7 @@ tolerance `warmup_candles` documents for recursive indicators).
 """
 
 import math
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -23,11 +24,15 @@ from awan_pipelines.io_managers import (
 )
 from awan_pipelines.partitions import DATE, SYMBOL, windows_by_symbol
 from awan_trading.indicators import add_indicators, warmup_candles
+from awan_trading.market.schema import CANDLE_COLUMNS
 from awan_trading.market.timeframes import Timeframe, parse_timeframe
+from awan_trading.market.validation import findings_frame
 from awan_trading.signals import SIGNAL_SCHEMA, SignalContext, signals_from_frame
 from awan_trading.strategies import BaseStrategy
 
 DAY_MS = 86_400_000
+UNIQUE_IDS_CHECK = "unique_signal_ids"
+ON_VALID_CANDLES_CHECK = "on_valid_candles"
 
 
 def lookback_days(candles: int, tf: Timeframe) -> int:
@@ -55,6 +60,45 @@ def own_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
                 (pl.col("symbol") == symbol) & pl.col("ts").is_between(start, end, closed="left")
             )
     return frame.filter(keep) if frame.height else frame
+
+
+def signal_checks(
+    signals: pl.DataFrame, candles: pl.DataFrame, tf: Timeframe
+) -> Iterator[dg.AssetCheckResult]:
+    """No duplicate ids; no signal on a candle that is missing or breaks a rule.
+
+    Both are invariants the executor relies on (one order per signal id; bad input never reaches
+    a trade), so they are blocking and visible per partition in the UI.
+    """
+    duplicates = signals.filter(pl.col("signal_id").is_duplicated()) if signals.height else signals
+    yield dg.AssetCheckResult(
+        check_name=UNIQUE_IDS_CHECK,
+        passed=duplicates.height == 0,
+        metadata={"signals": signals.height, "duplicates": duplicates.height},
+    )
+    bad = pl.DataFrame(
+        schema={"symbol": pl.String, "ts": signals.schema.get("ts", pl.Datetime("ms", "UTC"))}
+    )
+    if signals.height:
+        keys = signals.select("symbol", "ts").unique()
+        present = candles.select("symbol", "ts") if candles.height else keys.clear()
+        missing = keys.join(present, on=["symbol", "ts"], how="anti")
+        errors = (
+            findings_frame(candles.select(CANDLE_COLUMNS), tf).filter(pl.col("severity") == "error")
+            if candles.height
+            else candles
+        )
+        broken = (
+            keys.join(errors.select("symbol", "ts"), on=["symbol", "ts"], how="semi")
+            if errors.height
+            else keys.clear()
+        )
+        bad = pl.concat([missing, broken]).unique()
+    yield dg.AssetCheckResult(
+        check_name=ON_VALID_CANDLES_CHECK,
+        passed=bad.height == 0,
+        metadata={"signals_on_bad_or_missing_candles": bad.height},
+    )
 
 
 def indicators_key(timeframe: str) -> dg.AssetKey:
@@ -106,9 +150,10 @@ def build_signals_asset(
 ) -> dg.AssetsDefinition:
     tf = parse_timeframe(timeframe)
     days = lookback_days(strategy.lookback, tf)
+    key = signals_key(tf.name, strategy.name)
 
     @dg.asset(
-        key=signals_key(tf.name, strategy.name),
+        key=key,
         group_name="features",
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -127,17 +172,30 @@ def build_signals_asset(
         },
         kinds={"polars"},
         description=f"{strategy.name} entry/exit signals on {tf} candles; each signal id seeds one idempotent order.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                UNIQUE_IDS_CHECK, asset=key, blocking=True, description="no signal_id twice"
+            ),
+            dg.AssetCheckSpec(
+                ON_VALID_CANDLES_CHECK,
+                asset=key,
+                blocking=True,
+                description="every signal sits on a stored candle that passes every rule",
+            ),
+        ],
     )
-    def signals(context: dg.AssetExecutionContext, indicators: pl.DataFrame) -> pl.DataFrame:
-        if not indicators.height:
-            return pl.DataFrame(schema=SIGNAL_SCHEMA)
-        populated = strategy.populate(indicators.sort("symbol", "ts"))
-        rows = signals_from_frame(populated, SignalContext.of(strategy, tf.name))
+    def signals(context: dg.AssetExecutionContext, indicators: pl.DataFrame):
+        if indicators.height:
+            populated = strategy.populate(indicators.sort("symbol", "ts"))
+            rows = signals_from_frame(populated, SignalContext.of(strategy, tf.name))
+        else:
+            rows = pl.DataFrame(schema=SIGNAL_SCHEMA)
         context.log.info(
             f"{rows.height} signal(s) over {indicators.height} candles incl. look-back"
         )
         result = own_rows(rows, context.partition_keys)
         partition_metadata(context, result)
-        return result
+        yield dg.Output(result)
+        yield from signal_checks(result, indicators, tf)
 
     return signals

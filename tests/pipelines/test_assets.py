@@ -116,7 +116,18 @@ def test_partition_by_partition_indicators_equal_the_whole_series(duckdb_defs, i
 
 def test_signals_are_stored_with_ids_and_checks_pass(duckdb_defs, instance):
     days = ("2024-01-01", "2024-01-31")
-    assert run_range(duckdb_defs, instance, *days, ("BTC/USDT", "ETH/USDT")).success
+    result = run_range(duckdb_defs, instance, *days, ("BTC/USDT", "ETH/USDT"))
+    assert result.success
+    signal_checks = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string().startswith("signals_")
+    }
+    assert signal_checks == {
+        (f"signals_1h_{s}", c): True
+        for s in ("boll_stoch", "ema_trend")
+        for c in ("unique_signal_ids", "on_valid_candles")
+    }
     store = stored(duckdb_defs)
     signals = store.read_signals("sim", ["BTC/USDT", "ETH/USDT"], "1h", "boll_stoch")
     assert signals.height > 0
