@@ -357,6 +357,10 @@ class PostgresStore(SqlRecords):
             return empty_candles()
         where = _window_filter(exchange, names, timeframe, start, end)
         # No ORDER BY: the server streams in storage order and polars sorts in parallel.
+        if len(names) == 1:
+            # One symbol (the usual read): don't ship the same text a million times.
+            table = self._arrow(f"SELECT ts, open, high, low, close, volume FROM candles {where}")
+            return sorted_candles(candles_from_arrow(table, symbol=names[0]))
         table = self._arrow(
             f"SELECT symbol, ts, open, high, low, close, volume FROM candles {where}"
         )

@@ -120,15 +120,19 @@ def checked_window(
     return candles, start, end
 
 
-def candles_from_arrow(table: object) -> pl.DataFrame:
-    """Backend rows → the candle schema (ms UTC timestamps), without a per-row loop."""
+def candles_from_arrow(table: object, symbol: str | None = None) -> pl.DataFrame:
+    """Backend rows → the candle schema (ms UTC timestamps), without a per-row loop.
+
+    `symbol` fills the column when the query did not select it (a one-symbol read).
+    """
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if frame.is_empty():
         return empty_candles()
-    return frame.with_columns(pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE)).select(
-        CANDLE_COLUMNS
-    )
+    columns = [pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE)]
+    if symbol is not None:
+        columns.append(pl.lit(symbol, dtype=pl.String).alias("symbol"))
+    return frame.with_columns(columns).select(CANDLE_COLUMNS)
 
 
 def rows_frame(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
