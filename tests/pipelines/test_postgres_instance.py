@@ -70,7 +70,13 @@ def test_partitioned_backfill_is_recorded_in_postgres(
             "SELECT check_name, execution_status FROM asset_check_executions WHERE run_id = %s",
             (run_id,),
         ).fetchall()
-        assert {name for name, _ in checks} == {"candle_rules", "no_gaps", "fresh"}
+        assert {name for name, _ in checks} == {
+            "candle_rules",
+            "no_gaps",
+            "fresh",
+            "unique_signal_ids",
+            "on_valid_candles",
+        }
         assert {status for _, status in checks} == {"SUCCEEDED"}
         step_events = conn.execute(
             "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'",
