@@ -44,7 +44,9 @@ def run_demo(days: int = DAYS) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     config = load_config(settings.config_file)
     home = dagster_home(settings.home)
-    from awan_pipelines.definitions import defs
+    from awan_pipelines.definitions import build_definitions
+
+    defs = build_definitions(config, settings)
 
     symbols = sorted(config.universe.symbols)
     today = datetime.now(UTC).date()
@@ -57,27 +59,20 @@ def run_demo(days: int = DAYS) -> int:
         f"[bold]awan demo[/]: backfilling {first} → {last} × {', '.join(symbols)} from the "
         f"{config.universe.exchange} exchange into {settings.resolved_store_url()}"
     )
-    ingest = defs.resolve_job_def("ingest_job").execute_in_process(
-        instance=instance,
-        run_config=QUIET_LOGS,
-        tags={
-            "dagster/asset_partition_range_start": f"{first}|{symbols[0]}",
-            "dagster/asset_partition_range_end": f"{last}|{symbols[-1]}",
-            "awan/trigger": "demo",
-        },
-        raise_on_error=False,
-    )
+    with console.status("ingest_job: fetch, validate, store, indicators, signals …"):
+        ingest = run_ingest(defs, instance, first, last, symbols)
     console.print(
         f"ingest run {ingest.run_id}: {'[green]success' if ingest.success else '[red]failed'}"
     )
     if not ingest.success:
         return 1
-    reports = defs.resolve_job_def("reports_job").execute_in_process(
-        instance=instance,
-        run_config=QUIET_LOGS,
-        tags={"awan/trigger": "demo"},
-        raise_on_error=False,
-    )
+    with console.status("reports_job: backtests and pair ranking …"):
+        reports = defs.resolve_job_def("reports_job").execute_in_process(
+            instance=instance,
+            run_config=QUIET_LOGS,
+            tags={"awan/trigger": "demo"},
+            raise_on_error=False,
+        )
     console.print(
         f"reports run {reports.run_id}: {'[green]success' if reports.success else '[red]failed'}"
     )
@@ -87,6 +82,22 @@ def run_demo(days: int = DAYS) -> int:
         f"  [bold]DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml[/]"
     )
     return 0 if reports.success else 1
+
+
+def run_ingest(
+    defs: dg.Definitions, instance: dg.DagsterInstance, first: str, last: str, symbols: list[str]
+) -> dg.ExecuteInProcessResult:
+    """One run over the rectangle of days × symbols, as a single-run backfill would launch."""
+    return defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance,
+        run_config=QUIET_LOGS,
+        tags={
+            "dagster/asset_partition_range_start": f"{first}|{symbols[0]}",
+            "dagster/asset_partition_range_end": f"{last}|{symbols[-1]}",
+            "awan/trigger": "demo",
+        },
+        raise_on_error=False,
+    )
 
 
 def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProcessResult) -> None:
