@@ -98,13 +98,12 @@ def fetch(
     for column in ("symbol", "rows", "first", "last", "close", "written to"):
         table.add_column(column)
     for symbol, frame in frames.items():
-        if db is not None:
+        if out is not None:
+            path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
+        elif db is not None:
             # Replacing exactly [start, end) makes a repeated fetch a no-op in effect.
             write_candles_to_store(db, venue_name(exchange), tf.name, frame, lo, hi)
             path = db.url
-        else:
-            assert out is not None
-            path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
         first = frame["ts"].min() if frame.height else None
         last = frame["ts"].max() if frame.height else None
         close = f"{frame['close'][-1]:.8g}" if frame.height else "-"
