@@ -19,7 +19,6 @@ from awan_pipelines.resources import ExchangeResource, StoreResource
 from awan_trading.errors import DataError
 from awan_trading.indicators import OUTPUT_COLUMNS
 from awan_trading.market.schema import NUMERIC_COLUMNS
-from awan_trading.market.validation import findings_frame
 
 KIND = "awan/kind"
 TIMEFRAME = "awan/timeframe"
@@ -27,10 +26,11 @@ STRATEGY = "awan/strategy"
 CANDLES, INDICATORS, SIGNALS = "candles", "indicators", "signals"
 
 
-def frame_metadata(
-    frame: pl.DataFrame, timeframe: str | None = None
-) -> dict[str, dg.MetadataValue]:
-    """Row count, first/last ts, gaps and a preview: what the UI shows for each materialization.
+def frame_metadata(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Row count, first/last ts and a preview: what the UI shows for each materialization.
+
+    Gaps are counted by the `ohlcv` asset, which has already validated the frame; the IO
+    manager does not validate it a second time.
 
     For a run over several partitions Dagster copies output metadata onto every partition, so
     the IO manager then labels these as the run's (`run_*`) and the asset adds each partition's
@@ -44,9 +44,6 @@ def frame_metadata(
         meta["symbols"] = dg.MetadataValue.text(
             ", ".join(sorted(frame["symbol"].unique().to_list()))
         )
-    if timeframe is not None and frame.height:
-        gaps = findings_frame(frame, timeframe).filter(pl.col("rule") == "gap").height
-        meta["gaps"] = dg.MetadataValue.int(gaps)
     preview = frame.head(5).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
     meta["preview"] = dg.MetadataValue.md(_markdown_table(preview))
     return meta
@@ -161,7 +158,7 @@ class StoreIOManager(dg.ConfigurableIOManager):
                         f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
                     )
         meta = {
-            **frame_metadata(obj, timeframe if kind == CANDLES else None),
+            **frame_metadata(obj),
             "rows_written": written,
         }
         if len(context.asset_partition_keys) > 1:

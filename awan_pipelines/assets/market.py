@@ -121,8 +121,9 @@ def build_ohlcv_asset(
                 },
             )
         partition_metadata(context, candles)
-        yield dg.Output(candles)
         gaps = findings.filter(pl.col("rule") == "gap") if findings.height else findings
+        gaps_key = "gaps" if len(context.partition_keys) == 1 else "run_gaps"
+        yield dg.Output(candles, metadata={gaps_key: gaps.height})
         yield dg.AssetCheckResult(
             check_name=CANDLE_RULES_CHECK,
             passed=True,

@@ -268,3 +268,12 @@ def test_stored_candles_are_not_fetched_again(instance, config, settings):
     assert REQUESTS[1:] == [
         ("BTC/USDT", datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC))
     ]
+
+
+def test_gap_count_reaches_the_materialization(duckdb_defs, instance):
+    result = duckdb_defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance, partition_key=partition_key("2024-01-02", "BTC/USDT")
+    )
+    (materialization,) = result.asset_materializations_for_node("ohlcv_1h")
+    assert materialization.metadata["gaps"].value == 0
+    assert materialization.metadata["dagster/row_count"].value == 24
