@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,14 +15,26 @@ import pytest
 
 
 def _find_shared_data() -> Path:
-    """`shared/` sits beside the checkout (CI copies it there); AWAN_SHARED_DATA overrides."""
+    """`shared/` sits beside the checkout (CI copies it there) or beside the local repository
+    this checkout was cloned from (a scratch clone in /tmp); AWAN_SHARED_DATA overrides."""
     if os.environ.get("AWAN_SHARED_DATA"):
         return Path(os.environ["AWAN_SHARED_DATA"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "data" / "ohlcv"
-        if candidate.is_dir():
-            return candidate
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "ohlcv"
+    checkout = Path(__file__).resolve().parents[1]
+    roots = [checkout]
+    origin = subprocess.run(
+        ["git", "-C", str(checkout), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        roots.append(Path(origin).resolve())
+    for root in roots:
+        for parent in [root, *root.parents]:
+            candidate = parent / "shared" / "data" / "ohlcv"
+            if candidate.is_dir():
+                return candidate
+    return checkout.parent / "shared" / "data" / "ohlcv"
 
 
 SHARED_DATA = _find_shared_data()
