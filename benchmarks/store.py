@@ -121,11 +121,13 @@ def bench_postgres(frame: pl.DataFrame) -> None:
         store.migrate()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE TABLE candles_raw (LIKE candles INCLUDING ALL)")
+            symbols = sorted(frame["symbol"].unique().to_list())
+            raw_ids = {symbol: i for i, symbol in enumerate(symbols, start=1)}
             conn.execute("CHECKPOINT")
 
             def raw_copy() -> None:
                 with conn.transaction(), conn.cursor() as cur:
-                    payload = encode_candles("sim", "1m", frame)
+                    payload = encode_candles(frame, raw_ids)
                     with cur.copy(
                         f"COPY candles_raw ({CANDLE_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                     ) as copy:

@@ -38,11 +38,13 @@ from awan_trading.storage.migrations import (
     Migration,
     TimescaleOptions,
     load_migrations,
+    series_plan,
     timescale_plan,
 )
 from awan_trading.storage.pgcopy import CANDLE_COPY_COLUMNS, encode_candles
 from awan_trading.storage.schema import (
     as_utc,
+    candles_by_series,
     candles_from_arrow,
     checked_candles,
     checked_window,
@@ -63,15 +65,13 @@ T = TypeVar("T")
 # Advisory-lock keys (arbitrary constants, unique to awan).
 MIGRATE_LOCK = 0x6177616E01
 SIGNALS_LOCK = 0x6177616E02
-_CONFLICT_KEY = "(exchange, symbol, timeframe, ts)"
 _OHLCV = ("open", "high", "low", "close", "volume")
 _RETRYABLE = (psycopg.OperationalError, pg_errors.UniqueViolation)
 BULK_ROWS = 10_000
 _MERGE_CANDLES = (
-    "MERGE INTO candles c USING candles_incoming i ON c.exchange = i.exchange "
-    "AND c.symbol = i.symbol AND c.timeframe = i.timeframe AND c.ts = i.ts "
+    "MERGE INTO candles c USING candles_incoming i ON c.series_id = i.series_id AND c.ts = i.ts "
     "WHEN MATCHED AND ({old}) IS DISTINCT FROM ({new}) THEN UPDATE SET {sets} "
-    "WHEN NOT MATCHED THEN INSERT VALUES (i.exchange, i.symbol, i.timeframe, i.ts, {new})"
+    "WHEN NOT MATCHED THEN INSERT VALUES (i.series_id, i.ts, {new})"
 ).format(
     old=", ".join(f"c.{c}" for c in _OHLCV),
     new=", ".join(f"i.{c}" for c in _OHLCV),
@@ -113,6 +113,7 @@ class PostgresStore(SqlRecords):
         )
         self._pool.open(wait=False)
         self._is_hypertable: bool | None = None
+        self._series_cache: dict[tuple[str, str, str], int] = {}
         self._adbc: Any = None
         self._adbc_lock = threading.Lock()
 
@@ -222,9 +223,10 @@ class PostgresStore(SqlRecords):
 
     # --- schema ---------------------------------------------------------------------------
     def migrations(self, timescale_available: bool) -> list[Migration]:
-        """SQL files plus the generated TimescaleDB / plain-PostgreSQL step, in order."""
+        """SQL files plus the generated TimescaleDB / plain-PostgreSQL steps, in order."""
         found = load_migrations("postgres")
         found.append(timescale_plan(timescale_available, self.timescale))
+        found.append(series_plan(timescale_available, self.timescale))
         found.sort(key=lambda m: m.version)
         return found
 
@@ -281,6 +283,54 @@ class PostgresStore(SqlRecords):
         }
 
     # --- candles --------------------------------------------------------------------------
+    def _series_ids(
+        self, cur: psycopg.Cursor, exchange: str, timeframe: str, symbols: Sequence[str]
+    ) -> dict[str, int]:
+        """Series ids of `symbols`, creating the missing ones in the caller's transaction.
+
+        Ids are cached only once committed (`_remember_series`): an id from a rolled-back
+        transaction would point at no series.
+        """
+        known = self._series_cache
+        ids = {
+            s: known[(exchange, s, timeframe)] for s in symbols if (exchange, s, timeframe) in known
+        }
+        missing = [s for s in symbols if s not in ids]
+        if missing:
+            cur.execute(
+                "INSERT INTO candle_series (exchange, symbol, timeframe) "
+                "SELECT %s, unnest(%s::text[]), %s ON CONFLICT DO NOTHING",
+                (exchange, missing, timeframe),
+            )
+            cur.execute(
+                "SELECT symbol, id FROM candle_series "
+                "WHERE exchange = %s AND timeframe = %s AND symbol = ANY(%s)",
+                (exchange, timeframe, missing),
+            )
+            ids.update(cur.fetchall())
+        return ids
+
+    def _remember_series(self, exchange: str, timeframe: str, ids: dict[str, int]) -> None:
+        self._series_cache.update({(exchange, s, timeframe): i for s, i in ids.items()})
+
+    def _existing_series(self, exchange: str, timeframe: str, symbols: list[str]) -> dict[str, int]:
+        """Ids of the series that exist (committed); unknown symbols have no candles."""
+        known = self._series_cache
+        ids = {
+            s: known[(exchange, s, timeframe)] for s in symbols if (exchange, s, timeframe) in known
+        }
+        missing = [s for s in symbols if s not in ids]
+        if missing:
+            rows = self._one(
+                "SELECT symbol, id FROM candle_series "
+                "WHERE exchange = %s AND timeframe = %s AND symbol = ANY(%s)",
+                (exchange, timeframe, missing),
+            )
+            found = dict(rows)
+            self._remember_series(exchange, timeframe, found)
+            ids.update(found)
+        return ids
+
     def replace_candles(
         self,
         exchange: str,
@@ -292,34 +342,35 @@ class PostgresStore(SqlRecords):
     ) -> int:
         context = f"replace {exchange} {symbol} {timeframe}"
         candles, start, end = checked_window(frame, symbol, timeframe, start, end, context)
-        payload = encode_candles(exchange, timeframe, candles)
 
-        def body(cur: psycopg.Cursor) -> int:
+        def body(cur: psycopg.Cursor) -> dict[str, int]:
+            ids = self._series_ids(cur, exchange, timeframe, [symbol])
             cur.execute(
-                "DELETE FROM candles WHERE exchange = %s AND symbol = %s AND timeframe = %s "
-                "AND ts >= %s AND ts < %s",
-                (exchange, symbol, timeframe, start, end),
+                "DELETE FROM candles WHERE series_id = %s AND ts >= %s AND ts < %s",
+                (ids[symbol], start, end),
             )
             if candles.height:
                 with cur.copy(
                     f"COPY candles ({CANDLE_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.write(payload)
-            return candles.height
+                    copy.write(encode_candles(candles, ids))
+            return ids
 
-        return self._in_transaction(body, context)
+        self._remember_series(exchange, timeframe, self._in_transaction(body, context))
+        return candles.height
 
     def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
         context = f"upsert {exchange} {timeframe}"
         candles = checked_candles(frame, timeframe, context)
         if candles.is_empty():
             return 0
-        payload = encode_candles(exchange, timeframe, candles)
+        symbols = candles["symbol"].unique(maintain_order=True).to_list()
         sets = ", ".join(f"{c} = excluded.{c}" for c in _OHLCV)
         old = ", ".join(f"candles.{c}" for c in _OHLCV)
         new = ", ".join(f"excluded.{c}" for c in _OHLCV)
 
-        def body(cur: psycopg.Cursor) -> int:
+        def body(cur: psycopg.Cursor) -> dict[str, int]:
+            ids = self._series_ids(cur, exchange, timeframe, symbols)
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS candles_incoming "
                 "(LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -327,22 +378,23 @@ class PostgresStore(SqlRecords):
             with cur.copy(
                 f"COPY candles_incoming ({CANDLE_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                copy.write(payload)
+                copy.write(encode_candles(candles, ids))
             # Rows that did not change are not rewritten: no dead tuples, no WAL, no index churn
             # for the common re-fetch of an overlapping window.
             # MERGE into a hypertable needs a recent TimescaleDB; ON CONFLICT works on all.
             if candles.height < BULK_ROWS or self._hypertable(cur):
                 cur.execute(
                     f"INSERT INTO candles SELECT * FROM candles_incoming ON CONFLICT "
-                    f"{_CONFLICT_KEY} DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})"
+                    f"(series_id, ts) DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})"
                 )
             else:  # a plain-table backfill: one join, not a probe and row lock per candle
                 cur.execute("SET LOCAL work_mem = '256MB'")
                 cur.execute("ANALYZE candles_incoming")
                 cur.execute(_MERGE_CANDLES)
-            return candles.height
+            return ids
 
-        return self._in_transaction(body, context)
+        self._remember_series(exchange, timeframe, self._in_transaction(body, context))
+        return candles.height
 
     def read_candles(
         self,
@@ -353,22 +405,24 @@ class PostgresStore(SqlRecords):
         end: datetime | None = None,
     ) -> pl.DataFrame:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
-        if not names:
+        ids = self._existing_series(exchange, timeframe, names) if names else {}
+        if not ids:
             return empty_candles()
-        where = _window_filter(exchange, names, timeframe, start, end)
+        where = _series_filter(list(ids.values()), start, end)
         # No ORDER BY: the server streams in storage order and polars sorts in parallel.
-        if len(names) == 1:
-            # One symbol (the usual read): don't ship the same text a million times.
+        if len(ids) == 1:
+            # One symbol (the usual read): no series column to ship.
             table = self._arrow(f"SELECT ts, open, high, low, close, volume FROM candles {where}")
-            return sorted_candles(candles_from_arrow(table, symbol=names[0]))
+            return sorted_candles(candles_from_arrow(table, symbol=next(iter(ids))))
         table = self._arrow(
-            f"SELECT symbol, ts, open, high, low, close, volume FROM candles {where}"
+            f"SELECT series_id, ts, open, high, low, close, volume FROM candles {where}"
         )
-        return sorted_candles(candles_from_arrow(table))
+        return candles_by_series(table, ids)
 
     def latest_candle_ts(self, exchange: str, symbol: str, timeframe: str) -> datetime | None:
         rows = self._one(
-            "SELECT max(ts) FROM candles WHERE exchange = %s AND symbol = %s AND timeframe = %s",
+            "SELECT max(ts) FROM candles WHERE series_id = (SELECT id FROM candle_series "
+            "WHERE exchange = %s AND symbol = %s AND timeframe = %s)",
             (exchange, symbol, timeframe),
         )
         return None if rows[0][0] is None else as_utc(rows[0][0])
@@ -429,6 +483,16 @@ def _window_filter(
     clause = sql.SQL("WHERE exchange = {} AND timeframe = {} AND symbol IN ({})").format(
         sql.Literal(exchange), sql.Literal(timeframe), names
     )
+    return _with_time_bounds(clause, start, end)
+
+
+def _series_filter(series_ids: Sequence[int], start: datetime | None, end: datetime | None) -> str:
+    """The candle-table twin of `_window_filter`: series ids are integers, time bounds quoted."""
+    ids = sql.SQL(", ").join(sql.Literal(int(i)) for i in series_ids)
+    return _with_time_bounds(sql.SQL("WHERE series_id IN ({})").format(ids), start, end)
+
+
+def _with_time_bounds(clause: sql.Composable, start: datetime | None, end: datetime | None) -> str:
     for op, value in ((">=", start), ("<", end)):
         if value is not None:
             bound = sql.SQL(" AND ts " + op + " {}").format(sql.Literal(as_utc(value)))

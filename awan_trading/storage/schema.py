@@ -7,6 +7,7 @@ the contract suite meaningless.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import polars as pl
@@ -179,13 +180,42 @@ def indicators_wide(long: pl.DataFrame) -> pl.DataFrame:
     return wide.select(INDICATOR_KEYS + names).sort(INDICATOR_KEYS)
 
 
+def _in_key_order(frame: pl.DataFrame, key: str) -> bool:
+    k, ts = pl.col(key), pl.col("ts")
+    in_order = (k > k.shift(1)) | ((k == k.shift(1)) & (ts > ts.shift(1)))
+    return bool(frame.select(in_order.slice(1).all()).item())
+
+
 def sorted_candles(frame: pl.DataFrame) -> pl.DataFrame:
     """Sort by (symbol, ts) unless already so: storage order usually is, and checking costs
     a tenth of a two-key sort of a million rows."""
-    if frame.height < 2:
-        return frame
-    symbol, ts = pl.col("symbol"), pl.col("ts")
-    in_order = (symbol > symbol.shift(1)) | ((symbol == symbol.shift(1)) & (ts > ts.shift(1)))
-    if frame.select(in_order.slice(1).all()).item():
+    if frame.height < 2 or _in_key_order(frame, "symbol"):
         return frame
     return frame.sort("symbol", "ts")
+
+
+def candles_by_series(table: object, series_ids: Mapping[str, int]) -> pl.DataFrame:
+    """Rows keyed by series id (PostgreSQL) → the candle schema, sorted by (symbol, ts).
+
+    The sort runs on each symbol's rank, an integer, and the text column is built last by
+    one gather: sorting a million rows on symbol text instead cost ~0.2 s.
+    """
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if frame.is_empty():
+        return empty_candles()
+    names = sorted(series_ids)
+    rank = {series_ids[name]: i for i, name in enumerate(names)}
+    frame = frame.with_columns(
+        pl.col("series_id").replace_strict(rank, return_dtype=pl.UInt32),
+        pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE),
+    )
+    if frame.height > 1 and not _in_key_order(frame, "series_id"):
+        # Storage order keeps each series in time order, only the series are out of rank
+        # order: a stable one-key sort (8 ms per million rows) fixes that; the two-key sort
+        # (70 ms) is left for rows that really are shuffled.
+        frame = frame.sort("series_id", maintain_order=True)
+        if not _in_key_order(frame, "series_id"):
+            frame = frame.sort("series_id", "ts")
+    symbol = pl.Series("symbol", names, dtype=pl.String).gather(frame["series_id"])
+    return frame.with_columns(symbol).select(CANDLE_COLUMNS)

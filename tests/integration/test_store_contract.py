@@ -71,7 +71,7 @@ def pg_url() -> Iterator[str]:
 
 
 TABLES = (
-    "candles, indicators, signals, order_intents, orders, fills, positions, equity_snapshots, "
+    "candles, candle_series, indicators, signals, order_intents, orders, fills, positions, equity_snapshots, "
     "bot_events, heartbeats, control_requests"
 )
 

@@ -20,13 +20,20 @@ from awan_trading.storage.cache import (
 )
 from awan_trading.storage.duckdb_store import path_from_url
 from awan_trading.storage.migrations import (
+    SERIES_VERSION,
     TIMESCALE_VERSION,
     TimescaleOptions,
     load_migrations,
+    series_plan,
     timescale_plan,
 )
 from awan_trading.storage.pgcopy import HEADER, PG_EPOCH_MS, TRAILER, encode_candles
-from awan_trading.storage.schema import indicators_long, indicators_wide, sorted_candles
+from awan_trading.storage.schema import (
+    candles_by_series,
+    indicators_long,
+    indicators_wide,
+    sorted_candles,
+)
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -63,28 +70,47 @@ def test_migrations_are_versioned_per_backend() -> None:
         migrations = load_migrations(backend)
         assert [m.version for m in migrations] == sorted({m.version for m in migrations})
         assert migrations[0].version == 1 and "CREATE TABLE candles" in migrations[0].sql
-    assert all(m.version != TIMESCALE_VERSION for m in load_migrations("postgres"))
+    generated = {TIMESCALE_VERSION, SERIES_VERSION}
+    assert all(m.version not in generated for m in load_migrations("postgres"))
+
+
+def test_series_plan_rebuilds_candles_and_reapplies_the_same_features() -> None:
+    hyper = series_plan(True, TimescaleOptions(chunk_days=2, retention_days=90))
+    assert hyper.version == SERIES_VERSION
+    assert "CREATE TABLE candle_series" in hyper.sql and "PRIMARY KEY (series_id, ts)" in hyper.sql
+    # the old table is gone before the features are applied to the new one
+    assert hyper.sql.index("DROP TABLE candles_v2") < hyper.sql.index("create_hypertable")
+    assert "compress_segmentby = 'series_id'" in hyper.sql
+    assert "add_retention_policy('candles', INTERVAL '90 days'" in hyper.sql
+    plain = series_plan(False)
+    assert "timescaledb" not in plain.sql
+    assert plain.sql.index("DROP INDEX IF EXISTS candles_ts_brin") < plain.sql.index(
+        "CREATE INDEX IF NOT EXISTS candles_ts_brin"
+    )
 
 
 def test_copy_payload_is_postgres_binary_format() -> None:
     candles = frame(["BTC/USDT", "ETH/USDT"], 2)
-    payload = encode_candles("sim", "1m", candles)
+    payload = encode_candles(candles, {"BTC/USDT": 7, "ETH/USDT": 300})
     assert payload.startswith(HEADER) and payload.endswith(TRAILER)
     body = payload[len(HEADER) : -len(TRAILER)]
-    (nfields,) = struct.unpack_from(">h", body, 0)
-    assert nfields == 9
-    offset, fields = 2, []
-    for _ in range(nfields):
-        (length,) = struct.unpack_from(">i", body, offset)
-        fields.append(body[offset + 4 : offset + 4 + length])
-        offset += 4 + length
-    assert fields[:3] == [b"sim", b"BTC/USDT", b"1m"]
-    micros = struct.unpack(">q", fields[3])[0]
+    rows = []
+    offset = 0
+    while offset < len(body):
+        (nfields,) = struct.unpack_from(">h", body, offset)
+        offset, fields = offset + 2, []
+        for _ in range(nfields):
+            (length,) = struct.unpack_from(">i", body, offset)
+            fields.append(body[offset + 4 : offset + 4 + length])
+            offset += 4 + length
+        rows.append(fields)
+    assert len(rows) == 4 and all(len(r) == 7 for r in rows)
+    assert [struct.unpack(">i", r[0])[0] for r in rows] == [7, 7, 300, 300]
+    micros = struct.unpack(">q", rows[0][1])[0]
     assert micros == (int(T0.timestamp() * 1000) - PG_EPOCH_MS) * 1000
-    assert [struct.unpack(">d", f)[0] for f in fields[4:]] == [1.0, 2.0, 0.5, 1.5, 9.0]
-    row_size = offset
-    assert len(body) == row_size * 4
-    assert body[2 * row_size + 6 + 3 + 4 : 2 * row_size + 6 + 3 + 4 + 8] == b"ETH/USDT"
+    assert [struct.unpack(">d", f)[0] for f in rows[0][2:]] == [1.0, 2.0, 0.5, 1.5, 9.0]
+    one = encode_candles(candles.head(2), {"BTC/USDT": 7})  # the one-symbol fast path
+    assert one[len(HEADER) : -len(TRAILER)] == body[: len(body) // 2]
 
 
 @pytest.mark.parametrize("n", [1, 3, 50])  # both the struct and the numpy encoder
@@ -164,3 +190,16 @@ def test_sorted_candles_sorts_only_when_needed() -> None:
     assert sorted_candles(repeated_ts)["ts"].to_list() == [T0, T0 + timedelta(minutes=1)] * 1 + [
         T0 + timedelta(minutes=1)
     ]
+
+
+def test_candles_by_series_maps_ids_to_symbols_in_symbol_order() -> None:
+    want = frame(["A/B", "C/D", "E/F"], 4)
+    ids = {"A/B": 30, "C/D": 10, "E/F": 20}  # id order is not symbol order
+    rows = want.with_columns(
+        pl.col("symbol").replace_strict(ids, return_dtype=pl.Int32).alias("series_id")
+    ).select("series_id", "ts", "open", "high", "low", "close", "volume")
+    by_id = rows.sort("series_id", maintain_order=True)  # storage order: series out of rank
+    shuffled = rows.sample(fraction=1.0, shuffle=True, seed=3)
+    for stored in (rows, by_id, shuffled):
+        assert candles_by_series(stored.to_arrow(), ids).equals(want)
+    assert candles_by_series(rows.head(0).to_arrow(), ids).is_empty()
