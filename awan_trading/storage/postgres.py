@@ -42,6 +42,7 @@ from awan_trading.storage.migrations import (
     timescale_plan,
 )
 from awan_trading.storage.pgcopy import CANDLE_COPY_COLUMNS, encode_candles
+from awan_trading.storage.pgseries import SeriesIds, series_filter, with_time_bounds
 from awan_trading.storage.schema import (
     as_utc,
     candles_by_series,
@@ -113,7 +114,7 @@ class PostgresStore(SqlRecords):
         )
         self._pool.open(wait=False)
         self._is_hypertable: bool | None = None
-        self._series_cache: dict[tuple[str, str, str], int] = {}
+        self._series = SeriesIds()
         self._adbc: Any = None
         self._adbc_lock = threading.Lock()
 
@@ -283,54 +284,6 @@ class PostgresStore(SqlRecords):
         }
 
     # --- candles --------------------------------------------------------------------------
-    def _series_ids(
-        self, cur: psycopg.Cursor, exchange: str, timeframe: str, symbols: Sequence[str]
-    ) -> dict[str, int]:
-        """Series ids of `symbols`, creating the missing ones in the caller's transaction.
-
-        Ids are cached only once committed (`_remember_series`): an id from a rolled-back
-        transaction would point at no series.
-        """
-        known = self._series_cache
-        ids = {
-            s: known[(exchange, s, timeframe)] for s in symbols if (exchange, s, timeframe) in known
-        }
-        missing = [s for s in symbols if s not in ids]
-        if missing:
-            cur.execute(
-                "INSERT INTO candle_series (exchange, symbol, timeframe) "
-                "SELECT %s, unnest(%s::text[]), %s ON CONFLICT DO NOTHING",
-                (exchange, missing, timeframe),
-            )
-            cur.execute(
-                "SELECT symbol, id FROM candle_series "
-                "WHERE exchange = %s AND timeframe = %s AND symbol = ANY(%s)",
-                (exchange, timeframe, missing),
-            )
-            ids.update(cur.fetchall())
-        return ids
-
-    def _remember_series(self, exchange: str, timeframe: str, ids: dict[str, int]) -> None:
-        self._series_cache.update({(exchange, s, timeframe): i for s, i in ids.items()})
-
-    def _existing_series(self, exchange: str, timeframe: str, symbols: list[str]) -> dict[str, int]:
-        """Ids of the series that exist (committed); unknown symbols have no candles."""
-        known = self._series_cache
-        ids = {
-            s: known[(exchange, s, timeframe)] for s in symbols if (exchange, s, timeframe) in known
-        }
-        missing = [s for s in symbols if s not in ids]
-        if missing:
-            rows = self._one(
-                "SELECT symbol, id FROM candle_series "
-                "WHERE exchange = %s AND timeframe = %s AND symbol = ANY(%s)",
-                (exchange, timeframe, missing),
-            )
-            found = dict(rows)
-            self._remember_series(exchange, timeframe, found)
-            ids.update(found)
-        return ids
-
     def replace_candles(
         self,
         exchange: str,
@@ -344,7 +297,7 @@ class PostgresStore(SqlRecords):
         candles, start, end = checked_window(frame, symbol, timeframe, start, end, context)
 
         def body(cur: psycopg.Cursor) -> dict[str, int]:
-            ids = self._series_ids(cur, exchange, timeframe, [symbol])
+            ids = self._series.ensure(cur, exchange, timeframe, [symbol])
             cur.execute(
                 "DELETE FROM candles WHERE series_id = %s AND ts >= %s AND ts < %s",
                 (ids[symbol], start, end),
@@ -356,7 +309,7 @@ class PostgresStore(SqlRecords):
                     copy.write(encode_candles(candles, ids))
             return ids
 
-        self._remember_series(exchange, timeframe, self._in_transaction(body, context))
+        self._series.remember(exchange, timeframe, self._in_transaction(body, context))
         return candles.height
 
     def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
@@ -370,7 +323,7 @@ class PostgresStore(SqlRecords):
         new = ", ".join(f"excluded.{c}" for c in _OHLCV)
 
         def body(cur: psycopg.Cursor) -> dict[str, int]:
-            ids = self._series_ids(cur, exchange, timeframe, symbols)
+            ids = self._series.ensure(cur, exchange, timeframe, symbols)
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS candles_incoming "
                 "(LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -393,7 +346,7 @@ class PostgresStore(SqlRecords):
                 cur.execute(_MERGE_CANDLES)
             return ids
 
-        self._remember_series(exchange, timeframe, self._in_transaction(body, context))
+        self._series.remember(exchange, timeframe, self._in_transaction(body, context))
         return candles.height
 
     def read_candles(
@@ -405,10 +358,16 @@ class PostgresStore(SqlRecords):
         end: datetime | None = None,
     ) -> pl.DataFrame:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
-        ids = self._existing_series(exchange, timeframe, names) if names else {}
+        if not names:
+            return empty_candles()
+        ids, missing = self._series.cached(exchange, timeframe, names)
+        if missing:  # a round trip only for series this process has not met yet
+            ids |= self._in_transaction(
+                lambda cur: self._series.existing(cur, exchange, timeframe, missing), "read candles"
+            )
         if not ids:
             return empty_candles()
-        where = _series_filter(list(ids.values()), start, end)
+        where = series_filter(list(ids.values()), start, end)
         # No ORDER BY: the server streams in storage order and polars sorts in parallel.
         if len(ids) == 1:
             # One symbol (the usual read): no series column to ship.
@@ -483,18 +442,4 @@ def _window_filter(
     clause = sql.SQL("WHERE exchange = {} AND timeframe = {} AND symbol IN ({})").format(
         sql.Literal(exchange), sql.Literal(timeframe), names
     )
-    return _with_time_bounds(clause, start, end)
-
-
-def _series_filter(series_ids: Sequence[int], start: datetime | None, end: datetime | None) -> str:
-    """The candle-table twin of `_window_filter`: series ids are integers, time bounds quoted."""
-    ids = sql.SQL(", ").join(sql.Literal(int(i)) for i in series_ids)
-    return _with_time_bounds(sql.SQL("WHERE series_id IN ({})").format(ids), start, end)
-
-
-def _with_time_bounds(clause: sql.Composable, start: datetime | None, end: datetime | None) -> str:
-    for op, value in ((">=", start), ("<", end)):
-        if value is not None:
-            bound = sql.SQL(" AND ts " + op + " {}").format(sql.Literal(as_utc(value)))
-            clause = sql.Composed([clause, bound])
-    return clause.as_string(None)
+    return with_time_bounds(clause, start, end)
