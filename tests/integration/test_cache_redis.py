@@ -10,6 +10,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import polars as pl
@@ -75,6 +76,23 @@ def test_a_gap_drops_the_window_instead_of_hiding_it(cache: HotCache) -> None:
     assert not cache.append_candles(
         "sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + 12 * MINUTE, 1)
     )
+    assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+
+
+def test_append_revises_from_the_head_and_drops_on_an_impossible_revision(
+    cache: HotCache,
+) -> None:
+    window = candles("BTC/USDT", T0, 5)
+    cache.set_candles("sim", "BTC/USDT", "1m", window)
+    whole = candles("BTC/USDT", T0, 6, base=300)  # revises every cached candle, adds one
+    assert cache.append_candles("sim", "BTC/USDT", "1m", whole)
+    assert cache.get_candles("sim", "BTC/USDT", "1m", 10).equals(whole)
+    before_head = candles("BTC/USDT", T0 - MINUTE, 2)
+    assert not cache.append_candles("sim", "BTC/USDT", "1m", before_head)
+    assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+    cache.set_candles("sim", "BTC/USDT", "1m", window)
+    shorter = candles("BTC/USDT", T0 + 2 * MINUTE, 2)  # would end before the cached last
+    assert not cache.append_candles("sim", "BTC/USDT", "1m", shorter)
     assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
 
 
@@ -157,6 +175,114 @@ def test_redis_killed_mid_use_falls_back_and_recovers(tmp_path) -> None:
     finally:
         server.kill()
         server.wait()
+        cache.close()
+
+
+def test_candle_ttl_survives_revisions_and_trimming(shared_redis: str) -> None:
+    cache = RedisCache(SHARED_REDIS, prefix=shared_redis, capacity=3, candle_ttl=1234)
+    key = cache._candles_key("sim", "BTC/USDT", "1m")
+    try:
+        cache.set_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0, 3))
+        for i in range(3, 8):  # trims past 2 x capacity
+            assert cache.append_candles(
+                "sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + i * MINUTE, 1)
+            )
+            assert 0 < cache.client.ttl(key) <= 1234
+        assert cache.append_candles(
+            "sim", "BTC/USDT", "1m", candles("BTC/USDT", T0 + 7 * MINUTE, 1, base=9)
+        )  # a revision rewrites the string with SET, which clears the TTL
+        assert 0 < cache.client.ttl(key) <= 1234
+        got = cache.get_candles("sim", "BTC/USDT", "1m", 10)
+        assert got is not None and got["ts"].to_list() == [T0 + i * MINUTE for i in (5, 6, 7)]
+    finally:
+        cache.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[tuple[int, subprocess.Popen]]:
+    """A redis-server of this test's own, free to flush, kill and disconnect."""
+    port = _free_port()
+    server = _start_redis(port)
+    yield port, server
+    server.kill()
+    server.wait()
+
+
+def test_append_reloads_the_script_after_a_script_flush(private_redis) -> None:
+    port, _ = private_redis
+    cache = RedisCache(f"redis://127.0.0.1:{port}/0", prefix="t", capacity=100)
+    full = candles("BTC/USDT", T0, 5)
+    try:
+        cache.set_candles("sim", "BTC/USDT", "1m", full.head(3))
+        cache.client.script_flush()  # a fresh server: the script was never loaded
+        assert cache.append_candles("sim", "BTC/USDT", "1m", full[3:4])
+        cache.client.script_flush()  # as after a restart with the connection kept
+        assert cache.append_candles("sim", "BTC/USDT", "1m", full[4:5])
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 10).equals(full)
+        assert cache.breaker.failures == 0
+    finally:
+        cache.close()
+
+
+def test_a_dropped_connection_is_one_miss_then_reconnects(private_redis) -> None:
+    port, _ = private_redis
+    cache = RedisCache(f"redis://127.0.0.1:{port}/0", prefix="t", capacity=100)
+    admin = redis.Redis(port=port, socket_timeout=2)
+    full = candles("BTC/USDT", T0, 4)
+    try:
+        cache.set_candles("sim", "BTC/USDT", "1m", full.head(3))
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 3) is not None
+        admin.client_kill_filter(_type="normal", skipme=True)  # the server drops the cache
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 3) is None  # a miss, never a raise
+        assert cache.breaker.failures == 1
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 3) is not None  # reconnected
+        admin.client_kill_filter(_type="normal", skipme=True)
+        assert not cache.append_candles("sim", "BTC/USDT", "1m", full[3:4])
+        assert cache.append_candles("sim", "BTC/USDT", "1m", full[3:4])  # reconnected
+        assert cache.get_candles("sim", "BTC/USDT", "1m", 10).equals(full)
+        assert cache.breaker.failures == 0
+    finally:
+        admin.close()
+        cache.close()
+
+
+def test_a_server_that_never_answers_times_out_into_a_miss() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        cache = RedisCache(f"redis://127.0.0.1:{port}/0", prefix="t", timeout=0.05)
+        try:
+            assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+            assert not cache.append_candles("sim", "BTC/USDT", "1m", candles("BTC/USDT", T0, 1))
+            assert cache.breaker.failures == 2
+        finally:
+            cache.close()
+
+
+def test_threads_sharing_one_cache_get_their_own_answers(shared_redis: str) -> None:
+    cache = RedisCache(SHARED_REDIS, prefix=shared_redis, capacity=100)
+    symbols = [f"S{i}/USDT" for i in range(4)]
+    try:
+        for i, symbol in enumerate(symbols):
+            cache.set_candles("sim", symbol, "1m", candles(symbol, T0, 10 + i, base=100 * i))
+
+        def work(i: int) -> bool:
+            symbol = symbols[i]
+            for j in range(200):
+                got = cache.get_candles("sim", symbol, "1m", 100)
+                expected = candles(symbol, T0, 10 + i + j, base=100 * i).tail(100)
+                if got is None or not got.equals(expected):
+                    return False
+                later = candles(symbol, T0, 11 + i + j, base=100 * i).tail(1)
+                if not cache.append_candles("sim", symbol, "1m", later):
+                    return False
+            return True
+
+        with ThreadPoolExecutor(len(symbols)) as pool:
+            assert all(pool.map(work, range(len(symbols))))
+        assert cache.breaker.failures == 0
+    finally:
         cache.close()
 
 
