@@ -49,6 +49,9 @@ class SeriesIds:
         """
         ids, missing = self.cached(exchange, timeframe, symbols)
         if missing:
+            # Sorted: two writers creating the same new series lock them in one order, so
+            # they queue instead of deadlocking.
+            missing.sort()
             cur.execute(
                 "INSERT INTO candle_series (exchange, symbol, timeframe) "
                 "SELECT %s, unnest(%s::text[]), %s ON CONFLICT DO NOTHING",

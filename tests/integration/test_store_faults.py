@@ -168,3 +168,38 @@ def test_two_processes_write_one_duckdb_file(tmp_path) -> None:
     for symbol in ("BTC/USDT", "ETH/USDT"):
         assert store.read_candles("sim", symbol, "1m").height == 200 * rounds
         assert store.last_heartbeat(symbol)[1] == f"round {rounds - 1}"
+
+
+def test_concurrent_writers_creating_the_same_series_agree_on_one_id(pg_url, pg_store):  # noqa: F811
+    """Two stores (as two processes would) create the same new series at once, in opposite
+    orders: each series gets one id, and every candle is readable by a third store."""
+    symbols = [f"NEW{i}/USDT" for i in range(8)]
+    frames = [candles(s, T0, 30, base=10 + i) for i, s in enumerate(symbols)]
+    writers = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def write(store: PostgresStore, order: list[pl.DataFrame]) -> None:
+        start.wait()
+        try:
+            store.upsert_candles("sim", "1m", pl.concat(order))
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(writers[0], frames)),
+        threading.Thread(target=write, args=(writers[1], frames[::-1])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in writers:
+        w.close()
+    assert errors == []
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT symbol, count(*) FROM candle_series WHERE symbol LIKE 'NEW%%' GROUP BY 1"
+        ).fetchall()
+    assert sorted(rows) == [(s, 1) for s in symbols]
+    assert pg_store.read_candles("sim", symbols, "1m").equals(pl.concat(frames))
