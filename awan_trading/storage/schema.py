@@ -121,6 +121,9 @@ def checked_window(
     return candles, start, end
 
 
+_UTC_TS = pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE)  # backend ts → candle ts
+
+
 def candles_from_arrow(table: object, symbol: str | None = None) -> pl.DataFrame:
     """Backend rows → the candle schema (ms UTC timestamps), without a per-row loop.
 
@@ -130,7 +133,7 @@ def candles_from_arrow(table: object, symbol: str | None = None) -> pl.DataFrame
     assert isinstance(frame, pl.DataFrame)
     if frame.is_empty():
         return empty_candles()
-    columns = [pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE)]
+    columns = [_UTC_TS]
     if symbol is not None:
         columns.append(pl.lit(symbol, dtype=pl.String).alias("symbol"))
     return frame.with_columns(columns).select(CANDLE_COLUMNS)
@@ -186,12 +189,22 @@ def _in_key_order(frame: pl.DataFrame, key: str) -> bool:
     return bool(frame.select(in_order.slice(1).all()).item())
 
 
-def sorted_candles(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sort by (symbol, ts) unless already so: storage order usually is, and checking costs
-    a tenth of a two-key sort of a million rows."""
-    if frame.height < 2 or _in_key_order(frame, "symbol"):
+def _sorted_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Sort by (key, ts) doing as little as the order the backend streamed allows.
+
+    Storage order usually is (key, ts) already, and checking costs a tenth of a two-key
+    sort. When only whole series are out of order, each still in time order, a stable
+    one-key sort fixes that (8 ms per million rows against 70 ms for two keys).
+    """
+    if frame.height < 2 or _in_key_order(frame, key):
         return frame
-    return frame.sort("symbol", "ts")
+    frame = frame.sort(key, maintain_order=True)
+    return frame if _in_key_order(frame, key) else frame.sort(key, "ts")
+
+
+def sorted_candles(frame: pl.DataFrame) -> pl.DataFrame:
+    """A candle frame in (symbol, ts) order."""
+    return _sorted_by(frame, "symbol")
 
 
 def candles_by_series(table: object, series_ids: Mapping[str, int]) -> pl.DataFrame:
@@ -207,15 +220,8 @@ def candles_by_series(table: object, series_ids: Mapping[str, int]) -> pl.DataFr
     names = sorted(series_ids)
     rank = {series_ids[name]: i for i, name in enumerate(names)}
     frame = frame.with_columns(
-        pl.col("series_id").replace_strict(rank, return_dtype=pl.UInt32),
-        pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE),
+        pl.col("series_id").replace_strict(rank, return_dtype=pl.UInt32), _UTC_TS
     )
-    if frame.height > 1 and not _in_key_order(frame, "series_id"):
-        # Storage order keeps each series in time order, only the series are out of rank
-        # order: a stable one-key sort (8 ms per million rows) fixes that; the two-key sort
-        # (70 ms) is left for rows that really are shuffled.
-        frame = frame.sort("series_id", maintain_order=True)
-        if not _in_key_order(frame, "series_id"):
-            frame = frame.sort("series_id", "ts")
+    frame = _sorted_by(frame, "series_id")
     symbol = pl.Series("symbol", names, dtype=pl.String).gather(frame["series_id"])
     return frame.with_columns(symbol).select(CANDLE_COLUMNS)
