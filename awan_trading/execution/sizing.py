@@ -21,7 +21,9 @@ Float safety: amounts are floored on the increment's own decimal grid. A quotien
 below an integer counts as that integer, so a float residue such as `0.3 - 0.1 =
 0.19999999999999998` does not lose a whole step; the floored amount is then rebuilt as
 `n × m / 10**k` (with `increment = m / 10**k`), which is the correctly rounded float of the exact
-decimal, e.g. exactly `0.2`, never `0.30000000000000004`.
+decimal, e.g. exactly `0.2`, never `0.30000000000000004`. The tolerance never exceeds
+`MAX_TOLERANCE` steps, and flooring is exact for amounts up to ~1e12 increments (beyond that a
+float's 16 digits cannot tell neighbouring increments apart; no market comes close).
 
 The numeric core is `register_jitable`: plain Python when called from Python, compiled into the
 backtest's numba loop when called from there — one source for both.
@@ -42,7 +44,8 @@ if TYPE_CHECKING:
     from awan_trading.exchange.base import Market
 
 STEP_TOLERANCE = 1e-9  # in units of one increment
-RELATIVE_TOLERANCE = 1e-12  # of the quotient; float residues are ~1e-16 relative
+RELATIVE_TOLERANCE = 2e-15  # of the quotient: ~9 ulps, a few operations' residue, no more
+MAX_TOLERANCE = 1e-3  # steps: a real shortfall of a thousandth of a step is never forgiven
 
 # Integer outcome codes of the compiled core (numba cannot return strings cheaply).
 SIZED, NO_CASH, BELOW_MIN_AMOUNT, BELOW_MIN_NOTIONAL = 0, 1, 2, 3
@@ -123,13 +126,19 @@ def step_fraction(step: float) -> tuple[float, float]:
 
 
 @register_jitable
+def _tolerance(q: float) -> float:
+    """How far below (above) a whole number of steps `q` may be and still count as it."""
+    return min(STEP_TOLERANCE + abs(q) * RELATIVE_TOLERANCE, MAX_TOLERANCE)
+
+
+@register_jitable
 def floor_to_step(value: float, step: float) -> float:
     """`value` floored to a multiple of `step` (see the module docstring's tolerance)."""
     if step <= 0.0:
         return value
     m, scale = step_fraction(step)
     q = value * scale / m
-    n = math.floor(q + STEP_TOLERANCE + abs(q) * RELATIVE_TOLERANCE)
+    n = math.floor(q + _tolerance(q))
     return n * m / scale
 
 
@@ -140,7 +149,7 @@ def ceil_to_step(value: float, step: float) -> float:
         return value
     m, scale = step_fraction(step)
     q = value * scale / m
-    n = math.ceil(q - STEP_TOLERANCE - abs(q) * RELATIVE_TOLERANCE)
+    n = math.ceil(q - _tolerance(q))
     return n * m / scale
 
 
