@@ -26,7 +26,10 @@ decimal, e.g. exactly `0.2`, never `0.30000000000000004`. The tolerance never ex
 float's 16 digits cannot tell neighbouring increments apart; no market comes close).
 
 The numeric core is `register_jitable`: plain Python when called from Python, compiled into the
-backtest's numba loop when called from there — one source for both.
+backtest's numba loop when called from there — one source for both. Numba's on-disk cache of
+`backtest.engine.simulate` keys on engine.py alone, so after editing a jitable function here or
+in `risk.py`, delete `awan_trading/backtest/__pycache__/engine.simulate-*` (the parity tests,
+which compare the two paths, fail loudly on a stale cache).
 """
 
 from __future__ import annotations
