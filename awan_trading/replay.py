@@ -2,8 +2,9 @@
 
 The live loop wakes at each candle close with a bounded window of recent candles (indicators
 already updated incrementally) and the current portfolio, and must say what to do at the next
-open. `decide` is that function; `intrabar_exit` is the stop / target check the position
-manager runs on every tick (here: on each candle's open, low and high). `replay` drives both over
+open. `decide` is that function; `intrabar_exit` (from `awan_trading.execution.exits`, with the
+exit levels) is the stop / target check the position manager runs on every candle, and
+`execution.sizing.size_entry` sizes each entry as the live executor does. `replay` drives them over
 a history exactly as the live loop would, filling queued orders at the next open, and produces
 the same trades and equity tables as the vectorized backtest — `tests/unit/test_replay*.py`
 hold the two to trade-for-trade parity, which is what lets a backtest stand for live behaviour.
@@ -24,6 +25,10 @@ import polars as pl
 from awan_trading.backtest.config import BacktestConfig
 from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.backtest.run import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestResult, RiskExits
+from awan_trading.execution.exits import ExitLevels, intrabar_exit
+from awan_trading.execution.refusals import Refusal
+from awan_trading.execution.risk import DAY_MS, daily_loss_reached
+from awan_trading.execution.sizing import size_entry
 from awan_trading.indicators import add_indicators
 from awan_trading.market.timeframes import parse_timeframe, to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
@@ -111,34 +116,6 @@ def decide(
     return actions
 
 
-def intrabar_exit(
-    position: Position,
-    open_: float,
-    high: float,
-    low: float,
-    *,
-    slippage: float,
-    trailing_stop: float | None,
-) -> tuple[float, str] | None:
-    """The fill price and reason if this candle exits the position, else None.
-
-    Stop (the higher of fixed and trailing) before target: a gap below the stop fills at the
-    open, a touch fills at the stop, both less slippage; the target fills at its limit price.
-    """
-    level, reason = position.stop_price, "stop_loss"
-    if trailing_stop:
-        trail = position.high_water * (1.0 - trailing_stop)
-        if trail > level:
-            level, reason = trail, "trailing_stop"
-    if level > 0.0 and open_ <= level:
-        return open_ * (1.0 - slippage), reason
-    if level > 0.0 and low <= level:
-        return level * (1.0 - slippage), reason
-    if high >= position.target_price:
-        return position.target_price, "take_profit"
-    return None
-
-
 @dataclass
 class _Book:
     """The replay's account: applies fills to the state and keeps the trade log."""
@@ -146,12 +123,14 @@ class _Book:
     state: PortfolioState
     fee: float
     trades: list[dict] = field(default_factory=list)
+    realized_today: float = 0.0  # PnL of trades closed this UTC day (max_daily_loss)
 
     def close(self, symbol: str, ts: int, price: float, reason: str) -> None:
         pos = self.state.positions.pop(symbol)
         self.state.pending_exits.pop(symbol, None)
         proceeds = pos.amount * price * (1.0 - self.fee)
         self.state.cash += proceeds
+        self.realized_today += proceeds - pos.stake
         self.trades.append(
             {"symbol": symbol, "entry_ts": pos.entry_ts, "entry_price": pos.entry_price, "exit_ts": ts,
              "exit_price": price, "amount": pos.amount, "stake": pos.stake, "pnl": proceeds - pos.stake,
@@ -185,10 +164,14 @@ def replay(
     cursor = dict.fromkeys(symbols, 0)
     last_close = dict.fromkeys(symbols, 0.0)
     book = _Book(PortfolioState(cash=config.initial_cash), config.fee)
-    state, slip, stake_fraction = book.state, config.slippage, config.effective_stake_fraction
+    state, slip, stake_rule = book.state, config.slippage, config.stake_rule
     curve: list[tuple[int, float, float, float]] = []
+    day, day_start_equity = None, config.initial_cash
 
     for now in timeline.tolist():
+        if now // DAY_MS != day:  # a new UTC day: the daily loss limit starts over
+            day, book.realized_today = now // DAY_MS, 0.0
+            day_start_equity = curve[-1][1] if curve else config.initial_cash
         present = [s for s in symbols if cursor[s] < ts_of[s].size and ts_of[s][cursor[s]] == now]
         bar = {s: ohlc[s][cursor[s]] for s in present}
         for s in present:  # 1. queued exits, then queued entries, at the open
@@ -204,15 +187,22 @@ def replay(
                     equity += state.positions[s].amount * last_close[s]
             for _, s in ready:
                 order = state.pending_entries.pop(s)
-                budget = min(state.cash, config.stake_amount or equity * stake_fraction)
-                if budget <= 0.0:
+                if daily_loss_reached(
+                    book.realized_today, day_start_equity, config.max_daily_loss or 0.0
+                ):
                     continue
                 px = bar[s][0] * (1.0 + slip)
-                state.cash -= budget
+                sized = size_entry(
+                    s, price=px, equity=equity, cash=state.cash, fee=config.fee,
+                    stake=stake_rule, rules=config.rules_for(s),
+                )  # fmt: skip
+                if isinstance(sized, Refusal):
+                    continue
+                state.cash -= sized.cost
+                levels = ExitLevels.at_entry(px, exits)
                 state.positions[s] = Position(
-                    s, budget / (px * (1.0 + config.fee)), budget, px, now, order.signal_ts,
-                    px * (1.0 - exits.stop_loss) if exits.stop_loss else 0.0,
-                    px * (1.0 + exits.take_profit) if exits.take_profit else float("inf"), px,
+                    s, sized.amount, sized.cost, px, now, order.signal_ts,
+                    levels.stop_price, levels.target_price, levels.high_water,
                 )  # fmt: skip
         for s in present:  # 2. stops and targets inside the candle
             if s not in state.positions:

@@ -10,8 +10,12 @@ Execution conventions (conservative, and identical in replay):
 
 1. At each timestamp, first the fills at the candle's **open**: exits signalled at the previous
    close (price `open * (1 - slippage)`), then entries signalled at the previous close in score
-   order (price `open * (1 + slippage)`). Stakes are `min(cash, equity * stake_fraction)` with
-   equity marked at the previous closes, taken once before this timestamp's entries.
+   order (price `open * (1 + slippage)`). Sizing is `awan_trading.execution.sizing`, compiled
+   in: the stake is `equity * stake_fraction` (or the fixed `stake_amount`) capped by
+   `max_position_quote` and by cash, with equity marked at the previous closes, taken once
+   before this timestamp's entries; the amount is floored to the symbol's lot step, and an
+   entry below its `min_amount` / `min_notional`, with no cash, or on a UTC day whose realized
+   loss reached `max_daily_loss` of the day's start equity (`execution.risk`) is dropped.
 2. Then, per open position, the exits **inside** the candle, in this order:
    a. stop (the higher of the fixed stop and the trailing stop): if the open is already at or
       below it (a gap) the fill is the open, otherwise if the low reaches it the fill is the stop
@@ -33,6 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from awan_trading.execution.risk import daily_loss_reached
+from awan_trading.execution.sizing import SIZED, entry_amount, entry_budget
 
 EXIT_SIGNAL, STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, END_OF_DATA = 0, 1, 2, 3, 4
 EXIT_REASONS: tuple[str, ...] = (
@@ -80,11 +87,19 @@ def simulate(
     stake_amount: float,
     max_open: int,
     max_trades: int,
+    day: np.ndarray,
+    max_position_quote: float,
+    max_daily_loss: float,
+    amount_step: np.ndarray,
+    min_amount: np.ndarray,
+    min_notional: np.ndarray,
 ):
     """Run the portfolio over (T × S) arrays; NaN prices mean "no candle for this symbol".
 
-    `stop_loss`, `take_profit`, `trailing_stop`, `stake_amount` of 0 disable that feature; `max_trades` bounds the
-    trade table (the number of entry signals is always enough: each trade needs its own).
+    `stop_loss`, `take_profit`, `trailing_stop`, `stake_amount`, `max_position_quote`,
+    `max_daily_loss` of 0 disable that feature; `max_trades` bounds the trade table (the number
+    of entry signals is always enough: each trade needs its own). `day[t]` is the UTC day number
+    of timestamp t; `amount_step`, `min_amount`, `min_notional` are per-symbol lot rules (0 = none).
     Returns `tr_i` (symbol, signal row, entry row, exit row, reason), `tr_f` (entry price, exit
     price, amount, stake, proceeds) and per-timestamp equity, cash and exposure.
     """
@@ -121,8 +136,16 @@ def simulate(
     cash_out = np.empty(n_t)
     expo_out = np.empty(n_t)
     cash = initial_cash
+    cur_day = day[0] if n_t > 0 else 0
+    day_start_equity = initial_cash
+    realized_today = 0.0
 
     for t in range(n_t):
+        # -- 0. a new UTC day: realized PnL restarts, start equity is the last marked equity --
+        if day[t] != cur_day:
+            cur_day = day[t]
+            realized_today = 0.0
+            day_start_equity = eq_out[t - 1] if t > 0 else initial_cash
         # -- 1. fills at the open: queued exits, then queued entries by score -------------
         for s in range(n_s):
             if pend_exit[s] and not np.isnan(open_[t, s]):
@@ -130,6 +153,7 @@ def simulate(
                 px = open_[t, s] * (1.0 - slippage)
                 proceeds = amount[s] * px * (1.0 - fee)
                 cash += proceeds
+                realized_today += proceeds - stake[s]
                 in_pos[s] = False
                 _record(
                     tr_i,
@@ -162,14 +186,21 @@ def simulate(
             for j in range(n_ready):
                 s = order[j]
                 pend_entry[s] = False
-                budget = min(cash, stake_amount if stake_amount > 0.0 else equity * stake_fraction)
-                if budget <= 0.0:
+                if daily_loss_reached(realized_today, day_start_equity, max_daily_loss):
                     continue
+                budget, _ = entry_budget(
+                    cash, equity, stake_fraction, stake_amount, max_position_quote
+                )
                 px = open_[t, s] * (1.0 + slippage)
-                cash -= budget
+                size, cost, outcome = entry_amount(
+                    budget, px, fee, amount_step[s], min_amount[s], min_notional[s]
+                )
+                if outcome != SIZED:
+                    continue
+                cash -= cost
                 in_pos[s] = True
-                stake[s] = budget
-                amount[s] = budget / (px * (1.0 + fee))
+                stake[s] = cost
+                amount[s] = size
                 entry_px[s] = px
                 entry_row[s] = t
                 signal_row[s] = pend_row[s]
@@ -205,6 +236,7 @@ def simulate(
                 continue
             proceeds = amount[s] * px * (1.0 - fee)
             cash += proceeds
+            realized_today += proceeds - stake[s]
             in_pos[s] = False
             pend_exit[s] = False
             _record(

@@ -17,6 +17,7 @@ from awan_trading.backtest.config import BacktestConfig
 from awan_trading.backtest.engine import EXIT_REASONS, simulate
 from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.errors import DataError
+from awan_trading.execution.risk import DAY_MS
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import parse_timeframe
 
@@ -140,6 +141,7 @@ def backtest_frame(
     bar_ms = parse_timeframe(timeframe).ms
     grid = build_grid(frame)
     a = grid.arrays
+    rules = [config.rules_for(symbol) for symbol in grid.symbols]
     tr_i, tr_f, equity, cash, exposure = simulate(
         a["open"], a["high"], a["low"], a["close"], a["enter_long"], a["exit_long"], a["score"],
         float(config.initial_cash), float(config.fee), float(config.slippage),
@@ -147,6 +149,10 @@ def backtest_frame(
         float(config.effective_stake_fraction), float(config.stake_amount or 0.0),
         int(config.max_open_positions),
         int(a["enter_long"].sum()) + 1,
+        grid.timeline // DAY_MS, float(config.max_position_quote or 0.0), float(config.max_daily_loss or 0.0),
+        np.array([r.amount_increment for r in rules], dtype=np.float64),
+        np.array([r.min_amount for r in rules], dtype=np.float64),
+        np.array([r.min_notional for r in rules], dtype=np.float64),
     )  # fmt: skip
     trades = _trades_table(grid, tr_i, tr_f, signal_ids)
     curve = pl.DataFrame(

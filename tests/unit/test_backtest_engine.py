@@ -9,6 +9,7 @@ import pytest
 
 from awan_trading.backtest import BacktestConfig, RiskExits, backtest_frame
 from awan_trading.errors import DataError
+from awan_trading.execution.sizing import MarketRules
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 NO_EXITS = RiskExits(stop_loss=None, take_profit=None, trailing_stop=None)
@@ -176,6 +177,36 @@ def test_fixed_stake_amount_does_not_compound_and_is_capped_by_cash() -> None:
     assert trades.get_column("pnl").to_list() == [-200.0, 0.0]  # the loss does not shrink stake 2
     capped = run(candles(rows), stake_amount=4000.0).trades
     assert capped.get_column("stake").to_list() == [1000.0, 500.0]
+
+
+def test_max_position_quote_and_lot_rules_size_like_the_live_executor() -> None:
+    rows = [(*FLAT, True), (101, 101, 101, 101), FLAT]
+    rules = {"A/USDT": MarketRules(0.01, amount_increment=0.1, min_amount=0.1, min_notional=0.0)}
+    (trade,) = run(candles(rows), max_position_quote=250.0, market_rules=rules).trades.iter_rows(
+        named=True
+    )
+    assert trade["amount"] == 2.4  # 250 / 101 = 2.475… floored to the 0.1 step
+    assert trade["stake"] == 2.4 * 101.0  # the cost of the floored amount, not the budget
+    assert run(candles(rows), max_position_quote=250.0).trades.get_column("stake")[0] == 250.0
+
+
+def test_entries_below_min_notional_or_min_amount_are_dropped() -> None:
+    rows = [(*FLAT, True), (101, 101, 101, 101), FLAT]
+    notional = {"A/USDT": MarketRules(amount_increment=0.1, min_notional=300.0)}
+    assert run(candles(rows), max_position_quote=250.0, market_rules=notional).trades.is_empty()
+    lot = {"A/USDT": MarketRules(amount_increment=1.0, min_amount=3.0)}
+    assert run(candles(rows), max_position_quote=250.0, market_rules=lot).trades.is_empty()
+
+
+def test_no_entries_after_the_days_realized_loss_reaches_max_daily_loss() -> None:
+    # day 1: a 10 % loss on a 50 % stake = 5 % of equity; the next entry the same day is dropped
+    rows = [(*FLAT, True), (100, 100, 100, 100, False, True), (90, 90, 90, 90, True), FLAT, FLAT]
+    config = {"stake_fraction": 0.5, "max_daily_loss": 0.05}
+    assert run(candles(rows), **config).trades.height == 1
+    assert run(candles(rows), **{**config, "max_daily_loss": 0.051}).trades.height == 2
+    # the same signal after 00:00 UTC enters: the limit is per UTC day
+    late = candles(rows, start=24 * 60 - 3)  # the re-entry fills at 00:00 of the next day
+    assert run(late, **config).trades.height == 2
 
 
 def test_a_queued_exit_frees_its_slot_for_an_entry_at_the_same_open() -> None:
