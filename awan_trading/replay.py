@@ -25,7 +25,7 @@ from awan_trading.backtest.config import BacktestConfig
 from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.backtest.run import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestResult, RiskExits
 from awan_trading.indicators import add_indicators
-from awan_trading.market.timeframes import parse_timeframe, to_epoch_ms
+from awan_trading.market.timeframes import to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
 from awan_trading.strategies.base import Strategy
 
@@ -267,7 +267,7 @@ def replay(
     equity = pl.DataFrame(
         curve, schema=["ts", "equity", "cash", "exposure"], orient="row"
     ).with_columns(pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
-    metrics = compute_metrics(equity, trades, config.initial_cash, parse_timeframe(timeframe).ms)
+    metrics = compute_metrics(equity, trades, config.initial_cash, timeframe)
     return BacktestResult(
         trades=trades, equity=equity.cast(EQUITY_SCHEMA), metrics=metrics, frame=frame
     )  # type: ignore[arg-type]

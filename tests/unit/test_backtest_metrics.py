@@ -11,8 +11,6 @@ import pytest
 
 from awan_trading.backtest import METRIC_KEYS, compute_metrics
 
-DAY_MS = 86_400_000
-
 
 def curve(values: list[float], exposure: list[float] | None = None) -> pl.DataFrame:
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -32,7 +30,7 @@ def trades(pnl: list[float], stake: float = 100.0) -> pl.DataFrame:
 
 def test_hand_computed_metrics() -> None:
     eq = [100.0, 110.0, 99.0, 121.0]
-    m = compute_metrics(curve(eq, [0.0, 0.5, 0.2, 0.0]), trades([10.0, -5.0, 5.0]), 100.0, DAY_MS)
+    m = compute_metrics(curve(eq, [0.0, 0.5, 0.2, 0.0]), trades([10.0, -5.0, 5.0]), 100.0, "1d")
     assert set(METRIC_KEYS) <= set(m)
     assert m["total_return"] == pytest.approx(0.21)
     assert m["max_drawdown"] == pytest.approx(0.1)
@@ -49,12 +47,12 @@ def test_hand_computed_metrics() -> None:
 
 
 def test_undefined_ratios_are_none_not_infinite() -> None:
-    m = compute_metrics(curve([100.0, 100.0, 100.0]), trades([1.0, 2.0]), 100.0, DAY_MS)
+    m = compute_metrics(curve([100.0, 100.0, 100.0]), trades([1.0, 2.0]), 100.0, "1d")
     assert m["profit_factor"] is None
     assert m["sharpe"] is None and m["sortino"] is None
     assert m["max_drawdown"] == 0.0
 
 
 def test_no_trades() -> None:
-    m = compute_metrics(curve([100.0, 100.0]), trades([]), 100.0, DAY_MS)
+    m = compute_metrics(curve([100.0, 100.0]), trades([]), 100.0, "1d")
     assert (m["trades"], m["win_rate"], m["avg_trade"], m["total_return"]) == (0, 0.0, 0.0, 0.0)
