@@ -56,3 +56,26 @@ def test_undefined_ratios_are_none_not_infinite() -> None:
 def test_no_trades() -> None:
     m = compute_metrics(curve([100.0, 100.0]), trades([]), 100.0, "1d")
     assert (m["trades"], m["win_rate"], m["avg_trade"], m["total_return"]) == (0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "per_year"),
+    [("1d", 365), ("8h", 1095), ("3d", 365 / 3), ("1w", 365 / 7), ("1M", 12)],
+)
+def test_ratios_are_annualised_by_the_timeframes_bars_per_year(timeframe, per_year) -> None:
+    eq = [100.0, 110.0, 99.0, 121.0]
+    daily = compute_metrics(curve(eq), trades([]), 100.0, "1d")
+    m = compute_metrics(curve(eq), trades([]), 100.0, timeframe)
+    # Same per-bar returns, different bars per year: the ratios scale by sqrt(bars per year).
+    assert m["sharpe"] == pytest.approx(daily["sharpe"] * math.sqrt(per_year / 365))
+    assert m["sortino"] == pytest.approx(daily["sortino"] * math.sqrt(per_year / 365))
+
+
+def test_monthly_cagr_counts_calendar_months_to_the_last_close() -> None:
+    months = [datetime(2023, m, 1, tzinfo=UTC) for m in range(1, 13)]  # Jan … Dec 2023
+    curve_1m = pl.DataFrame(
+        {"ts": months, "equity": [100.0] * 11 + [121.0], "cash": [0.0] * 12, "exposure": [0.0] * 12}
+    )
+    m = compute_metrics(curve_1m, trades([]), 100.0, "1M")
+    # First open 2023-01-01, last close 2024-01-01: exactly one 365-day year.
+    assert m["cagr"] == pytest.approx(0.21)
