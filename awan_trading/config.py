@@ -48,7 +48,7 @@ def _check_timeframe(value: str) -> None:
             f"timeframe {value!r} is longer than {LONGEST_PARTITIONED}: the Dagster assets are "
             f"partitioned by UTC day and a {value} candle spans several days, so it cannot live "
             f"in a daily partition; use {LONGEST_PARTITIONED} or shorter here and resample "
-            f"(`awan market resample --to {value}`)"
+            f"(`awan resample --to {value}`)"
         )
 
 
