@@ -32,11 +32,24 @@ from awan_trading.market.timeframes import parse_timeframe
 DEFAULT_CONFIG_FILE = "awan.toml"
 
 
+# awan.toml's timeframes are the Dagster assets' timeframes, and those assets are partitioned
+# by UTC day: a candle longer than a day spans several partitions and stays open across them,
+# so no daily partition could hold it whole. Longer bars come from resampling stored 1d ones.
+LONGEST_PARTITIONED = "1d"
+
+
 def _check_timeframe(value: str) -> None:
     try:
-        parse_timeframe(value)
+        tf = parse_timeframe(value)
     except AwanError as exc:  # pydantic reports ValueErrors with the key's location
         raise ValueError(str(exc)) from None
+    if tf > parse_timeframe(LONGEST_PARTITIONED):
+        raise ValueError(
+            f"timeframe {value!r} is longer than {LONGEST_PARTITIONED}: the Dagster assets are "
+            f"partitioned by UTC day and a {value} candle spans several days, so it cannot live "
+            f"in a daily partition; use {LONGEST_PARTITIONED} or shorter here and resample "
+            f"(`awan resample --to {value}`)"
+        )
 
 
 class _Strict(BaseModel):

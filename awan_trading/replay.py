@@ -30,7 +30,7 @@ from awan_trading.execution.refusals import Refusal
 from awan_trading.execution.risk import DAY_MS, daily_loss_reached
 from awan_trading.execution.sizing import size_entry
 from awan_trading.indicators import add_indicators
-from awan_trading.market.timeframes import parse_timeframe, to_epoch_ms
+from awan_trading.market.timeframes import to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
 from awan_trading.strategies.base import Strategy
 
@@ -257,7 +257,7 @@ def replay(
     equity = pl.DataFrame(
         curve, schema=["ts", "equity", "cash", "exposure"], orient="row"
     ).with_columns(pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
-    metrics = compute_metrics(equity, trades, config.initial_cash, parse_timeframe(timeframe).ms)
+    metrics = compute_metrics(equity, trades, config.initial_cash, timeframe)
     return BacktestResult(
         trades=trades, equity=equity.cast(EQUITY_SCHEMA), metrics=metrics, frame=frame
     )  # type: ignore[arg-type]

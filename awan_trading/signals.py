@@ -18,7 +18,12 @@ import polars as pl
 from awan_trading.errors import DataError
 from awan_trading.indicators import add_indicators
 from awan_trading.market.schema import TS_DTYPE
-from awan_trading.market.timeframes import TIMEFRAMES, parse_timeframe, to_epoch_ms
+from awan_trading.market.timeframes import (
+    TIMEFRAMES,
+    parse_timeframe,
+    timeframe_for_spacing,
+    to_epoch_ms,
+)
 from awan_trading.strategies.base import Strategy
 
 SIGNAL_SCHEMA: dict[str, pl.DataType] = {
@@ -67,7 +72,8 @@ def infer_timeframe(frame: pl.DataFrame) -> str:
     """The timeframe of a candle frame: its `timeframe` column, else the smallest ts step.
 
     The smallest step (not the most common) is used because sparse exchanges (XRP/ETH 1m in the
-    shared data) skip candles without trades, which only ever widens steps.
+    shared data) skip candles without trades, which only ever widens steps. A monthly series
+    is spaced 28–31 days and is `1M` when every ts opens a calendar month.
     """
     if "timeframe" in frame.columns:
         values = frame.get_column("timeframe").unique().drop_nulls().to_list()
@@ -88,9 +94,13 @@ def infer_timeframe(frame: pl.DataFrame) -> str:
             "cannot infer the timeframe from fewer than two candles per symbol; pass it"
         )
     step = int(steps.min())
-    for name in TIMEFRAMES:
-        if parse_timeframe(name).ms == step:
-            return name
+    tf = timeframe_for_spacing(step)
+    # Months are 28–31 days apart, so a spacing alone cannot tell 1M from a sparse daily series
+    # that happens to skip ~a month: 1M also needs every ts on a month's first day.
+    if tf is not None and (
+        tf.is_fixed or not frame.select(tf.misaligned_expr(pl.col("ts")).any()).item()
+    ):
+        return tf.name
     raise DataError(
         f"candle spacing of {step} ms is not a supported timeframe ({' '.join(TIMEFRAMES)})"
     )

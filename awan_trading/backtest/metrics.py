@@ -1,7 +1,8 @@
 """Performance metrics from the equity curve and the trade list.
 
 Annualisation: crypto trades every day of the year, so a year is 365 days of bars of the
-backtest's timeframe (`bars_per_year = 365 * 24 h / timeframe`; 525,600 for 1m). Sharpe and
+backtest's timeframe (`bars_per_year = 365 * 24 h / timeframe`; 525,600 for 1m, 1095 for 8h,
+365/3 for 3d, 365/7 for 1w, and 12 for calendar months). Sharpe and
 Sortino use per-step simple returns of the equity curve, zero risk-free rate, scaled by
 `sqrt(bars_per_year)`. CAGR uses wall-clock span (first open to last close). When several symbols
 with gaps share a curve, a step is one timestamp of the union timeline, which for gap-free data
@@ -19,7 +20,7 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-YEAR_MS = 365 * 24 * 3_600_000
+from awan_trading.market.timeframes import YEAR_MS, Timeframe, parse_timeframe
 
 METRIC_KEYS: tuple[str, ...] = (
     "total_return",
@@ -76,14 +77,19 @@ def _cagr(growth: float, years: float) -> float | None:
 
 
 def compute_metrics(
-    equity: pl.DataFrame, trades: pl.DataFrame, initial_cash: float, bar_ms: int
+    equity: pl.DataFrame,
+    trades: pl.DataFrame,
+    initial_cash: float,
+    timeframe: Timeframe | str,
 ) -> dict:
     """The metric dict (`METRIC_KEYS`) plus `final_equity`; fractions, not percentages.
 
     `max_drawdown` is positive (0.12 = the curve fell 12 % below its running peak); `exposure`
     is the share of timestamps with at least one open position (backtesting.py's exposure time);
-    `avg_trade` is the mean per-trade return after fees.
+    `avg_trade` is the mean per-trade return after fees. `timeframe` is the bars' timeframe,
+    which sets `bars_per_year` and where the last bar closes.
     """
+    tf = parse_timeframe(timeframe)
     eq = equity.get_column("equity").to_numpy()
     out: dict = dict.fromkeys(METRIC_KEYS)
     out["trades"] = trades.height
@@ -91,12 +97,12 @@ def compute_metrics(
     out["total_return"] = out["final_equity"] / initial_cash - 1.0
     if eq.size:
         ts = equity.get_column("ts").dt.epoch("ms").to_numpy()
-        years = (int(ts[-1]) - int(ts[0]) + bar_ms) / YEAR_MS
+        years = (tf.next_open_ms(int(ts[-1])) - int(ts[0])) / YEAR_MS
         growth = out["final_equity"] / initial_cash
         out["cagr"] = _cagr(growth, years)
         exposure = equity.get_column("exposure").to_numpy()
         mean, std, downside, drawdown, in_market = _curve_stats(eq, exposure, float(initial_cash))
-        scale = math.sqrt(YEAR_MS / bar_ms)
+        scale = math.sqrt(tf.periods_per_year)
         out["sharpe"] = _finite(mean / std * scale) if std > 0 else None
         out["sortino"] = _finite(mean / downside * scale) if downside > 0 else None
         out["max_drawdown"] = drawdown

@@ -138,7 +138,7 @@ def backtest_frame(
     """
     config = config or BacktestConfig()
     exits = exits or RiskExits()
-    bar_ms = parse_timeframe(timeframe).ms
+    tf = parse_timeframe(timeframe)  # an unknown timeframe fails before the simulation runs
     grid = build_grid(frame)
     a = grid.arrays
     rules = [config.rules_for(symbol) for symbol in grid.symbols]
@@ -158,7 +158,7 @@ def backtest_frame(
     curve = pl.DataFrame(
         {"ts": grid.timeline, "equity": equity, "cash": cash, "exposure": exposure}
     ).with_columns(pl.col("ts").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
-    metrics = compute_metrics(curve, trades, config.initial_cash, bar_ms)
+    metrics = compute_metrics(curve, trades, config.initial_cash, tf)
     return BacktestResult(
         trades=trades, equity=curve.cast(EQUITY_SCHEMA), metrics=metrics, frame=frame
     )  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
 from awan_trading.market.resample import resample_candles
 from awan_trading.market.schema import empty_candles
-from awan_trading.market.timeframes import Timeframe, parse_timeframe, parse_utc
+from awan_trading.market.timeframes import TIMEFRAMES, Timeframe, parse_timeframe, parse_utc
 from awan_trading.market.validation import findings_frame
 from awan_trading.storage import open_store, write_candles_to_store
 
@@ -77,7 +77,9 @@ def fetch(
         bool, typer.Option("--store", help="write into the configured store (AWAN_STORE_URL)")
     ] = False,
     exchange: Annotated[str, typer.Option(help="sim, paper:<ccxt id> or live:<ccxt id>")] = "sim",
-    timeframe: Annotated[str, typer.Option(help="1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d")] = "1m",
+    timeframe: Annotated[
+        str, typer.Option(help=" ".join(TIMEFRAMES) + " (1M = calendar month)")
+    ] = "1m",
     config: Annotated[Path | None, typer.Option(help="awan.toml to use")] = None,
 ) -> None:
     """Download candles into Parquet files (one per symbol) or the store, and print a summary."""

@@ -13,14 +13,14 @@ satisfy, so this module does not depend on storage and is trivially faked.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import polars as pl
 
 from awan_trading.exchange.base import Exchange
 from awan_trading.logs import get_logger
-from awan_trading.market.timeframes import Timeframe, from_epoch_ms, parse_timeframe, to_epoch_ms
+from awan_trading.market.timeframes import Timeframe, parse_timeframe
 
 log = get_logger(__name__)
 
@@ -44,14 +44,14 @@ def missing_ranges(
     stored: pl.DataFrame, start: datetime, end: datetime, timeframe: Timeframe
 ) -> list[tuple[datetime, datetime]]:
     """The [from, to) ranges of [start, end) not covered by `stored`: head and tail only."""
-    first = from_epoch_ms(-(-to_epoch_ms(start) // timeframe.ms) * timeframe.ms)
+    first = timeframe.ceil(start)
     if stored.is_empty():
         return [(first, end)] if first < end else []
     ranges = []
     lo, hi = stored["ts"].min(), stored["ts"].max()
     if first < lo:
         ranges.append((first, lo))
-    tail = hi + timedelta(milliseconds=timeframe.ms)
+    tail = timeframe.next_open(hi)
     if tail < end:
         ranges.append((tail, end))
     return ranges

@@ -247,7 +247,7 @@ class CcxtExchange:
         except TimeframeError as exc:
             raise InvalidOrder(f"{self.name}: {symbol}: {exc}") from None
         self._require_market(symbol)
-        since = -(-to_epoch_ms(start) // tf.ms) * tf.ms
+        since = tf.ceil_ms(to_epoch_ms(start))
         stop = min(to_epoch_ms(end), tf.floor_ms(self._now_ms()))
         what = f"fetch_ohlcv {symbol} {tf}"
         context = f"{self.name} {symbol} {tf}"
@@ -272,7 +272,7 @@ class CcxtExchange:
                 frames.append(ensure_valid(frame, tf, context=context))
             except CandleValidationError as exc:
                 raise BadExchangeData(f"refused exchange candles: {exc}") from exc
-            since = page[-1][0] + tf.ms
+            since = tf.next_open_ms(page[-1][0])
         return pl.concat(frames) if frames else empty_candles()
 
     def fetch_ticker(self, symbol: str) -> Ticker:

@@ -394,10 +394,10 @@ class SimMarket:
         tf = parse_timeframe(timeframe)
         start_ms = start if isinstance(start, int) else to_epoch_ms(start)
         end_ms = end if isinstance(end, int) else to_epoch_ms(end)
-        first = -(-start_ms // tf.ms) * tf.ms
-        stop = max(-(-end_ms // tf.ms) * tf.ms, first)
+        first = tf.ceil_ms(start_ms)
+        stop = max(tf.ceil_ms(end_ms), first)
         minutes = self.candles_1m(symbol, first, stop)
-        if tf.ms == MINUTE_MS or minutes.is_empty():
+        if tf.name == "1m" or minutes.is_empty():
             return minutes
         return resample_candles(minutes, "1m", tf, data_end=from_epoch_ms(stop))
 

@@ -17,8 +17,15 @@ from awan_trading.market.timeframes import Timeframe, parse_timeframe
 
 
 def candle_file_name(symbol: str, timeframe: Timeframe | str) -> str:
-    """`BTC/USDT`, `1m` → `BTC_USDT-1m.parquet` (the naming freqtrade users know)."""
-    return f"{symbol.replace('/', '_')}-{parse_timeframe(timeframe)}.parquet"
+    """`BTC/USDT`, `1m` → `BTC_USDT-1m.parquet` (the naming freqtrade users know).
+
+    A month is written `1Mo`: on a case-insensitive filesystem (macOS, Windows) `-1M` and `-1m`
+    would be the same file, and a monthly fetch would overwrite the minutes. The `timeframe`
+    column inside still says `1M`.
+    """
+    tf = parse_timeframe(timeframe)
+    suffix = tf.name if tf.is_fixed else f"{tf.name}o"
+    return f"{symbol.replace('/', '_')}-{suffix}.parquet"
 
 
 def read_candle_file(path: Path | str) -> tuple[pl.DataFrame, Timeframe | None]:

@@ -38,12 +38,13 @@ def resample_candles(
     candles = to_candles(frame, source="resample input")
     if candles.is_empty():
         return candles
-    ts_ms = pl.col("ts").dt.epoch("ms")
-    bucket = (ts_ms - ts_ms % dst.ms).alias("bucket")
+    # Buckets and ends come from the timeframes' own grid expressions: integer arithmetic for
+    # fixed lengths (the fast path), calendar truncation for months.
+    bucket = dst.floor_expr(pl.col("ts")).alias("bucket")
     if data_end is not None:
         end_expr = pl.lit(to_epoch_ms(data_end), dtype=pl.Int64)
     else:
-        end_expr = ts_ms.max().over("symbol") + src.ms
+        end_expr = src.next_open_expr(pl.col("ts").dt.epoch("ms").max().over("symbol"))
     aggregated = (
         candles.sort("symbol", "ts")
         .with_columns(bucket, end_expr.alias("data_end"))
@@ -56,7 +57,7 @@ def resample_candles(
             pl.col("volume").sum(),
             pl.col("data_end").first(),
         )
-        .filter(pl.col("bucket") + dst.ms <= pl.col("data_end"))
+        .filter(dst.next_open_expr(pl.col("bucket")) <= pl.col("data_end"))
         .with_columns(
             pl.col("bucket").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").alias("ts")
         )

@@ -110,7 +110,8 @@ def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, 
     finite = ~non_finite
     max_oc = pl.max_horizontal("open", "close")
     min_oc = pl.min_horizontal("open", "close")
-    step = (pl.col("ts") - pl.col("prev_sorted")).dt.total_milliseconds()
+    is_gap = tf.gap_expr(pl.col("prev_sorted"), pl.col("ts"))
+    missing = tf.missing_between_expr(pl.col("prev_sorted"), pl.col("ts"))
     duplicate = (
         pl.col("ts") == pl.col("prev_row_ts")
         if ordered_duplicates
@@ -126,13 +127,13 @@ def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, 
             pl.lit("ts is earlier than the previous row's ") + _iso("prev_row_ts"),
         ),
         "misaligned_ts": (
-            pl.col("ts").dt.epoch("ms") % tf.ms != 0,
+            tf.misaligned_expr(pl.col("ts")),
             pl.lit(f"ts is not on the {tf} grid"),
         ),
         "gap": (
-            step > tf.ms,
+            is_gap,
             pl.lit("missing ")
-            + (step // tf.ms - 1).cast(pl.String)
+            + missing.cast(pl.String)
             + pl.lit(f" {tf} candle(s) after ")
             + _iso("prev_sorted"),
         ),

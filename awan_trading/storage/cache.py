@@ -49,22 +49,30 @@ RECORD_SIZE = RECORD.itemsize  # 48
 DEFAULT_CAPACITY = 1000
 DAY = 86_400
 
-# KEYS[1]: candle string. ARGV: records, first ts, timeframe ms, capacity, ttl seconds, last ts.
+# KEYS[1]: candle string. ARGV: records, first ts, the open right before `first` (the caller
+# knows the grid, so months need no calendar here), capacity, ttl seconds, last ts.
 # Returns 1 appended/revised, 0 no window cached, -1 continuity broken (key dropped).
 _APPEND_LUA = """
 local key = KEYS[1]
-local rec, first, tf = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rec, first, prev = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local cap, ttl, size = tonumber(ARGV[4]), tonumber(ARGV[5]), 48
 local newest = tonumber(ARGV[6])
 local len = redis.call('STRLEN', key)
 if len == 0 then return 0 end
 local last = struct.unpack('<i8', redis.call('GETRANGE', key, len - size, len - size + 7))
-if first == last + tf then  -- the common case, the next candle: 4 calls in all
+if last == prev then  -- the common case, the next candle: 4 calls in all
   len = redis.call('APPEND', key, rec)
 else
   local head = struct.unpack('<i8', redis.call('GETRANGE', key, 0, 7))
   if first >= head and first <= last and newest >= last then
-    local keep = ((first - head) / tf) * size
+    -- records are sorted: binary-search how many open before `first` (at most ~11 reads)
+    local lo, hi = 0, len / size
+    while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      local at = struct.unpack('<i8', redis.call('GETRANGE', key, mid * size, mid * size + 7))
+      if at < first then lo = mid + 1 else hi = mid end
+    end
+    local keep = lo * size
     if keep > 0 then
       rec = redis.call('GETRANGE', key, 0, keep - 1) .. rec
     end
@@ -135,17 +143,13 @@ def _symbol_column(symbol: str, height: int) -> pl.Series:
     return pl.Series("symbol", [symbol], dtype=pl.String).new_from_index(0, height)
 
 
-@functools.cache
-def _timeframe_ms(timeframe: str) -> int:
-    return parse_timeframe(timeframe).ms
-
-
 def is_contiguous(frame: pl.DataFrame, timeframe: str) -> bool:
     """True when the rows are consecutive candles of `timeframe` (no gap, no repeat)."""
     if frame.height < 2:
         return True
-    steps = frame["ts"].dt.epoch("ms").diff().drop_nulls()
-    return bool((steps == parse_timeframe(timeframe).ms).all())
+    epoch = pl.col("ts").dt.epoch("ms")
+    follows = parse_timeframe(timeframe).next_open_expr(epoch).shift(1) == epoch
+    return bool(frame.select(follows.slice(1).all()).item())
 
 
 class CircuitBreaker:
@@ -341,8 +345,8 @@ class RedisCache:
         payload = encode_records(frame)
         first = _PACK.unpack_from(payload, 0)[0]
         newest = _PACK.unpack_from(payload, len(payload) - RECORD_SIZE)[0]
-        step = _timeframe_ms(timeframe)
-        args = [payload, first, step, self.capacity, self.candle_ttl, newest]
+        prev = parse_timeframe(timeframe).add_ms(first, -1)
+        args = [payload, first, prev, self.capacity, self.candle_ttl, newest]
         evalsha = ("EVALSHA", _APPEND_SHA, 1, key, *args)
         return self._safe(lambda: self._command(*evalsha, script=_APPEND_LUA), 0) == 1
 

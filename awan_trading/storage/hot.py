@@ -64,7 +64,7 @@ def _refill(
     latest = store.latest_candle_ts(exchange, symbol, timeframe)
     if latest is None:
         return empty_candles()
-    start = latest - parse_timeframe(timeframe).delta * (n - 1)
+    start = parse_timeframe(timeframe).add(latest, -(n - 1))
     frame = store.read_candles(exchange, symbol, timeframe, start, None).tail(n)
     cache.set_candles(exchange, symbol, timeframe, frame)
     return frame

@@ -50,10 +50,10 @@ class MemoryCache:
             cached = self._candles.get(key)
             if cached is None:
                 return False
-            step = parse_timeframe(timeframe).delta
+            tf = parse_timeframe(timeframe)
             first, newest = frame["ts"][0], frame["ts"][-1]
             head, last = cached["ts"][0], cached["ts"][-1]
-            if is_contiguous(frame, timeframe) and first == last + step:
+            if is_contiguous(frame, timeframe) and first == tf.next_open(last):
                 merged = pl.concat([cached, frame])
             elif is_contiguous(frame, timeframe) and head <= first <= last <= newest:
                 merged = pl.concat([cached.filter(pl.col("ts") < first), frame])

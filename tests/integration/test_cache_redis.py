@@ -11,7 +11,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -94,6 +94,26 @@ def test_append_revises_from_the_head_and_drops_on_an_impossible_revision(
     shorter = candles("BTC/USDT", T0 + 2 * MINUTE, 2)  # would end before the cached last
     assert not cache.append_candles("sim", "BTC/USDT", "1m", shorter)
     assert cache.get_candles("sim", "BTC/USDT", "1m", 10) is None
+
+
+def test_monthly_windows_append_and_revise_on_the_calendar(cache: HotCache) -> None:
+    opens = [datetime(2024, m, 1, tzinfo=UTC) for m in range(1, 8)]  # months of 28–31 days
+
+    def months(first: int, n: int, base: float = 100.0) -> pl.DataFrame:
+        frame = candles("BTC/USDT", T0, n, base=base)
+        ts = pl.Series("ts", opens[first : first + n]).dt.cast_time_unit("ms")
+        return frame.with_columns(ts=ts)
+
+    cache.set_candles("sim", "BTC/USDT", "1M", months(0, 3))  # Jan, Feb, Mar
+    assert cache.append_candles("sim", "BTC/USDT", "1M", months(3, 1))  # Apr follows Mar
+    revised = months(3, 2, base=500)  # April revised, May new
+    assert cache.append_candles("sim", "BTC/USDT", "1M", revised)
+    got = cache.get_candles("sim", "BTC/USDT", "1M", 10)
+    assert got is not None and got["ts"].to_list() == opens[:5]
+    assert got.tail(2).equals(revised)
+    # July after May skips June: the window is dropped rather than hiding the gap.
+    assert not cache.append_candles("sim", "BTC/USDT", "1M", months(6, 1))
+    assert cache.get_candles("sim", "BTC/USDT", "1M", 10) is None
 
 
 def test_indicators_signals_priorities(cache: HotCache) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from polars.testing import assert_frame_equal
 
+from awan_trading.exchange import ccxt_exchange
 from awan_trading.exchange.ccxt_exchange import WIRE_LOGGER, CcxtExchange
 from awan_trading.exchange.emulator import EmulatorServer, make_state
 from awan_trading.exchange.errors import (
@@ -205,3 +206,25 @@ def test_api_key_and_secret_never_reach_logs_or_errors(emulator, api_key, caplog
     assert any("X-MBX-APIKEY" in r.getMessage() for r in wire)  # the header was logged...
     text = caplog.text + "\n".join(errors) + "\n".join(r.getMessage() for r in caplog.records)
     assert api_key not in text and secret not in text  # ...but never its value
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "start", "end", "opens"),
+    [
+        # Mondays from 2024-01-01; a start inside a week begins at the next Monday.
+        ("1w", JAN + timedelta(days=2), datetime(2024, 3, 5, tzinfo=UTC), 9),
+        # Calendar months across the leap February, into the next year.
+        ("1M", datetime(2023, 11, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC), 5),
+    ],
+)
+def test_weekly_and_monthly_candles_page_on_their_grid(
+    emulator, api_key, monkeypatch, timeframe, start, end, opens
+) -> None:
+    exchange = connect(emulator, api_key, timeout=10.0)
+    # Two candles a page, so each page's `since` is the previous page's last open + one
+    # candle: 31, 30 or 29 days later for months, never a fixed 30.
+    monkeypatch.setattr(ccxt_exchange, "PAGE_LIMIT", 2)
+    fetched = exchange.fetch_ohlcv("BTC/USDT", timeframe, start, end)
+    assert fetched.height == opens
+    assert_frame_equal(fetched, SimMarket(SEED).candles("BTC/USDT", timeframe, start, end))
+    assert emulator.state.count(KLINES) == -(-opens // 2)

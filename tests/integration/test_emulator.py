@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -39,6 +40,19 @@ def test_klines_include_the_forming_candle_like_binance(emulator) -> None:
     assert status == 200 and len(rows) == 3 and len(rows[0]) == 12
     assert rows[-1][0] == now - now % 60_000  # the still-forming minute
     assert all(isinstance(v, str) for v in rows[0][1:6])  # decimals as strings
+
+
+def test_monthly_klines_open_on_the_first_and_close_at_the_months_last_millisecond(
+    emulator,
+) -> None:
+    start = to_epoch_ms(datetime(2024, 1, 15, tzinfo=UTC))
+    url = f"{emulator.url}/api/v3/klines?symbol=BTCUSDT&interval=1M&limit=3&startTime={start}"
+    status, body, _ = get(url)
+    rows = json.loads(body)
+    months = [datetime(2024, m, 1, tzinfo=UTC) for m in (2, 3, 4, 5)]
+    assert status == 200
+    assert [r[0] for r in rows] == [to_epoch_ms(m) for m in months[:3]]
+    assert [r[6] for r in rows] == [to_epoch_ms(m) - 1 for m in months[1:]]  # Feb has 29 days
 
 
 def test_signed_endpoints_need_the_api_key(emulator) -> None:

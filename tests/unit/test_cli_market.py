@@ -198,3 +198,22 @@ def test_fetch_needs_exactly_one_destination(destination):
     )
     assert result.exit_code == 2
     assert "exactly one destination" in result.stderr
+
+
+def test_monthly_and_minute_files_do_not_share_a_name(tmp_path):
+    common = ("fetch", "--exchange", "sim", "--symbols", "BTC/USDT", "--out", tmp_path)
+    months = run(*common, "--timeframe", "1M", "--start", "2024-01-01", "--end", "2024-04-01")
+    minutes = run(
+        *common, "--timeframe", "1m", "--start", "2024-01-01", "--end", "2024-01-01T01:00"
+    )
+    assert months.exit_code == 0 and minutes.exit_code == 0, months.output + minutes.output
+    # `-1M` and `-1m` would be one file on a case-insensitive filesystem (macOS, Windows).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "BTC_USDT-1Mo.parquet",
+        "BTC_USDT-1m.parquet",
+    ]
+    frame, tf = read_candle_file(tmp_path / "BTC_USDT-1Mo.parquet")
+    assert tf is not None and tf.name == "1M"
+    assert frame["ts"].dt.month().to_list() == [1, 2, 3]
+    off_grid = run(*common, "--timeframe", "1M", "--start", "2024-01-15", "--end", "2024-04-01")
+    assert off_grid.exit_code == 2 and "on the 1M grid" in off_grid.stderr

@@ -110,3 +110,21 @@ def test_unknown_key_in_dotenv_fails(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("AWAN_STORE_URL=duckdb:///x.duckdb\nAWAN_STOER_URL=oops\n")
     with pytest.raises(ConfigError, match="stoer_url: unknown key"):
         load_settings()
+
+
+@pytest.mark.parametrize("timeframe", ["3d", "1w", "1M"])
+@pytest.mark.parametrize("section", ["universe", "strategy"])
+def test_timeframes_longer_than_a_daily_partition_are_refused(tmp_path, section, timeframe):
+    key = "timeframes" if section == "universe" else "timeframe"
+    value = f"['1h', '{timeframe}']" if section == "universe" else f"'{timeframe}'"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"[{section}]\n{key} = {value}\n"))
+    message = str(caught.value)
+    assert f"{section}.{key}" in message
+    assert f"timeframe '{timeframe}' is longer than 1d" in message
+    assert "partitioned by UTC day" in message
+
+
+def test_8h_and_1d_fit_a_daily_partition(tmp_path):
+    config = load_config(write(tmp_path, "[universe]\ntimeframes = ['8h', '1d']\n"))
+    assert config.universe.timeframes == ["8h", "1d"]

@@ -78,3 +78,32 @@ def test_timeframe_is_inferred_from_sparse_candles(
         infer_timeframe(pl.concat([xrp_1m, btc_30m]))
     with pytest.raises(DataError, match="fewer than two"):
         infer_timeframe(btc_30m.head(1).drop("timeframe"))
+
+
+def _series(times: list[datetime]) -> pl.DataFrame:
+    n = len(times)
+    return pl.DataFrame({"symbol": ["BTC/USDT"] * n, "ts": times, "close": [1.0] * n}).with_columns(
+        pl.col("ts").dt.cast_time_unit("ms")
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        ([datetime(2024, 1, 1, h, tzinfo=UTC) for h in (0, 8, 16)], "8h"),
+        ([datetime(2024, 1, d, tzinfo=UTC) for d in (3, 6, 9)], "3d"),
+        ([datetime(2024, 1, d, tzinfo=UTC) for d in (1, 8, 22)], "1w"),  # a missing week
+        # Months are 28–31 days apart: Feb → Mar is 29 days in 2024, Jan → Feb 31.
+        ([datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4)], "1M"),
+        ([datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 3, 1, tzinfo=UTC)], "1M"),  # 28 days
+        ([datetime(2023, 12, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)], "1M"),
+    ],
+)
+def test_long_timeframes_are_inferred_from_their_spacing(times, expected) -> None:
+    assert infer_timeframe(_series(times)) == expected
+
+
+def test_a_month_apart_off_the_first_of_the_month_is_not_a_monthly_series() -> None:
+    times = [datetime(2024, 1, 15, tzinfo=UTC), datetime(2024, 2, 14, tzinfo=UTC)]
+    with pytest.raises(DataError, match="not a supported timeframe"):
+        infer_timeframe(_series(times))

@@ -18,7 +18,7 @@ from awan_trading.errors import DataError
 from awan_trading.exchange.sim_market import SimMarket
 from awan_trading.market.resample import resample_candles
 from awan_trading.market.schema import CANDLE_SCHEMA
-from awan_trading.market.timeframes import to_epoch_ms
+from awan_trading.market.timeframes import parse_timeframe, to_epoch_ms
 from awan_trading.market.validation import validate_candles
 
 MIN = 60_000
@@ -135,6 +135,36 @@ def test_higher_timeframes_are_the_1m_candles_aggregated(
     expected = resample_candles(week, "1m", timeframe)
     assert direct.height == expected.height > 0
     assert direct.equals(expected)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "start", "end", "opens"),
+    [
+        ("8h", datetime(2024, 2, 28, 5), datetime(2024, 3, 1, 9), 7),  # over the leap day
+        ("3d", datetime(2024, 1, 1), datetime(2024, 1, 20), 6),  # epoch grid: Jan 3 … Jan 18
+        ("1w", datetime(2024, 1, 2), datetime(2024, 2, 6), 5),  # Mondays Jan 8 … Feb 5
+        ("1M", datetime(2024, 1, 15), datetime(2024, 4, 2), 3),  # Feb, Mar, Apr (leap Feb)
+    ],
+)
+def test_long_timeframes_are_exact_deterministic_and_random_access(
+    market: SimMarket, timeframe: str, start: datetime, end: datetime, opens: int
+) -> None:
+    tf = parse_timeframe(timeframe)
+    lo, hi = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    got = market.candles("SOL/USDT", timeframe, lo, hi)
+    assert got["ts"].to_list() == tf.opens(lo, hi) and got.height == opens
+    # Each candle is its own minutes aggregated, whole (the last one runs past `end`).
+    first, stop = tf.ceil_ms(to_epoch_ms(lo)), tf.ceil_ms(to_epoch_ms(hi))
+    minutes = market.candles_1m("SOL/USDT", first, stop)
+    assert got.equals(resample_candles(minutes, "1m", timeframe))
+    assert minutes.height == (stop - first) // MIN
+    # Random access: a fresh market asked candle by candle gives the same bytes.
+    fresh = SimMarket(seed=42)
+    one_by_one = pl.concat(
+        [fresh.candles("SOL/USDT", timeframe, t, tf.next_open(t)) for t in tf.opens(lo, hi)]
+    )
+    assert _bytes(one_by_one) == _bytes(got)
+    assert validate_candles(got, timeframe) == []
 
 
 def test_higher_timeframe_window_snaps_to_the_grid(market: SimMarket) -> None:

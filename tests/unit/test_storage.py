@@ -128,6 +128,16 @@ def test_contiguity() -> None:
     assert not is_contiguous(pl.concat([candles.head(2), candles.tail(2)]), "1m")
 
 
+def test_contiguity_of_calendar_months() -> None:
+    opens = [datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4)]  # 31, 29, 31 days apart
+    months = frame(["A/B"], 4).with_columns(
+        ts=pl.Series(opens).dt.cast_time_unit("ms").dt.convert_time_zone("UTC")
+    )
+    assert is_contiguous(months, "1M")
+    assert not is_contiguous(months.filter(pl.col("ts") != opens[1]), "1M")
+    assert not is_contiguous(months, "1w")
+
+
 def test_circuit_breaker_opens_then_probes_once_then_closes() -> None:
     now = [0.0]
     breaker = CircuitBreaker("t", threshold=2, cooldown=10, clock=lambda: now[0])

@@ -157,3 +157,53 @@ def test_interleaved_symbols_use_each_symbols_own_previous_row():
     assert [(f.symbol, f.rule, f.ts.minute) for f in validate_candles(gap, "1m")] == [
         ("A/USDT", "gap", 4)
     ]
+
+
+# --- calendar months and weeks ---------------------------------------------------------------
+
+
+def at(times: list[datetime]) -> pl.DataFrame:
+    """Valid candles at the given open times."""
+    frame = good(len(times))
+    return frame.with_columns(ts=pl.Series("ts", times, dtype=frame.schema["ts"]))
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_months_of_different_lengths_follow_each_other_without_a_gap():
+    months = [utc(2023, 12, 1), utc(2024, 1, 1), utc(2024, 2, 1), utc(2024, 3, 1), utc(2024, 4, 1)]
+    assert validate_candles(at(months), "1M") == []
+
+
+def test_a_month_that_does_not_open_on_the_first_is_misaligned():
+    findings = rules_at(at([utc(2024, 1, 1), utc(2024, 2, 2), utc(2024, 3, 1)]), "1M")
+    assert findings == {("misaligned_ts", utc(2024, 2, 2))}
+    # Midnight matters too: a month opens at 00:00 UTC.
+    assert rules_at(at([utc(2024, 1, 1, 1)]), "1M") == {("misaligned_ts", utc(2024, 1, 1, 1))}
+
+
+def test_a_missing_month_is_a_gap_naming_how_many():
+    (gap,) = validate_candles(at([utc(2023, 11, 1), utc(2024, 2, 1)]), "1M")
+    assert (gap.rule, gap.ts, gap.severity) == ("gap", utc(2024, 2, 1), "warning")
+    assert "missing 2 1M candle(s) after 2023-11-01T00:00:00Z" in gap.detail
+
+
+def test_weeks_open_on_mondays_and_a_missing_week_is_a_gap():
+    mondays = [utc(2024, 1, 1), utc(2024, 1, 8), utc(2024, 1, 22)]
+    (gap,) = validate_candles(at(mondays), "1w")
+    assert (gap.rule, gap.ts) == ("gap", utc(2024, 1, 22))
+    assert "missing 1 1w candle(s)" in gap.detail
+    # A Thursday is on the epoch's 7-day grid but not on Binance's Monday grid.
+    assert rules_at(at([utc(2024, 1, 4)]), "1w") == {("misaligned_ts", utc(2024, 1, 4))}
+
+
+def test_month_rules_hold_across_symbols_and_unsorted_rows():
+    a = at([utc(2024, 3, 1), utc(2024, 1, 1), utc(2024, 2, 1)])
+    b = at([utc(2024, 1, 1), utc(2024, 3, 1)]).with_columns(symbol=pl.lit("BTC/USDT"))
+    found = {(f.symbol, f.rule, f.ts) for f in validate_candles(pl.concat([a, b]), "1M")}
+    assert found == {
+        ("ETH/USDT", "out_of_order", utc(2024, 1, 1)),
+        ("BTC/USDT", "gap", utc(2024, 3, 1)),
+    }

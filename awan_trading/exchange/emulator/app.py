@@ -132,15 +132,15 @@ class EmulatorState:
             raise BinanceError(400, -1120, "Invalid interval.") from None
         limit = min(int(params.get("limit", 500)), MAX_KLINES)
         now = to_epoch_ms(self.sim.now())
-        forming_end = tf.floor_ms(now) + tf.ms  # Binance includes the forming candle
-        start = int(params.get("startTime", forming_end - limit * tf.ms))
-        start = -(-start // tf.ms) * tf.ms
-        end = min(start + limit * tf.ms, forming_end, int(params.get("endTime", forming_end)) + 1)
+        forming_end = tf.next_open_ms(now)  # Binance includes the forming candle
+        start = int(params.get("startTime", tf.add_ms(forming_end, -limit)))
+        start = tf.ceil_ms(start)
+        end = min(tf.add_ms(start, limit), forming_end, int(params.get("endTime", forming_end)) + 1)
         if end <= start:
             return []
         frame = self.sim.market_data.candles(symbol, tf, start, end)
         rows = [
-            [ts, _num(o), _num(h), _num(lo), _num(c), _num(v), ts + tf.ms - 1,
+            [ts, _num(o), _num(h), _num(lo), _num(c), _num(v), tf.next_open_ms(ts) - 1,
              _num(c * v), 100, _num(v / 2), _num(c * v / 2), "0"]
             for ts, o, h, lo, c, v in zip(
                 (to_epoch_ms(t) for t in frame["ts"]), frame["open"], frame["high"],
