@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -251,3 +252,37 @@ def test_ambiguous_integer_epochs_are_refused_naming_the_units(tmp_path, values)
         assert len(line.splitlines()) == 1
         assert "'ts'" in line and "seconds, milliseconds, microseconds, nanoseconds" in line
     assert not out.exists()
+
+
+def test_resample_refuses_an_unusable_out_before_reading(tmp_path, xrp_file):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    for out, needle in [
+        (a_file / "sub" / "h1.parquet", "lies under the file"),
+        (folder, "is a directory, expected a file name"),
+        ("/proc/awan/h1.parquet", "cannot write there"),
+    ]:
+        result = run("resample", xrp_file, "--to", "1h", "--out", out)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert f"--out {out}" in result.stderr and needle in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_resample_failing_mid_write_keeps_the_old_file(tmp_path, xrp_file, monkeypatch):
+    out = tmp_path / "h1.parquet"
+    out.write_bytes(b"old")
+
+    def full_disk(self, file, **kwargs):
+        Path(file).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    result = run("resample", xrp_file, "--to", "1h", "--out", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["XRP_ETH-1m.parquet", "h1.parquet"]
