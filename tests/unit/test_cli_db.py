@@ -77,3 +77,14 @@ def test_db_status_creates_nothing(tmp_path, monkeypatch):
     status = runner.invoke(app, ["db", "status"])
     assert status.exit_code == 0 and "pending migrations │ none" in status.stdout
     assert (store.stat().st_mtime_ns, sorted(p.name for p in store.parent.iterdir())) == before
+
+
+def test_a_multi_line_driver_error_still_prints_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AWAN_REDIS_URL", raising=False)
+    store = tmp_path / "store.duckdb"
+    import duckdb
+
+    duckdb.connect(str(store)).close()  # a database without awan's tables: DuckDB's catalog
+    monkeypatch.setenv("AWAN_STORE_URL", f"duckdb:///{store}")  # error spans several lines
+    _one_line_exit_2(runner.invoke(app, ["cache", "warm"]), "Table with name candles")
