@@ -91,7 +91,7 @@ def atomic_file(path: Path | str) -> Iterator[Path]:
     On an error the temporary file and any folders created for it are removed, so the old
     `path` (or nothing) remains.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # `out/..` or `.` have no name to put a temp beside
     created = _make_parents(path.parent)
     temporary = _temporary_name(path)
     try:
@@ -110,7 +110,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     A new `path` appears whole in one rename. An existing `path` keeps its other files and
     gets each new file by an atomic rename. On an error nothing in `path` changes.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # `.` (the current folder) has no name otherwise
     created = _make_parents(path.parent)
     temporary = _temporary_name(path)
     try:

@@ -189,3 +189,15 @@ def test_integer_microsecond_timestamps_backtest_like_datetimes(
         assert result.exit_code == 0, result.output
         metrics.append(json.loads(result.stdout))
     assert metrics[0] == metrics[1] and metrics[0]["timeframe"] == "30m"
+
+
+def test_out_may_be_the_current_folder(tmp_path: Path, xrp_5m: pl.DataFrame, monkeypatch) -> None:
+    data = tmp_path / "data" / "xrp.parquet"
+    data.parent.mkdir()
+    xrp_5m.write_parquet(data)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = runner.invoke(app, ["backtest", "--data", str(data), "--out", ".", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in work.iterdir()) == sorted(OUTPUTS)
