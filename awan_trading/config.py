@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -109,6 +110,35 @@ class StrategyConfig(_Strict):
     @classmethod
     def _timeframe(cls, value: str) -> str:
         _check_timeframe(value)
+        return value
+
+    # A strategy name or parameter that does not exist must stop awan at start-up with the
+    # key's name, not when the Dagster code location or the live loop first builds it. The
+    # registry is imported here, not at module level: it pulls in TA-Lib, and `awan --help`
+    # and the settings loader must stay cheap.
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from awan_trading.strategies import STRATEGIES
+
+        if value not in STRATEGIES:
+            raise ValueError(
+                f"unknown strategy {value!r}; available: {', '.join(sorted(STRATEGIES))}"
+            )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _strategy_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from awan_trading.strategies import StrategyError, get_strategy
+
+        name = info.data.get("name")
+        if name is None:  # the name failed its own check, which already names it
+            return value
+        try:
+            get_strategy(name, value)
+        except StrategyError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 
@@ -222,11 +252,14 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def load_config(path: Path | str | None = None) -> AwanConfig:
-    """Read and validate `awan.toml`; defaults when the default file does not exist.
+    """Read and validate the config file; defaults when the default file does not exist.
 
-    An explicitly named file that is missing is an error: a typo in a path must not silently
-    run with defaults.
+    The file is `path`, else `AWAN_CONFIG_FILE`, else `./awan.toml`. An explicitly named file
+    (either way) that is missing is an error: a typo in a path must not silently run with
+    defaults.
     """
+    if path is None:
+        path = load_settings().config_file
     file = Path(path) if path is not None else Path(DEFAULT_CONFIG_FILE)
     if not file.exists():
         if path is not None:

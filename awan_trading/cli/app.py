@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from awan_trading.errors import AwanError
 
@@ -33,8 +34,14 @@ R = TypeVar("R")
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    """Print one clear error line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one clear error line and return the Exit to raise.
+
+    Only the first line of `message` is shown: messages that wrap a driver's error (DuckDB's
+    catalog errors, libpq's hints) carry the cause there and follow it with context lines.
+    """
+    first = next((line.strip() for line in message.splitlines() if line.strip()), message)
+    # A Text, not markup: a message quoting `[...]` (a list of timeframes) must print as is.
+    err_console.print(Text.assemble(("error:", "bold red"), " ", first), soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -50,6 +50,35 @@ def load_candles(path: Path) -> tuple[pl.DataFrame, str | None]:
     return pl.concat(frames), (timeframes.pop() if timeframes else None)
 
 
+def data_timeframe(candles: pl.DataFrame, given: str | None, file_tf: str | None) -> str:
+    """The timeframe to backtest at: the candles' spacing, which `given` and `file_tf` must match.
+
+    Annualised metrics scale with the timeframe, so a wrong `--timeframe` silently changes
+    the Sharpe ratio of the very same trades; a contradiction is refused instead.
+    """
+    from awan_trading.market.timeframes import parse_timeframe
+    from awan_trading.signals import infer_timeframe
+
+    claims = [
+        (parse_timeframe(value).name, where)
+        for value, where in ((given, "--timeframe"), (file_tf, "the files' timeframe column"))
+        if value is not None
+    ]
+    try:
+        spacing = infer_timeframe(candles)
+    except DataError:
+        if claims and candles.height <= candles.get_column("symbol").n_unique():
+            return claims[0][0]  # one candle per symbol has no spacing to contradict
+        raise
+    for name, where in claims:
+        if name != spacing:
+            raise DataError(
+                f"{where} says {name} but the candles are {spacing} apart; "
+                f"drop --timeframe or resample the data (awan resample --to {name})"
+            )
+    return spacing
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -95,8 +124,9 @@ def backtest_command(
 
     from awan_trading.backtest import BacktestConfig, run_backtest
     from awan_trading.backtest.plots import plot_equity, plot_trades
+    from awan_trading.cli.paths import atomic_dir, check_output_dir
     from awan_trading.errors import ConfigError
-    from awan_trading.signals import infer_timeframe
+    from awan_trading.market.validation import ensure_valid
     from awan_trading.strategies import get_strategy, parse_overrides
 
     chosen = get_strategy(strategy, parse_overrides(set_ or []))
@@ -112,6 +142,7 @@ def backtest_command(
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"invalid backtest option {first['loc'][0]}: {first['msg']}") from None
+    check_output_dir(out)  # before any work: a bad --out must not cost a whole backtest
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -123,24 +154,32 @@ def backtest_command(
     with progress:
         task = progress.add_task(f"loading {data}", total=None)
         candles, file_tf = load_candles(data)
-        tf = timeframe or file_tf or infer_timeframe(candles)
+        tf = data_timeframe(candles, timeframe, file_tf)
+        # The same rules that keep bad candles out of the store keep them out of a backtest:
+        # an inf high or high < low would otherwise produce confident, meaningless metrics.
+        ensure_valid(candles, tf, context=str(data))
         progress.update(
             task, description=f"backtesting {chosen.name} on {candles.height:,} candles ({tf})"
         )
         result = run_backtest(candles, chosen, config, timeframe=tf)
         progress.update(task, description=f"writing {out}")
-        out.mkdir(parents=True, exist_ok=True)
-        result.trades.write_parquet(out / "trades.parquet")
-        result.equity.write_parquet(out / "equity.parquet")
         metrics = {
             "strategy": chosen.name,
             "params": chosen.params.model_dump(mode="json"),
             "timeframe": tf,
             **result.metrics,
         }
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        plot_equity(result.equity, out / "equity.png")
-        plot_trades(result.frame, result.trades, out / "chart.png")
+        # All five files are written to a temporary folder first: a failure in any of them
+        # (a plot, a full disk) leaves `out` as it was instead of half a result.
+        try:
+            with atomic_dir(out) as folder:
+                result.trades.write_parquet(folder / "trades.parquet")
+                result.equity.write_parquet(folder / "equity.parquet")
+                (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+                plot_equity(result.equity, folder / "equity.png")
+                plot_trades(result.frame, result.trades, folder / "chart.png")
+        except OSError as exc:  # checked up front, but a disk can still fill up meanwhile
+            raise DataError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     if as_json:
         typer.echo(json.dumps(metrics))
         return

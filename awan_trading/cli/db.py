@@ -8,6 +8,7 @@ store after a restart or a flush.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -85,9 +86,12 @@ def cache_warm(
     timeframe: Annotated[
         list[str] | None, typer.Option("--timeframe", "-t", help="Default: the config's.")
     ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="awan.toml to use (default: AWAN_CONFIG_FILE, ./awan.toml)")
+    ] = None,
 ) -> None:
     """Rebuild the cached candle windows from the store."""
-    universe = load_config().universe
+    universe = load_config(config).universe
     cache = open_cache(redis_url)
     if not cache.available():
         raise AwanError(f"redis at {getattr(cache, 'url', '?')} is unreachable; nothing cached")

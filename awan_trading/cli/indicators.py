@@ -14,6 +14,7 @@ import pydantic
 import typer
 
 from awan_trading.cli.app import app, awan_command, console
+from awan_trading.cli.paths import atomic_file, check_output_file
 from awan_trading.errors import DataError
 from awan_trading.indicators import IndicatorParams, add_indicators
 from awan_trading.market.schema import to_candles
@@ -75,11 +76,12 @@ def indicators_command(
         macd_slow=macd_slow,
         macd_signal=macd_signal,
     )
+    check_output_file(output_path, option="OUT.parquet")
     candles = to_candles(_read(input_path), source=str(input_path))
     result = add_indicators(candles, params)
     try:
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        result.write_parquet(output_path)
+        with atomic_file(output_path) as partial:  # a failed write leaves the old file, or none
+            result.write_parquet(partial)
     except OSError as exc:
         raise DataError(f"{output_path}: cannot write ({exc.strerror or exc})") from None
     symbols = result["symbol"].n_unique()

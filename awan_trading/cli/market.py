@@ -159,10 +159,17 @@ def resample(
     ] = None,
 ) -> None:
     """Aggregate a candle file to a higher timeframe (the still-forming last candle is dropped)."""
+    from awan_trading.cli.paths import atomic_file, check_output_file
+
+    check_output_file(out)
     frame, file_tf = read_candle_file(file)
     src = parse_timeframe(source) if source is not None else file_tf
     if src is None:
         raise AwanError(f"{file}: no 'timeframe' column; pass --from")
     result = resample_candles(frame, src, to)
-    write_candle_file(result, out, to)
+    try:
+        with atomic_file(out) as partial:  # a failed write leaves the old file, or none
+            write_candle_file(result, partial, to)
+    except OSError as exc:
+        raise AwanError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     typer.echo(f"{file} ({src}, {frame.height} rows) → {out} ({to}, {result.height} rows)")

@@ -26,10 +26,42 @@ CANDLE_COLUMNS: list[str] = list(CANDLE_SCHEMA)
 PRICE_COLUMNS: list[str] = ["open", "high", "low", "close"]
 NUMERIC_COLUMNS: list[str] = [*PRICE_COLUMNS, "volume"]
 
+# Integer `ts` columns come in seconds (pandas, CSV exports), milliseconds (exchanges, ccxt),
+# microseconds or nanoseconds (Arrow/pandas int64 views). The unit is read from the magnitude:
+# for candle times between 1990 and 2100 the four ranges are a factor > 150 apart, so a column
+# whose smallest and largest value fall in the same range has exactly one reading. Anything
+# else (a mix of units, times near 1970, far-future values) is refused rather than guessed.
+EPOCH_UNITS: dict[str, tuple[int, str]] = {
+    "s": (1, "seconds"),
+    "ms": (1_000, "milliseconds"),
+    "us": (1_000_000, "microseconds"),
+    "ns": (1_000_000_000, "nanoseconds"),
+}
+_PLAUSIBLE_S = (631_152_000, 4_102_444_800)  # 1990-01-01 and 2100-01-01 UTC, epoch seconds
+
 
 def empty_candles() -> pl.DataFrame:
     """A zero-row frame with the candle schema (what a fetch of an empty range returns)."""
     return pl.DataFrame(schema=CANDLE_SCHEMA)
+
+
+def epoch_unit(ts: pl.Series, source: str = "frame") -> str:
+    """The unit (`s`, `ms`, `us` or `ns`) of integer epoch times, judged by their magnitude.
+
+    Raises `DataError` when the values fit no single unit for times between 1990 and 2100,
+    saying which units are accepted. An empty or all-null column reads as milliseconds.
+    """
+    lo, hi = ts.min(), ts.max()
+    if lo is None or hi is None:
+        return "ms"
+    for unit, (per_second, _) in EPOCH_UNITS.items():
+        if _PLAUSIBLE_S[0] * per_second <= lo and hi < _PLAUSIBLE_S[1] * per_second:  # type: ignore[operator]
+            return unit
+    accepted = ", ".join(name for _, name in EPOCH_UNITS.values())
+    raise DataError(
+        f"{source}: integer column 'ts' runs from {lo} to {hi}, which is not one epoch unit "
+        f"for times between 1990 and 2100; accepted: epoch {accepted}, or a datetime column"
+    )
 
 
 def to_candles(
@@ -37,8 +69,8 @@ def to_candles(
 ) -> pl.DataFrame:
     """Coerce a frame to the candle schema, or raise `DataError` naming what is wrong.
 
-    Accepts naive timestamps (taken as UTC), other time units and integer prices, because
-    exchanges and files disagree on those; refuses missing columns and values that cannot be
+    Accepts naive timestamps (taken as UTC), other time units, integer epochs in s/ms/µs/ns
+    (`epoch_unit`) and integer prices, because exchanges and files disagree on those; refuses missing columns and values that cannot be
     cast, because guessing there would hide bad data. `symbol` fills a missing symbol column.
     Extra columns (e.g. `timeframe` in the shared Parquet files) are dropped.
     """
@@ -62,10 +94,16 @@ def to_candles(
         )
         ts_expr = ts_expr.dt.cast_time_unit("ms")
     elif ts.is_integer():
-        ts_expr = pl.col("ts").cast(pl.Int64).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+        unit = epoch_unit(frame.get_column("ts"), source)
+        ts_expr = (
+            pl.from_epoch(pl.col("ts").cast(pl.Int64), time_unit=unit)  # type: ignore[arg-type]
+            .dt.cast_time_unit("ms")
+            .dt.replace_time_zone("UTC")
+        )
     else:
         raise DataError(
-            f"{source}: column 'ts' has type {ts}; expected a datetime or epoch milliseconds"
+            f"{source}: column 'ts' has type {ts}; expected a datetime or integer epoch "
+            "seconds, milliseconds, microseconds or nanoseconds"
         )
     for col in NUMERIC_COLUMNS:
         dtype = frame.schema[col]

@@ -33,6 +33,7 @@ from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from awan_trading.errors import ConfigError
 from awan_trading.logs import get_logger
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import EPOCH, parse_timeframe
@@ -270,13 +271,19 @@ class RedisCache:
         self.prefix, self.capacity, self.candle_ttl = prefix, capacity, candle_ttl
         self.signal_stream_len = signal_stream_len
         self.breaker = breaker or CircuitBreaker(f"redis {self.url}")
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-        )
+        try:
+            self.client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                retry_on_timeout=False,
+            )
+        except ValueError as exc:  # a malformed URL is the user's config, not a Redis outage
+            raise ConfigError(
+                f"invalid Redis URL {self.url!r} (AWAN_REDIS_URL / --redis-url): "
+                f"{mask_url(str(exc))}"
+            ) from None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._conn = self._connection()

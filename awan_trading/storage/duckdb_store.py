@@ -77,20 +77,21 @@ class DuckDBStore(SqlRecords):
         )
 
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path))
+    def _connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path), read_only=read_only)
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con
         finally:
             con.close()
 
-    def _run(self, work: Any) -> Any:
+    def _run(self, work: Any, *, read_only: bool = False) -> Any:
         """Run `work(con)` in one transaction, retrying lock conflicts until `lock_timeout`."""
         try:
             for attempt in self._attempts():
-                with attempt, self._connection() as con:
+                with attempt, self._connection(read_only) as con:
                     con.execute("BEGIN TRANSACTION")
                     try:
                         result = work(con)
@@ -157,22 +158,32 @@ class DuckDBStore(SqlRecords):
         return self._run(work)
 
     def status(self) -> dict[str, Any]:
+        """Schema version and pending migrations; reads only, so it creates no file or table."""
         migrations = load_migrations("duckdb")
 
         def work(con: duckdb.DuckDBPyConnection) -> int:
-            con.execute(MIGRATIONS_TABLE)
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'schema_migrations'"
+            ).fetchone()[0]
+            if not found:
+                return 0
             return con.execute(
                 "SELECT coalesce(max(version), 0) FROM schema_migrations"
             ).fetchone()[0]
 
-        version = self._run(work)
+        exists = self.path.is_file()
+        version = self._run(work, read_only=True) if exists else 0
+        features = "embedded; short-lived connections, lock-conflict retry"
+        if not exists:
+            features += "; no database file yet (`awan db migrate` creates it)"
         return {
             "backend": self.backend,
             "url": self.url,
             "version": version,
             "latest": migrations[-1].version,
             "pending": [m.version for m in migrations if m.version > version],
-            "features": "embedded; short-lived connections, lock-conflict retry",
+            "features": features,
         }
 
     # --- candles --------------------------------------------------------------------------

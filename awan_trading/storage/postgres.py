@@ -41,6 +41,7 @@ from awan_trading.storage.migrations import (
     series_plan,
     timescale_plan,
 )
+from awan_trading.storage.pgconnect import probe
 from awan_trading.storage.pgcopy import CANDLE_COPY_COLUMNS, encode_candles
 from awan_trading.storage.pgseries import SeriesIds, series_filter, with_time_bounds
 from awan_trading.storage.schema import (
@@ -112,7 +113,9 @@ class PostgresStore(SqlRecords):
             open=False,
             name="awan-store",
         )
-        self._pool.open(wait=False)
+        self.connect_timeout = connect_timeout
+        self._opened = False  # opened on first use, after `probe` (see pgconnect)
+        self._open_lock = threading.Lock()
         self._is_hypertable: bool | None = None
         self._series = SeriesIds()
         self._adbc: Any = None
@@ -126,8 +129,19 @@ class PostgresStore(SqlRecords):
                 self._adbc = None
 
     # --- plumbing -------------------------------------------------------------------------
+    def _open(self) -> None:
+        """Probe the server once, then open the pool: a dead address fails fast, in one line."""
+        if self._opened:
+            return
+        with self._open_lock:
+            if not self._opened:
+                probe(self._dsn, self.connect_timeout)
+                self._pool.open(wait=False)
+                self._opened = True
+
     def _retry(self, work: Callable[[], T], what: str) -> T:
         """Run `work`, retrying connection faults with jittered backoff; errors name no secret."""
+        self._open()
         try:
             for attempt in Retrying(
                 retry=retry_if_exception_type(_RETRYABLE),
@@ -189,6 +203,8 @@ class PostgresStore(SqlRecords):
         The SQL carries its values as quoted literals (see `_window_filter`): ADBC streams
         results with binary COPY only for unparameterized queries, twice as fast as binding.
         """
+
+        self._open()
 
         def work() -> Any:
             with self._adbc_lock:

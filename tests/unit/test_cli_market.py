@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from awan_trading.cli import app
 from awan_trading.market.files import read_candle_file
 from awan_trading.market.resample import resample_candles
+from awan_trading.market.schema import to_candles
 
 runner = CliRunner()
 
@@ -200,6 +202,7 @@ def test_fetch_needs_exactly_one_destination(destination):
     assert "exactly one destination" in result.stderr
 
 
+<<<<<<< HEAD
 def test_monthly_and_minute_files_do_not_share_a_name(tmp_path):
     common = ("fetch", "--exchange", "sim", "--symbols", "BTC/USDT", "--out", tmp_path)
     months = run(*common, "--timeframe", "1M", "--start", "2024-01-01", "--end", "2024-04-01")
@@ -217,3 +220,89 @@ def test_monthly_and_minute_files_do_not_share_a_name(tmp_path):
     assert frame["ts"].dt.month().to_list() == [1, 2, 3]
     off_grid = run(*common, "--timeframe", "1M", "--start", "2024-01-15", "--end", "2024-04-01")
     assert off_grid.exit_code == 2 and "on the 1M grid" in off_grid.stderr
+=======
+# --- integer epoch timestamps ------------------------------------------------------------------
+
+EPOCH_FACTORS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _int_ts(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """The same candles with `ts` as int64 epoch `unit` (how pandas/Arrow/CSV tools write it)."""
+    seconds = pl.col("ts").dt.epoch("s")
+    return frame.with_columns((seconds * EPOCH_FACTORS[unit]).cast(pl.Int64).alias("ts"))
+
+
+@pytest.mark.parametrize("unit", list(EPOCH_FACTORS))
+def test_integer_epoch_units_are_read_by_magnitude(tmp_path, xrp_1m, unit):
+    path = tmp_path / f"xrp-{unit}.parquet"
+    _int_ts(xrp_1m, unit).write_parquet(path)
+    frame, _ = read_candle_file(path)
+    assert frame.equals(to_candles(xrp_1m))
+    result = run("validate", path, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 676  # the same gaps as the datetime file
+    out = tmp_path / f"h1-{unit}.parquet"
+    assert run("resample", path, "--to", "1h", "--out", out).exit_code == 0
+    assert read_candle_file(out)[0].equals(resample_candles(xrp_1m, "1m", "1h"))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [60_000, 120_000],  # 1970: seconds or milliseconds? no single reading
+        [1_700_000_000, 1_700_000_000_000],  # seconds and milliseconds mixed
+        [9_000_000_000_000_000_000],  # beyond 2100 in every unit
+    ],
+)
+def test_ambiguous_integer_epochs_are_refused_naming_the_units(tmp_path, values):
+    n = len(values)
+    path = tmp_path / "odd.parquet"
+    pl.DataFrame(
+        {"symbol": ["BTC/USDT"] * n, "ts": values, "open": [1.0] * n, "high": [1.0] * n,
+         "low": [1.0] * n, "close": [1.0] * n, "volume": [1.0] * n}
+    ).write_parquet(path)  # fmt: skip
+    out = tmp_path / "out.parquet"
+    for args in (("validate", path, "--timeframe", "1m"), ("resample", path, "--from", "1m",
+                 "--to", "1h", "--out", out)):  # fmt: skip
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1
+        assert "'ts'" in line and "seconds, milliseconds, microseconds, nanoseconds" in line
+    assert not out.exists()
+
+
+def test_resample_refuses_an_unusable_out_before_reading(tmp_path, xrp_file):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    for out, needle in [
+        (a_file / "sub" / "h1.parquet", "lies under the file"),
+        (folder, "is a directory, expected a file name"),
+        ("/proc/awan/h1.parquet", "cannot write there"),
+    ]:
+        result = run("resample", xrp_file, "--to", "1h", "--out", out)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert f"--out {out}" in result.stderr and needle in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_resample_failing_mid_write_keeps_the_old_file(tmp_path, xrp_file, monkeypatch):
+    out = tmp_path / "h1.parquet"
+    out.write_bytes(b"old")
+
+    def full_disk(self, file, **kwargs):
+        Path(file).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    result = run("resample", xrp_file, "--to", "1h", "--out", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["XRP_ETH-1m.parquet", "h1.parquet"]
+>>>>>>> cli

@@ -58,6 +58,15 @@ max_open_positions = 2
         ("[sim]\nseed = 1\nfoo = 2\n", "sim.foo: unknown key"),
         ("verbose = true\n", "verbose: unknown key"),
         ("[universe\n", "not valid TOML"),
+        (
+            "[strategy]\nname = 'boll_stok'\n",
+            "strategy.name: Value error, unknown strategy 'boll_stok'; available: boll_stoch",
+        ),
+        (
+            "[strategy]\nname = 'ema_trend'\nparams = { ema_fst = 20 }\n",
+            "strategy.params: Value error, unknown parameter 'ema_fst' for strategy 'ema_trend'",
+        ),
+        ("[strategy]\nparams = { stop_loss = 'tight' }\n", "strategy.params"),
     ],
 )
 def test_bad_config_fails_naming_the_key(tmp_path, text, message):
@@ -128,3 +137,54 @@ def test_timeframes_longer_than_a_daily_partition_are_refused(tmp_path, section,
 def test_8h_and_1d_fit_a_daily_partition(tmp_path):
     config = load_config(write(tmp_path, "[universe]\ntimeframes = ['8h', '1d']\n"))
     assert config.universe.timeframes == ["8h", "1d"]
+
+
+def test_the_config_file_comes_from_awan_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text("[universe]\nsymbols = ['XRP/ETH']\n")
+    monkeypatch.setenv("AWAN_CONFIG_FILE", str(other))
+    assert load_config().universe.symbols == ["XRP/ETH"]
+    monkeypatch.setenv("AWAN_CONFIG_FILE", str(tmp_path / "typo.toml"))
+    with pytest.raises(ConfigError, match=r"typo\.toml does not exist"):
+        load_config()
+
+
+def _warm(*args: str):
+    from typer.testing import CliRunner
+
+    from awan_trading.cli import app
+
+    return CliRunner().invoke(app, ["cache", "warm", *args])
+
+
+def test_cli_honours_awan_config_file_and_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AWAN_REDIS_URL", raising=False)
+    monkeypatch.setenv("AWAN_STORE_URL", f"duckdb:///{tmp_path / 'store.duckdb'}")
+    good = tmp_path / "good.toml"
+    good.write_text("[universe]\nsymbols = ['XRP/ETH']\ntimeframes = ['5m']\n")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[strategy]\nname = 'ema_trend'\nparams = { oversold = 25 }\n")
+    (tmp_path / "awan.toml").write_text("[universe]\nsymbols = ['SOL/USDT']\n")
+    from awan_trading.storage import open_store
+
+    open_store(migrate=True).close()
+    cases = [
+        ({"AWAN_CONFIG_FILE": str(good)}, (), "XRP/ETH"),
+        ({}, ("--config", str(good)), "XRP/ETH"),
+        ({}, (), "SOL/USDT"),
+    ]
+    for env, args, symbol in cases:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        result = _warm(*args)
+        assert result.exit_code == 0, result.output
+        assert symbol in result.stdout
+        monkeypatch.delenv("AWAN_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("AWAN_CONFIG_FILE", str(bad))
+    result = _warm()
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "bad.toml: strategy.params" in result.stderr and "'oversold'" in result.stderr

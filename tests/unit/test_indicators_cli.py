@@ -92,3 +92,20 @@ def test_bad_files_are_one_line(tmp_path: Path, btc_30m: pl.DataFrame) -> None:
     cols = runner.invoke(app, ["indicators", str(no_close), out])
     assert cols.exit_code == 2 and "missing candle column(s) close" in cols.output
     assert len(cols.output.strip().splitlines()) == 1
+
+
+def test_an_unusable_out_is_refused_before_reading(tmp_path: Path, btc_30m: pl.DataFrame) -> None:
+    src = _input(tmp_path, btc_30m)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    before = sorted(tmp_path.rglob("*"))
+    for out, needle in [
+        (a_file / "o.parquet", "lies under the file"),
+        (tmp_path, "is a directory"),
+    ]:
+        result = runner.invoke(app, ["indicators", str(src), str(out)])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert f"OUT.parquet {out}" in result.stderr and needle in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
