@@ -97,7 +97,7 @@ def test_append_revises_from_the_head_and_drops_on_an_impossible_revision(
 
 
 def test_indicators_signals_priorities(cache: HotCache) -> None:
-    from awan_trading.storage import SignalRecord
+    from awan_trading.domain.signals import SignalRecord
 
     cache.set_indicators("sim", "BTC/USDT", "1m", {"rsi_14": 31.5, "sma_20": 101.25})
     assert cache.get_indicators("sim", "BTC/USDT", "1m") == {"rsi_14": 31.5, "sma_20": 101.25}
