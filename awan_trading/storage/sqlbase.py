@@ -21,7 +21,6 @@ from awan_trading.domain.orders import Fill, Order
 from awan_trading.domain.positions import Position, positions_from_fills
 from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import DataError
-from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
 from awan_trading.storage.base import (
     BotEvent,
     ControlAction,
@@ -29,6 +28,12 @@ from awan_trading.storage.base import (
     EquitySnapshot,
     StoreError,
     utcnow,
+)
+from awan_trading.storage.rows import (
+    POSITION_COLUMNS,
+    fill_from_row,
+    position_from_row,
+    upsert_position,
 )
 from awan_trading.storage.schema import (
     EQUITY_SCHEMA,
@@ -52,11 +57,6 @@ _INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_
 _INTENT_COLS = f"client_order_id, {_INTENT_REST}"
 _ORDER_COLS = ", ".join(ORDERS_SCHEMA)
 _FILL_COLS = ", ".join(FILLS_SCHEMA)
-_POSITION_COLS = (
-    "exchange, symbol, amount, stake, entry_price, entry_ts, signal_ts, stop_price, "
-    "target_price, high_water, signal_id, stop_client_order_id, realized_pnl, fees, updated_at"
-)
-_POSITION_MARKS = ", ".join(["%s"] * len(_POSITION_COLS.split(",")))
 
 
 SIGNAL_INPUT_COLUMNS = [
@@ -294,7 +294,7 @@ class SqlRecords(ABC):
 
     # --- positions and equity -------------------------------------------------------------
     def save_position(self, position: Position) -> None:
-        self._transaction([_upsert_position(position)])
+        self._transaction([upsert_position(position)])
 
     def delete_position(self, exchange: str, symbol: str) -> None:
         self._one("DELETE FROM positions WHERE exchange = %s AND symbol = %s", (exchange, symbol))
@@ -302,17 +302,17 @@ class SqlRecords(ABC):
     def positions(self, exchange: str | None = None) -> list[Position]:
         where, params = ("WHERE exchange = %s", (exchange,)) if exchange else ("", ())
         rows = self._one(
-            f"SELECT {_POSITION_COLS} FROM positions {where} ORDER BY exchange, symbol", params
+            f"SELECT {POSITION_COLUMNS} FROM positions {where} ORDER BY exchange, symbol", params
         )
-        return [_position_from_row(row) for row in rows]
+        return [position_from_row(row) for row in rows]
 
     def rebuild_positions(self, exchange: str) -> list[Position]:
-        fills = [_fill_from_row(row) for row in self.fills(exchange=exchange).iter_rows()]
+        fills = [fill_from_row(row) for row in self.fills(exchange=exchange).iter_rows()]
         rebuilt = positions_from_fills(
             fills, exchange=exchange, previous=self.positions(exchange)
         ).values()
         statements: list[Statement] = [("DELETE FROM positions WHERE exchange = %s", (exchange,))]
-        statements += [_upsert_position(p) for p in rebuilt]
+        statements += [upsert_position(p) for p in rebuilt]
         self._transaction(statements)
         return list(rebuilt)
 
@@ -382,41 +382,3 @@ class SqlRecords(ABC):
             "UPDATE control_requests SET handled_at = %s WHERE id = %s AND handled_at IS NULL",
             (utcnow(), int(request_id)),
         )
-
-
-def _upsert_position(p: Position) -> Statement:
-    """The position row: "no stop" / "no target" / "unknown signal time" are stored as NULL."""
-    if not p.exchange:
-        raise DataError(f"position {p.symbol}: exchange is not set")
-    values = (
-        p.exchange, p.symbol, float(p.amount), float(p.stake), float(p.entry_price),
-        from_epoch_ms(p.entry_ts), from_epoch_ms(p.signal_ts) if p.signal_ts else None,
-        p.stop_price or None, None if p.target_price == float("inf") else p.target_price,
-        float(p.high_water), p.signal_id, p.stop_client_order_id, float(p.realized_pnl),
-        float(p.fees), utcnow(),
-    )  # fmt: skip
-    updates = ", ".join(
-        f"{c} = excluded.{c}" for c in _POSITION_COLS.replace(" ", "").split(",")[2:]
-    )
-    sql = (
-        f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({_POSITION_MARKS}) "
-        f"ON CONFLICT (exchange, symbol) DO UPDATE SET {updates}"
-    )
-    return sql, values
-
-
-def _position_from_row(row: tuple) -> Position:
-    (exchange, symbol, amount, stake, entry_price, entry_ts, signal_ts, stop_price, target,
-     high_water, signal_id, stop_cid, realized, fees, _updated) = row  # fmt: skip
-    return Position(
-        symbol, amount, stake, entry_price, to_epoch_ms(entry_ts),
-        to_epoch_ms(signal_ts) if signal_ts is not None else 0,
-        stop_price or 0.0, float("inf") if target is None else target, high_water,
-        exchange, signal_id, stop_cid, realized, fees,
-    )  # fmt: skip
-
-
-def _fill_from_row(row: tuple) -> Fill:
-    """A `FILLS_SCHEMA` row (exchange first) as the domain's `Fill`."""
-    _exchange, trade_id, eoid, cid, symbol, side, amount, price, fee, cur, ts, taker = row
-    return Fill(trade_id, eoid, cid or "", symbol, side, amount, price, fee, cur, as_utc(ts), taker)
