@@ -29,3 +29,39 @@ class CandleValidationError(DataError):
         shown = "; ".join(f.describe() for f in errors[:5])
         more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"{context}: {len(errors)} validation error(s): {shown}{more}")
+
+
+class DomainError(AwanError):
+    """A record or a move the domain model (`awan_trading.domain`) refuses.
+
+    Not an exchange or network failure: retrying the same input gives the same refusal, so
+    the caller must decide (reconciliation logs and skips a duplicate fill, stops on the rest).
+    """
+
+
+class ClientOrderIdError(DomainError):
+    """A client order id that awan did not derive (foreign, malformed) or cannot derive."""
+
+
+class OrderStateError(DomainError):
+    """An event that cannot be applied to an order; the order is left as it was."""
+
+
+class IllegalTransitionError(OrderStateError):
+    """The order's status does not allow this event (not in `domain.orders.TRANSITIONS`)."""
+
+
+class DuplicateFillError(OrderStateError):
+    """A fill whose trade id the order already applied (a re-delivered trade)."""
+
+
+class OverfillError(OrderStateError):
+    """A fill that would take the filled amount past the order's amount."""
+
+
+class FillMismatchError(OrderStateError):
+    """A fill or report that belongs to another order, symbol or side."""
+
+
+class PositionError(DomainError):
+    """Fills that cannot form a long spot position (a sell beyond what is held, mixed symbols)."""

@@ -10,7 +10,9 @@ the same trades and equity tables as the vectorized backtest — `tests/unit/tes
 hold the two to trade-for-trade parity, which is what lets a backtest stand for live behaviour.
 
 The execution rules are those documented in `awan_trading.backtest.engine`; this module is
-their plain-Python statement, the engine their compiled one.
+their plain-Python statement, the engine their compiled one. Positions are the live
+`awan_trading.domain.positions.Position`, so replay and the position manager watch the same
+exit levels on the same type.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import polars as pl
 from awan_trading.backtest.config import BacktestConfig
 from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.backtest.run import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestResult, RiskExits
+from awan_trading.domain.positions import Position
 from awan_trading.execution.exits import ExitLevels, intrabar_exit
 from awan_trading.execution.refusals import Refusal
 from awan_trading.execution.risk import DAY_MS, daily_loss_reached
@@ -33,21 +36,6 @@ from awan_trading.indicators import add_indicators
 from awan_trading.market.timeframes import to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
 from awan_trading.strategies.base import Strategy
-
-
-@dataclass
-class Position:
-    """An open long: what was paid, and the exit levels the position manager watches."""
-
-    symbol: str
-    amount: float
-    stake: float
-    entry_price: float
-    entry_ts: int
-    signal_ts: int
-    stop_price: float  # 0.0 = no fixed stop
-    target_price: float  # inf = no target
-    high_water: float
 
 
 @dataclass(frozen=True)

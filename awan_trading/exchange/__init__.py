@@ -1,6 +1,6 @@
 """Venues behind one protocol: the `Exchange` surface, its error taxonomy and the offline sim."""
 
-from awan_trading.exchange.base import Balance, Exchange, Fill, Market, Order, Ticker
+from awan_trading.exchange.base import Balance, Exchange, Market, Ticker
 from awan_trading.exchange.errors import (
     AuthenticationError,
     BadExchangeData,
@@ -27,11 +27,9 @@ __all__ = [
     "ExchangeError",
     "ExchangeTimeout",
     "ExchangeUnavailable",
-    "Fill",
     "InsufficientFunds",
     "InvalidOrder",
     "Market",
-    "Order",
     "OrderNotFound",
     "PermanentExchangeError",
     "RateLimited",

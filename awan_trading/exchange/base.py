@@ -3,22 +3,21 @@
 The executor, the live loop, the CLI and the Dagster resources talk to every venue — the
 offline sim, a paper account on real prices, a live ccxt account — through this one narrow
 surface, so the code path that trades in production is the one the tests drive against the
-sim and the loopback emulator.
+sim and the loopback emulator. Orders and fills are the domain's records
+(`awan_trading.domain.orders`): a venue reports them in domain statuses, mapped from its own
+in one place per connector.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from awan_trading.domain.orders import Order, OrderType, Side
 from awan_trading.market.timeframes import Timeframe
-
-Side = Literal["buy", "sell"]
-OrderType = Literal["market", "limit"]
-OrderStatus = Literal["open", "closed", "canceled", "rejected", "expired"]
 
 
 @dataclass(frozen=True)
@@ -57,51 +56,6 @@ class Balance:
         return self.free.get(currency, 0.0) + self.used.get(currency, 0.0)
 
 
-@dataclass(frozen=True)
-class Order:
-    """An order as the exchange reports it (immutable snapshot)."""
-
-    id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    type: OrderType
-    amount: float
-    price: float | None  # limit price; None for market orders
-    status: OrderStatus
-    filled: float
-    average: float | None  # average fill price
-    fee: float  # in `fee_currency`
-    fee_currency: str
-    created_at: datetime
-    updated_at: datetime
-    trades: tuple[Fill, ...] = field(default=())
-
-    @property
-    def remaining(self) -> float:
-        return max(self.amount - self.filled, 0.0)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == "open"
-
-
-@dataclass(frozen=True)
-class Fill:
-    """One execution of (part of) an order."""
-
-    trade_id: str
-    order_id: str
-    symbol: str
-    side: Side
-    amount: float
-    price: float
-    fee: float
-    fee_currency: str
-    ts: datetime
-    taker: bool
-
-
 @runtime_checkable
 class Exchange(Protocol):
     """What awan needs from a venue. Every method raises only `exchange.errors` types."""
@@ -132,11 +86,19 @@ class Exchange(Protocol):
     ) -> Order: ...
 
     def cancel_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order: ...
 
     def fetch_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order: ...
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[Order]: ...

@@ -38,9 +38,10 @@ import ccxt
 import polars as pl
 from ccxt.base.decimal_to_precision import TICK_SIZE
 
+from awan_trading.domain.orders import Order, OrderType, Side
 from awan_trading.errors import CandleValidationError
 from awan_trading.exchange import ccxt_mapping as mapping
-from awan_trading.exchange.base import Balance, Market, Order, OrderType, Side, Ticker
+from awan_trading.exchange.base import Balance, Market, Ticker
 from awan_trading.exchange.errors import (
     BadExchangeData,
     DuplicateClientOrderId,
@@ -287,21 +288,29 @@ class CcxtExchange:
     # --- orders --------------------------------------------------------------------------
 
     def _order(self, raw: Any, symbol: str, what: str) -> Order:
-        return mapping.to_order(raw, symbol, f"{self.name}: {what}")
+        return mapping.to_order(raw, symbol, f"{self.name}: {what}", self.name)
 
-    def _lookup(self, symbol: str, order_id: str | None, client_order_id: str | None) -> Order:
+    def _lookup(
+        self, symbol: str, exchange_order_id: str | None, client_order_id: str | None
+    ) -> Order:
         params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
-        what = f"fetch_order {symbol} {order_id or client_order_id}"
-        raw = self._call(what, lambda: self._client.fetch_order(order_id, symbol, params))
+        what = f"fetch_order {symbol} {exchange_order_id or client_order_id}"
+        raw = self._call(what, lambda: self._client.fetch_order(exchange_order_id, symbol, params))
         return self._order(raw, symbol, what)
 
     def fetch_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order:
-        if order_id is None and client_order_id is None:
-            raise InvalidOrder(f"{self.name}: {symbol}: give an order_id or a client_order_id")
+        if exchange_order_id is None and client_order_id is None:
+            raise InvalidOrder(
+                f"{self.name}: {symbol}: give an exchange_order_id or a client_order_id"
+            )
         self._require_market(symbol)
-        return self._lookup(symbol, order_id, client_order_id)
+        return self._lookup(symbol, exchange_order_id, client_order_id)
 
     def create_order(
         self,
@@ -361,27 +370,35 @@ class CcxtExchange:
         )
 
     def cancel_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order:
         """Cancel, retried on transient errors; a "not found" after a lost reply is checked
         against the order's state, since the first attempt may have canceled it."""
-        if order_id is None and client_order_id is None:
-            raise InvalidOrder(f"{self.name}: {symbol}: give an order_id or a client_order_id")
+        if exchange_order_id is None and client_order_id is None:
+            raise InvalidOrder(
+                f"{self.name}: {symbol}: give an exchange_order_id or a client_order_id"
+            )
         self._require_market(symbol)
         params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
-        what = f"cancel_order {symbol} {order_id or client_order_id}"
+        what = f"cancel_order {symbol} {exchange_order_id or client_order_id}"
         failed_before = False
 
         def attempt() -> Order:
             nonlocal failed_before
             try:
-                raw = self._once(what, lambda: self._client.cancel_order(order_id, symbol, params))
+                raw = self._once(
+                    what, lambda: self._client.cancel_order(exchange_order_id, symbol, params)
+                )
             except TransientExchangeError:
                 failed_before = True
                 raise
             except OrderNotFound:
                 if failed_before:
-                    order = self._lookup(symbol, order_id, client_order_id)
+                    order = self._lookup(symbol, exchange_order_id, client_order_id)
                     if order.status == "canceled":
                         return order
                 raise

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 import ccxt
 import polars as pl
 
-from awan_trading.exchange.base import Balance, Fill, Market, Order, Ticker
+from awan_trading.domain.ids import signal_id_of
+from awan_trading.domain.orders import Fill, Order, OrderStatus
+from awan_trading.exchange.base import Balance, Market, Ticker
 from awan_trading.exchange.errors import (
     AuthenticationError,
     BadExchangeData,
@@ -36,8 +38,6 @@ from awan_trading.exchange.errors import (
 from awan_trading.logs import redact
 from awan_trading.market.schema import CANDLE_SCHEMA
 from awan_trading.market.timeframes import Timeframe, from_epoch_ms
-
-ORDER_STATUSES = {"open", "closed", "canceled", "rejected", "expired"}
 
 
 def retry_after_seconds(headers: Any, default: float) -> float:
@@ -212,11 +212,27 @@ def to_balance(raw: Any, where: str) -> Balance:
     return Balance(free=free, used=used)
 
 
+def to_status(status: str, filled: float, amount: float, where: str) -> OrderStatus:
+    """ccxt's order status → the domain's: the one place a ccxt status is interpreted.
+
+    ccxt folds Binance's NEW and PARTIALLY_FILLED into 'open'; the filled amount tells them
+    apart. A 'canceled' order keeps whatever it filled first (its `filled` says how much).
+    """
+    if status == "open":
+        return "partially_filled" if filled > 0.0 else "accepted"
+    if status == "closed":
+        return "filled"
+    if status in ("canceled", "rejected", "expired"):
+        return status  # type: ignore[return-value]
+    raise BadExchangeData(f"{where}: unknown order status {status!r}")
+
+
 def _fill(raw: dict[str, Any], order: Order, where: str) -> Fill:
     fee = raw.get("fee") or {}
     return Fill(
         trade_id=str(raw.get("id")),
-        order_id=order.id,
+        exchange_order_id=str(order.exchange_order_id),
+        client_order_id=order.client_order_id,
         symbol=order.symbol,
         side=order.side,
         amount=_number(raw.get("amount"), f"{where}: fill amount", positive=True),
@@ -228,7 +244,7 @@ def _fill(raw: dict[str, Any], order: Order, where: str) -> Fill:
     )
 
 
-def to_order(raw: Any, symbol: str, where: str) -> Order:
+def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
     """An `Order` from ccxt's unified order dict; anything implausible is `BadExchangeData`."""
     if not isinstance(raw, dict):
         raise BadExchangeData(f"{where}: malformed order reply")
@@ -237,8 +253,6 @@ def to_order(raw: Any, symbol: str, where: str) -> Order:
     if symbol and raw.get("symbol") != symbol:
         raise BadExchangeData(f"{where}: reply is for {raw.get('symbol')!r}, not {symbol!r}")
     status = raw.get("status")
-    if status not in ORDER_STATUSES:
-        raise BadExchangeData(f"{where}: unknown order status {status!r}")
     side, type_ = raw.get("side"), raw.get("type")
     if side not in ("buy", "sell") or type_ not in ("market", "limit"):
         raise BadExchangeData(f"{where}: unsupported side/type {side!r}/{type_!r}")
@@ -247,25 +261,30 @@ def to_order(raw: Any, symbol: str, where: str) -> Order:
     fees = [f for f in (raw.get("fees") or [raw.get("fee")]) if f]
     fee_currency = next((str(f["currency"]) for f in fees if f.get("currency")), "")
     average = raw.get("average")
+    amount = _number(raw.get("amount"), f"{where}: amount", positive=True)
+    filled = _number(raw.get("filled"), f"{where}: filled", optional=True)
+    client_order_id = str(raw.get("clientOrderId") or "")
     order = Order(
-        id=str(raw["id"]),
-        client_order_id=str(raw.get("clientOrderId") or ""),
+        client_order_id=client_order_id,
+        exchange_order_id=str(raw["id"]),
+        exchange=exchange,
         symbol=str(raw["symbol"]),
         side=side,
         type=type_,
-        amount=_number(raw.get("amount"), f"{where}: amount", positive=True),
+        amount=amount,
         price=(
             _number(raw.get("price"), f"{where}: price", positive=True)
             if type_ == "limit"
             else None
         ),
-        status=status,
-        filled=_number(raw.get("filled"), f"{where}: filled", optional=True),
+        status=to_status(status, filled, amount, where),
+        filled=filled,
         average=None if not average else _number(average, f"{where}: average", positive=True),
         fee=float(sum(_number(f.get("cost"), f"{where}: fee", optional=True) for f in fees)),
         fee_currency=fee_currency or str(raw["symbol"]).split("/")[-1],
         created_at=from_epoch_ms(int(created)),
         updated_at=from_epoch_ms(int(updated)),
+        signal_id=signal_id_of(client_order_id),
     )
     trades = tuple(_fill(t, order, where) for t in raw.get("trades") or [] if isinstance(t, dict))
     if order.filled > order.amount * (1 + 1e-9):

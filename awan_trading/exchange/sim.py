@@ -36,8 +36,10 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 import numpy as np
 import polars as pl
 
+from awan_trading.domain.ids import signal_id_of
+from awan_trading.domain.orders import Fill, Order, OrderStatus, OrderType, Side
 from awan_trading.errors import ConfigError, DataError
-from awan_trading.exchange.base import Balance, Fill, Market, Order, OrderType, Side, Ticker
+from awan_trading.exchange.base import Balance, Market, Ticker
 from awan_trading.exchange.errors import (
     DuplicateClientOrderId,
     InsufficientFunds,
@@ -64,7 +66,7 @@ HALF_SPREAD_TICKS = 1
 class _OrderState:
     """The sim's mutable record of an order; callers only ever see `Order` snapshots."""
 
-    id: str
+    exchange_order_id: str
     client_order_id: str
     symbol: str
     side: Side
@@ -73,29 +75,31 @@ class _OrderState:
     price: float | None
     created_at: datetime
     updated_at: datetime
-    status: str = "open"
+    status: OrderStatus = "accepted"  # resting; the sim never fills partially
     locked: tuple[str, float] | None = None  # (currency, amount) while resting
     next_minute: int = 0  # first 1m candle not yet matched against
     fills: list[Fill] = field(default_factory=list)
 
-    def snapshot(self) -> Order:
+    def snapshot(self, exchange: str) -> Order:
         filled = sum(f.amount for f in self.fills)
         notional = sum(f.amount * f.price for f in self.fills)
         return Order(
-            id=self.id,
             client_order_id=self.client_order_id,
+            exchange_order_id=self.exchange_order_id,
+            exchange=exchange,
             symbol=self.symbol,
             side=self.side,
             type=self.type,
             amount=self.amount,
             price=self.price,
-            status=self.status,  # type: ignore[arg-type]
+            status=self.status,
             filled=filled,
             average=notional / filled if filled else None,
             fee=sum(f.fee for f in self.fills),
             fee_currency=self.symbol.split("/")[1],
             created_at=self.created_at,
             updated_at=self.updated_at,
+            signal_id=signal_id_of(self.client_order_id),
             trades=tuple(self.fills),
         )
 
@@ -234,7 +238,7 @@ class SimExchange:
     def _used(self) -> dict[str, float]:
         used: dict[str, float] = {}
         for order in self._orders.values():
-            if order.status == "open" and order.locked is not None:
+            if order.status == "accepted" and order.locked is not None:
                 currency, amount = order.locked
                 used[currency] = used.get(currency, 0.0) + amount
         return used
@@ -317,7 +321,7 @@ class SimExchange:
                     f"available {available:.8g} {need_currency}"
                 )
             order = _OrderState(
-                id=str(self._next_order),
+                exchange_order_id=str(self._next_order),
                 client_order_id=client_order_id,
                 symbol=symbol,
                 side=side,
@@ -329,13 +333,13 @@ class SimExchange:
                 next_minute=-(-to_epoch_ms(now) // MINUTE_MS),
             )
             self._next_order += 1
-            self._orders[order.id] = order
-            self._by_client_id[client_order_id] = order.id
+            self._orders[order.exchange_order_id] = order
+            self._by_client_id[client_order_id] = order.exchange_order_id
             if fill_price is not None:
                 self._fill(order, market, fill_price, now, taker=True)
             else:
                 order.locked = (need_currency, need)
-            return order.snapshot()
+            return order.snapshot(self.name)
 
     @staticmethod
     def _cost(
@@ -399,7 +403,8 @@ class SimExchange:
         order.fills.append(
             Fill(
                 trade_id=str(self._next_trade),
-                order_id=order.id,
+                exchange_order_id=order.exchange_order_id,
+                client_order_id=order.client_order_id,
                 symbol=order.symbol,
                 side=order.side,
                 amount=order.amount,
@@ -411,7 +416,7 @@ class SimExchange:
             )
         )
         self._next_trade += 1
-        order.status = "closed"
+        order.status = "filled"
         order.locked = None
         order.updated_at = ts
 
@@ -420,14 +425,14 @@ class SimExchange:
         closed_end = to_epoch_ms(self.now()) // MINUTE_MS
         resting: dict[str, list[_OrderState]] = {}
         for order in self._orders.values():
-            if order.status == "open" and order.next_minute < closed_end:
+            if order.status == "accepted" and order.next_minute < closed_end:
                 resting.setdefault(order.symbol, []).append(order)
         for symbol, orders in resting.items():
             start = min(o.next_minute for o in orders)
             candles = self.market_data.candles_1m(symbol, start * MINUTE_MS, closed_end * MINUTE_MS)
             lows, highs = candles["low"].to_numpy(), candles["high"].to_numpy()
             market = self.market(symbol)
-            for order in sorted(orders, key=lambda o: int(o.id)):
+            for order in sorted(orders, key=lambda o: int(o.exchange_order_id)):
                 skip = order.next_minute - start
                 limit = order.price or 0.0
                 touched = lows[skip:] <= limit if order.side == "buy" else highs[skip:] >= limit
@@ -437,41 +442,55 @@ class SimExchange:
                     self._fill(order, market, limit, from_epoch_ms(minute * MINUTE_MS), taker=False)
                 order.next_minute = closed_end
 
-    def _find(self, symbol: str, order_id: str | None, client_order_id: str | None) -> _OrderState:
-        if order_id is None and client_order_id is None:
-            raise InvalidOrder(f"sim: {symbol}: give an order_id or a client_order_id")
-        if order_id is None:
-            order_id = self._by_client_id.get(str(client_order_id))
-        order = self._orders.get(str(order_id)) if order_id is not None else None
+    def _find(
+        self, symbol: str, exchange_order_id: str | None, client_order_id: str | None
+    ) -> _OrderState:
+        if exchange_order_id is None and client_order_id is None:
+            raise InvalidOrder(f"sim: {symbol}: give an exchange_order_id or a client_order_id")
+        if exchange_order_id is None:
+            exchange_order_id = self._by_client_id.get(str(client_order_id))
+        order = self._orders.get(str(exchange_order_id)) if exchange_order_id is not None else None
         if order is None or order.symbol != symbol:
-            which = f"id {order_id}" if client_order_id is None else f"client id {client_order_id}"
+            which = (
+                f"id {exchange_order_id}"
+                if client_order_id is None
+                else f"client id {client_order_id}"
+            )
             raise OrderNotFound(f"sim: {symbol}: no order with {which}")
         return order
 
     def fetch_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order:
         with self._lock:
             self._match()
-            return self._find(symbol, order_id, client_order_id).snapshot()
+            return self._find(symbol, exchange_order_id, client_order_id).snapshot(self.name)
 
     def cancel_order(
-        self, symbol: str, order_id: str | None = None, *, client_order_id: str | None = None
+        self,
+        symbol: str,
+        exchange_order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
     ) -> Order:
         """Cancel an open order and release its funds; a closed one is `OrderNotFound`, as on
         Binance (-2011), because it may have filled since the caller last looked."""
         with self._lock:
             self._match()
-            order = self._find(symbol, order_id, client_order_id)
-            if order.status != "open":
+            order = self._find(symbol, exchange_order_id, client_order_id)
+            if order.status != "accepted":
                 raise OrderNotFound(
-                    f"sim: {symbol}: order {order.id} ({order.client_order_id}) is "
+                    f"sim: {symbol}: order {order.exchange_order_id} ({order.client_order_id}) is "
                     f"{order.status}; only open orders can be canceled"
                 )
             order.status = "canceled"
             order.locked = None
             order.updated_at = self.now()
-            return order.snapshot()
+            return order.snapshot(self.name)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         with self._lock:
@@ -479,7 +498,7 @@ class SimExchange:
             if symbol is not None:
                 self.market(symbol)
             return [
-                o.snapshot()
-                for o in sorted(self._orders.values(), key=lambda o: int(o.id))
-                if o.status == "open" and (symbol is None or o.symbol == symbol)
+                o.snapshot(self.name)
+                for o in sorted(self._orders.values(), key=lambda o: int(o.exchange_order_id))
+                if o.status == "accepted" and (symbol is None or o.symbol == symbol)
             ]

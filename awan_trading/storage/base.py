@@ -3,7 +3,8 @@
 Dagster's IO manager, the live loop, the executor and the CLI all write through this one
 surface, so a laptop (DuckDB) and production (PostgreSQL/TimescaleDB) run the same code and
 pass the same contract tests. Candles, indicators and small tables cross it as polars frames;
-order-path records cross it as frozen dataclasses so a typo is a TypeError, not a lost column.
+order-path records cross it as the domain's dataclasses (`awan_trading.domain`), so a typo is
+a TypeError, not a lost column, and storage never imports the exchange layer.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import polars as pl
 
+from awan_trading.domain.orders import Fill, Order
+from awan_trading.domain.positions import Position
+from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import AwanError, DataError
-from awan_trading.exchange.base import Fill, Order
 
-SignalSide = Literal["buy", "sell"]
 ControlAction = Literal["pause", "resume", "force_exit"]
 
 
@@ -46,57 +48,6 @@ def mask_url(url: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class SignalRecord:
-    """A strategy's decision at one candle; `signal_id` is derived, so re-runs are idempotent.
-
-    The fields are `awan_trading.signals.SIGNAL_SCHEMA` plus the exchange: what the signals
-    asset, the live loop and the backtester all emit.
-    """
-
-    signal_id: str
-    strategy: str
-    params_hash: str
-    exchange: str
-    symbol: str
-    timeframe: str
-    ts: datetime  # open time of the candle that produced the signal
-    side: SignalSide
-    price: float
-    score: float = 0.0
-    created_at: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    """What the executor decided to place, recorded before the exchange is called."""
-
-    client_order_id: str
-    signal_id: str | None
-    exchange: str
-    symbol: str
-    side: str
-    type: str
-    amount: float
-    price: float | None
-    created_at: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True)
-class PositionRecord:
-    """The current position in one symbol; rewritten on every change."""
-
-    exchange: str
-    symbol: str
-    amount: float
-    entry_price: float
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    opened_at: datetime | None = None
-    updated_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)
@@ -226,24 +177,42 @@ class Store(Protocol):
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None: ...
 
-    def record_order(self, exchange: str, order: Order) -> None:
-        """Upsert the exchange's latest view of an order, keyed by client order id."""
+    def record_order(self, order: Order) -> None:
+        """Upsert an order's latest state, keyed by client order id.
+
+        A snapshot that lacks the exchange order id or the signal id (a venue report does
+        not know the signal) keeps the ones already recorded.
+        """
         ...
 
-    def orders(self, states: list[str] | None = None) -> pl.DataFrame: ...
+    def orders(self, statuses: list[str] | None = None) -> pl.DataFrame:
+        """Orders (`ORDERS_SCHEMA`), optionally only those in `statuses`, oldest first."""
+        ...
 
-    def record_fill(self, exchange: str, fill: Fill, client_order_id: str | None) -> bool:
+    def record_fill(self, exchange: str, fill: Fill) -> bool:
         """Insert once by (exchange, trade id); False when it was already recorded."""
         ...
 
-    def fills(self, symbol: str | None = None) -> pl.DataFrame: ...
+    def fills(self, symbol: str | None = None, exchange: str | None = None) -> pl.DataFrame: ...
 
     # --- positions, equity, bot state -----------------------------------------------------
-    def save_position(self, position: PositionRecord) -> None: ...
+    def save_position(self, position: Position) -> None:
+        """Upsert by (position.exchange, symbol); the exchange must be set."""
+        ...
 
     def delete_position(self, exchange: str, symbol: str) -> None: ...
 
-    def positions(self, exchange: str | None = None) -> list[PositionRecord]: ...
+    def positions(self, exchange: str | None = None) -> list[Position]: ...
+
+    def rebuild_positions(self, exchange: str) -> list[Position]:
+        """Recompute the exchange's `positions` rows from its fills in one transaction.
+
+        Amounts, stake, entry price, PnL and fees come from the fills
+        (`domain.positions.positions_from_fills`); the manager-owned levels (stop, target,
+        high-water mark, resting stop order, entry signal time) of a row for the same round
+        trip are kept. Returns the open positions written.
+        """
+        ...
 
     def record_equity(self, snapshot: EquitySnapshot) -> None: ...
 

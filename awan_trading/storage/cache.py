@@ -33,11 +33,12 @@ from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from awan_trading.domain.signals import SignalRecord
 from awan_trading.errors import ConfigError
 from awan_trading.logs import get_logger
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import EPOCH, parse_timeframe
-from awan_trading.storage.base import SignalRecord, mask_url
+from awan_trading.storage.base import mask_url
 
 T = TypeVar("T")
 log = get_logger(__name__)

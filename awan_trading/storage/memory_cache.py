@@ -13,8 +13,8 @@ from collections import deque
 
 import polars as pl
 
+from awan_trading.domain.signals import SignalRecord
 from awan_trading.market.timeframes import parse_timeframe
-from awan_trading.storage.base import SignalRecord
 from awan_trading.storage.cache import DEFAULT_CAPACITY, is_contiguous
 
 Key = tuple[str, str, str]

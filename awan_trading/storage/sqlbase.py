@@ -17,18 +17,23 @@ from typing import Any
 
 import polars as pl
 
+from awan_trading.domain.orders import Fill, Order
+from awan_trading.domain.positions import Position, positions_from_fills
+from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import DataError
-from awan_trading.exchange.base import Fill, Order
 from awan_trading.storage.base import (
     BotEvent,
     ControlAction,
     ControlRequest,
     EquitySnapshot,
-    OrderIntent,
-    PositionRecord,
-    SignalRecord,
     StoreError,
     utcnow,
+)
+from awan_trading.storage.rows import (
+    POSITION_COLUMNS,
+    fill_from_row,
+    position_from_row,
+    upsert_position,
 )
 from awan_trading.storage.schema import (
     EQUITY_SCHEMA,
@@ -48,14 +53,10 @@ _INSERT_SIGNAL = (
     f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({', '.join(['%s'] * 11)}) "
     "ON CONFLICT (signal_id) DO NOTHING RETURNING seq"
 )
-_INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_at"
+_INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_at, stop_price"
 _INTENT_COLS = f"client_order_id, {_INTENT_REST}"
 _ORDER_COLS = ", ".join(ORDERS_SCHEMA)
 _FILL_COLS = ", ".join(FILLS_SCHEMA)
-_POSITION_COLS = (
-    "exchange, symbol, amount, entry_price, stop_loss, take_profit, trailing_stop, "
-    "opened_at, updated_at"
-)
 
 
 SIGNAL_INPUT_COLUMNS = [
@@ -188,12 +189,13 @@ class SqlRecords(ABC):
             float(intent.amount),
             None if intent.price is None else float(intent.price),
             as_utc(intent.created_at),
+            None if intent.stop_price is None else float(intent.stop_price),
         )
         results = self._transaction(
             [
                 (
                     f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
-                    f"VALUES ({_marks(10)}) ON CONFLICT (client_order_id) DO NOTHING",
+                    f"VALUES ({_marks(11)}) ON CONFLICT (client_order_id) DO NOTHING",
                     values,
                 ),
                 (
@@ -211,11 +213,11 @@ class SqlRecords(ABC):
         )
         return OrderIntent(*rows[0]) if rows else None
 
-    def record_order(self, exchange: str, order: Order) -> None:
+    def record_order(self, order: Order) -> None:
         values = (
             order.client_order_id,
-            exchange,
-            order.id,
+            order.exchange,
+            order.exchange_order_id,
             order.symbol,
             order.side,
             order.type,
@@ -228,24 +230,29 @@ class SqlRecords(ABC):
             order.fee_currency,
             as_utc(order.created_at),
             as_utc(order.updated_at),
+            order.stop_price,
+            order.signal_id,
         )
+        # A venue's snapshot knows neither the signal nor, before acknowledgement, the
+        # exchange order id: keep what was recorded rather than erase it.
+        kept = {"exchange_order_id", "signal_id"}
         updates = ", ".join(
-            f"{c} = excluded.{c}"
+            f"{c} = coalesce(excluded.{c}, orders.{c})" if c in kept else f"{c} = excluded.{c}"
             for c in ORDERS_SCHEMA
             if c not in {"client_order_id", "created_at"}
         )
         self._one(
-            f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(15)}) "
+            f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(len(ORDERS_SCHEMA))}) "
             f"ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
             values,
         )
 
-    def orders(self, states: list[str] | None = None) -> pl.DataFrame:
-        if states:
+    def orders(self, statuses: list[str] | None = None) -> pl.DataFrame:
+        if statuses:
             rows = self._one(
-                f"SELECT {_ORDER_COLS} FROM orders WHERE state IN ({_marks(len(states))}) "
+                f"SELECT {_ORDER_COLS} FROM orders WHERE status IN ({_marks(len(statuses))}) "
                 "ORDER BY created_at, client_order_id",
-                tuple(states),
+                tuple(statuses),
             )
         else:
             rows = self._one(
@@ -254,12 +261,12 @@ class SqlRecords(ABC):
         return rows_frame(rows, ORDERS_SCHEMA)
 
     # --- fills ----------------------------------------------------------------------------
-    def record_fill(self, exchange: str, fill: Fill, client_order_id: str | None) -> bool:
+    def record_fill(self, exchange: str, fill: Fill) -> bool:
         values = (
             exchange,
             fill.trade_id,
-            fill.order_id,
-            client_order_id,
+            fill.exchange_order_id,
+            fill.client_order_id or None,
             fill.symbol,
             fill.side,
             float(fill.amount),
@@ -276,43 +283,38 @@ class SqlRecords(ABC):
         )
         return bool(rows)
 
-    def fills(self, symbol: str | None = None) -> pl.DataFrame:
-        where, params = ("WHERE symbol = %s", (symbol,)) if symbol else ("", ())
-        rows = self._one(f"SELECT {_FILL_COLS} FROM fills {where} ORDER BY ts, trade_id", params)
+    def fills(self, symbol: str | None = None, exchange: str | None = None) -> pl.DataFrame:
+        clauses = [(c, v) for c, v in (("symbol = %s", symbol), ("exchange = %s", exchange)) if v]
+        where = "WHERE " + " AND ".join(c for c, _ in clauses) if clauses else ""
+        rows = self._one(
+            f"SELECT {_FILL_COLS} FROM fills {where} ORDER BY ts, trade_id",
+            tuple(v for _, v in clauses),
+        )
         return rows_frame(rows, FILLS_SCHEMA)
 
     # --- positions and equity -------------------------------------------------------------
-    def save_position(self, position: PositionRecord) -> None:
-        p = position
-        values = (
-            p.exchange,
-            p.symbol,
-            float(p.amount),
-            float(p.entry_price),
-            p.stop_loss,
-            p.take_profit,
-            p.trailing_stop,
-            None if p.opened_at is None else as_utc(p.opened_at),
-            as_utc(p.updated_at),
-        )
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in _POSITION_COLS.replace(" ", "").split(",")[2:]
-        )
-        self._one(
-            f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({_marks(9)}) "
-            f"ON CONFLICT (exchange, symbol) DO UPDATE SET {updates}",
-            values,
-        )
+    def save_position(self, position: Position) -> None:
+        self._transaction([upsert_position(position)])
 
     def delete_position(self, exchange: str, symbol: str) -> None:
         self._one("DELETE FROM positions WHERE exchange = %s AND symbol = %s", (exchange, symbol))
 
-    def positions(self, exchange: str | None = None) -> list[PositionRecord]:
+    def positions(self, exchange: str | None = None) -> list[Position]:
         where, params = ("WHERE exchange = %s", (exchange,)) if exchange else ("", ())
         rows = self._one(
-            f"SELECT {_POSITION_COLS} FROM positions {where} ORDER BY exchange, symbol", params
+            f"SELECT {POSITION_COLUMNS} FROM positions {where} ORDER BY exchange, symbol", params
         )
-        return [PositionRecord(*row) for row in rows]
+        return [position_from_row(row) for row in rows]
+
+    def rebuild_positions(self, exchange: str) -> list[Position]:
+        fills = [fill_from_row(row) for row in self.fills(exchange=exchange).iter_rows()]
+        rebuilt = positions_from_fills(
+            fills, exchange=exchange, previous=self.positions(exchange)
+        ).values()
+        statements: list[Statement] = [("DELETE FROM positions WHERE exchange = %s", (exchange,))]
+        statements += [upsert_position(p) for p in rebuilt]
+        self._transaction(statements)
+        return list(rebuilt)
 
     def record_equity(self, snapshot: EquitySnapshot) -> None:
         self._one(

@@ -117,7 +117,7 @@ def test_monthly_windows_append_and_revise_on_the_calendar(cache: HotCache) -> N
 
 
 def test_indicators_signals_priorities(cache: HotCache) -> None:
-    from awan_trading.storage import SignalRecord
+    from awan_trading.domain.signals import SignalRecord
 
     cache.set_indicators("sim", "BTC/USDT", "1m", {"rsi_14": 31.5, "sma_20": 101.25})
     assert cache.get_indicators("sim", "BTC/USDT", "1m") == {"rsi_14": 31.5, "sma_20": 101.25}

@@ -34,7 +34,7 @@ def test_paper_uses_venue_prices_and_simulated_fills(emulator) -> None:
     assert isinstance(paper, PaperExchange) and paper.name == "paper:binance"
     ticker = paper.fetch_ticker("BTC/USDT")
     order = paper.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="p-1")
-    assert order.status == "closed" and order.filled == 0.01
+    assert order.status == "filled" and order.filled == 0.01
     # Filled by the sim's model against the venue's price: within slippage of the real ask.
     assert ticker.ask <= order.average <= ticker.ask * (1 + config.sim.slippage_bps / 1e4) + 0.02
     assert emulator.state.count(ORDER) == 0  # nothing was sent to the venue
@@ -87,5 +87,5 @@ def test_live_places_real_orders_with_keys_from_settings(emulator) -> None:
         api_url=emulator.url,
     )
     order = live.create_order("BTC/USDT", "buy", "market", 0.001, client_order_id="l-1")
-    assert order.status == "closed"
+    assert order.status == "filled"
     assert emulator.state.accepted == {"l-1": 1}

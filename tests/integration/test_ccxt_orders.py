@@ -59,12 +59,15 @@ def test_lost_reply_the_order_is_found_by_client_id_and_adopted(emulator, api_ke
     exchange = connect(emulator, api_key)
     emulator.faults.add(kind, ORDER, method="POST", delay=2.0)
     order = exchange.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="sig-1")
-    assert order.client_order_id == "sig-1" and order.status == "closed"
+    assert order.client_order_id == "sig-1" and order.status == "filled"
     assert order.filled == pytest.approx(0.01)
     assert emulator.state.accepted == {"sig-1": 1}  # exactly one order on the exchange
     assert posts(emulator, "sig-1") == 1  # and it was never resubmitted
     assert emulator.state.count(ORDER, "GET") >= 1  # it was looked up instead
-    assert emulator.state.sim.fetch_order("BTC/USDT", client_order_id="sig-1").id == order.id
+    assert (
+        emulator.state.sim.fetch_order("BTC/USDT", client_order_id="sig-1").exchange_order_id
+        == order.exchange_order_id
+    )
 
 
 @pytest.mark.parametrize("kind", ["slow", "rate_limit", "internal_error", "server_error"])
@@ -74,7 +77,7 @@ def test_a_request_that_never_took_effect_is_resubmitted_with_the_same_id(
     exchange = connect(emulator, api_key)
     emulator.faults.add(kind, ORDER, method="POST", delay=2.0, retry_after=0.1)
     order = exchange.create_order("ETH/USDT", "buy", "limit", 0.05, 100.0, client_order_id="sig-2")
-    assert order.status == "open" and order.price == 100.0
+    assert order.status == "accepted" and order.price == 100.0
     assert posts(emulator, "sig-2") == 2  # the first never reached the book: same id again
     assert emulator.state.accepted == {"sig-2": 1}
     assert emulator.state.duplicate_submissions == 0
@@ -85,7 +88,7 @@ def test_lookup_failures_are_retried_before_any_resubmission(emulator, api_key) 
     emulator.faults.add("lost_reply", ORDER, method="POST", delay=2.0)
     emulator.faults.add("server_error", ORDER, method="GET", times=3)
     order = exchange.create_order("BTC/USDT", "buy", "limit", 0.01, 1000.0, client_order_id="sig-3")
-    assert order.status == "open"
+    assert order.status == "accepted"
     assert posts(emulator, "sig-3") == 1
     assert emulator.state.count(ORDER, "GET") == 4
 
@@ -121,8 +124,10 @@ def test_open_orders_and_lookup_by_exchange_id(emulator, api_key) -> None:
     a = exchange.create_order("BTC/USDT", "buy", "limit", 0.01, 1000.0, client_order_id="o-1")
     b = exchange.create_order("ETH/USDT", "buy", "limit", 0.1, 100.0, client_order_id="o-2")
     assert {o.client_order_id for o in exchange.fetch_open_orders()} == {"o-1", "o-2"}
-    assert [o.id for o in exchange.fetch_open_orders("ETH/USDT")] == [b.id]
-    assert exchange.fetch_order("BTC/USDT", a.id).client_order_id == "o-1"
+    assert [o.exchange_order_id for o in exchange.fetch_open_orders("ETH/USDT")] == [
+        b.exchange_order_id
+    ]
+    assert exchange.fetch_order("BTC/USDT", a.exchange_order_id).client_order_id == "o-1"
     balance = exchange.fetch_balance()
     assert balance.used["USDT"] == pytest.approx(0.01 * 1000 * 1.001 + 0.1 * 100 * 1.001)
 
@@ -146,7 +151,7 @@ def test_100_orders_under_random_faults_no_duplicates_none_lost(emulator, api_ke
                 "ETH/USDT", "buy", "limit", 0.01, price, client_order_id=cid
             )
         assert order.client_order_id == cid
-        placed[cid] = order.id
+        placed[cid] = order.exchange_order_id
     faulted = [r for r in emulator.state.requests if r.fault is not None]
     assert {r.fault for r in faulted} >= {"lost_reply", "dropped_reply", "slow"}
     assert len(placed) == 100 and len(set(placed.values())) == 100  # none lost
@@ -154,7 +159,10 @@ def test_100_orders_under_random_faults_no_duplicates_none_lost(emulator, api_ke
     assert emulator.state.duplicate_submissions == 0  # no resubmission after acceptance
     sim = emulator.state.sim
     for cid, order_id in placed.items():
-        assert sim.fetch_order(placed_symbol(cid, sim), client_order_id=cid).id == order_id
+        assert (
+            sim.fetch_order(placed_symbol(cid, sim), client_order_id=cid).exchange_order_id
+            == order_id
+        )
 
 
 def placed_symbol(cid: str, sim) -> str:

@@ -10,22 +10,23 @@ import math
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import psycopg
 import pytest
 
+from awan_trading.domain.ids import client_order_id
+from awan_trading.domain.orders import Fill, Order, Submitted, Traded, apply, apply_all
+from awan_trading.domain.positions import Position
+from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import CandleValidationError, DataError
-from awan_trading.exchange.base import Fill, Order
 from awan_trading.market.schema import CANDLE_SCHEMA
-from awan_trading.market.timeframes import TimeframeError
+from awan_trading.market.timeframes import TimeframeError, to_epoch_ms
 from awan_trading.storage import (
     BotEvent,
     EquitySnapshot,
-    OrderIntent,
-    PositionRecord,
-    SignalRecord,
     Store,
     StoreWindowError,
     open_store,
@@ -203,39 +204,69 @@ def test_signals_are_idempotent_and_readable_after_a_cursor(store: Store) -> Non
     assert store.signals_after(second).is_empty()
 
 
+SID = "ab" * 16
+ENTRY = client_order_id(SID, "entry")
+
+
 def test_order_intent_second_attempt_is_detected(store: Store) -> None:
-    intent = OrderIntent("coid-1", "s-1", "sim", "BTC/USDT", "buy", "market", 0.5, None, T0)
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 0.5, None, T0)
     assert store.record_order_intent(intent) is True
     assert store.record_order_intent(intent) is False
-    assert store.get_order_intent("coid-1") == intent
+    # a second intent for the same client order id is refused even if it differs
+    assert store.record_order_intent(OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "limit",
+                                                 0.7, 99.0, T0 + MINUTE)) is False  # fmt: skip
+    assert store.get_order_intent(ENTRY) == intent
     assert store.get_order_intent("nope") is None
+    stop = OrderIntent(client_order_id(SID, "stop"), SID, "sim", "BTC/USDT", "sell",
+                       "stop_loss_limit", 0.5, 94.0, T0, stop_price=95.0)  # fmt: skip
+    assert store.record_order_intent(stop) is True
+    assert store.get_order_intent(stop.client_order_id) == stop
 
 
-def test_orders_fills_positions_equity(store: Store) -> None:
-    fill = Fill("t-1", "x-1", "BTC/USDT", "buy", 0.5, 100.0, 0.05, "USDT", T0, True)
-    order = Order(
-        "x-1", "coid-1", "BTC/USDT", "buy", "market", 0.5, None, "open", 0.0, None, 0.0,
-        "USDT", T0, T0,
-    )  # fmt: skip
-    store.record_order("sim", order)
-    closed = Order(**{**order.__dict__, "status": "closed", "filled": 0.5, "average": 100.0,
-                      "updated_at": T0 + MINUTE})  # fmt: skip
-    store.record_order("sim", closed)
+def _fill(trade_id: str, side: str, amount: float, price: float, minute: int = 0) -> Fill:
+    cid = ENTRY if side == "buy" else client_order_id("cd" * 16, "exit")
+    return Fill(trade_id, "x-1", cid, "BTC/USDT", side, amount, price, amount * price * 0.001,  # type: ignore[arg-type]
+                "USDT", T0 + minute * MINUTE, True)  # fmt: skip
+
+
+def test_orders_move_through_their_statuses(store: Store) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 0.5, None, T0)
+    order = Order.from_intent(intent)
+    store.record_order(order)
     rows = store.orders()
-    assert rows.height == 1 and rows["state"][0] == "closed" and rows["filled"][0] == 0.5
+    assert rows.height == 1 and rows["status"][0] == "intent"
+    assert rows["exchange_order_id"][0] is None and rows["signal_id"][0] == SID
+    done = apply_all(order, [Submitted(T0), Traded(_fill("t-1", "buy", 0.5, 100.0, 1))])
+    # a venue snapshot knows no signal id: the recorded one is kept
+    store.record_order(replace(done, signal_id=None))
+    rows = store.orders()
+    assert rows.height == 1 and rows["status"][0] == "filled" and rows["filled"][0] == 0.5
+    assert rows["exchange_order_id"][0] == "x-1" and rows["signal_id"][0] == SID
     assert rows["updated_at"][0] == T0 + MINUTE and rows["created_at"][0] == T0
-    assert store.orders(["open"]).is_empty()
-    assert store.record_fill("sim", fill, "coid-1") is True
-    assert store.record_fill("sim", fill, "coid-1") is False
-    assert store.fills("BTC/USDT")["client_order_id"].to_list() == ["coid-1"]
+    assert store.orders(["accepted", "partially_filled"]).is_empty()
+    assert store.orders(["filled"])["client_order_id"].to_list() == [ENTRY]
+    assert apply(order, Submitted(T0)).status == "submitted"
 
-    position = PositionRecord("sim", "BTC/USDT", 0.5, 100.0, stop_loss=95.0, opened_at=T0,
-                              updated_at=T0)  # fmt: skip
+
+def test_fills_positions_equity(store: Store) -> None:
+    fill = _fill("t-1", "buy", 0.5, 100.0)
+    assert store.record_fill("sim", fill) is True
+    assert store.record_fill("sim", fill) is False
+    rows = store.fills("BTC/USDT")
+    assert rows["client_order_id"].to_list() == [ENTRY]
+    assert rows["exchange_order_id"].to_list() == ["x-1"]
+    assert store.fills(exchange="other").is_empty()
+
+    position = Position.from_fills([fill], exchange="sim")
+    position.stop_price, position.signal_ts = 95.0, to_epoch_ms(T0 - MINUTE)
     store.save_position(position)
-    moved = PositionRecord("sim", "BTC/USDT", 0.5, 100.0, stop_loss=97.0, opened_at=T0,
-                           updated_at=T0 + MINUTE)  # fmt: skip
-    store.save_position(moved)
-    assert store.positions("sim") == [moved]
+    assert store.positions("sim") == [position]
+    position.stop_price, position.high_water = 97.0, 104.0
+    position.stop_client_order_id = client_order_id(SID, "stop", 1)
+    store.save_position(position)
+    assert store.positions("sim") == [position]
+    with pytest.raises(DataError, match="exchange"):
+        store.save_position(Position("BTC/USDT", 1.0))
     store.delete_position("sim", "BTC/USDT")
     assert store.positions() == []
 
@@ -243,6 +274,23 @@ def test_orders_fills_positions_equity(store: Store) -> None:
     store.record_equity(EquitySnapshot("sim", T0, 1001.0, 501.0))
     curve = store.equity_curve("sim")
     assert curve["equity"].to_list() == [1001.0]
+
+
+def test_positions_are_a_projection_rebuilt_from_fills(store: Store) -> None:
+    for f in (_fill("t-1", "buy", 0.5, 100.0), _fill("t-2", "buy", 0.5, 110.0, 1)):
+        store.record_fill("sim", f)
+    store.record_fill("other", _fill("t-1", "buy", 9.0, 1.0))  # another account's fills
+    (first,) = store.rebuild_positions("sim")
+    assert (first.amount, first.entry_price, first.signal_id) == (1.0, 105.0, SID)
+    first.stop_price, first.high_water = 99.0, 120.0  # the manager's levels
+    store.save_position(first)
+    store.record_fill("sim", _fill("t-3", "sell", 0.4, 120.0, 2))
+    (rebuilt,) = store.rebuild_positions("sim")
+    assert rebuilt.amount == pytest.approx(0.6) and rebuilt.realized_pnl > 0
+    assert (rebuilt.stop_price, rebuilt.high_water) == (99.0, 120.0)  # kept over the rebuild
+    assert store.positions("sim") == [rebuilt]
+    store.record_fill("sim", _fill("t-4", "sell", 0.6, 90.0, 3))
+    assert store.rebuild_positions("sim") == [] and store.positions("sim") == []
 
 
 def test_events_heartbeat_and_controls(store: Store) -> None:

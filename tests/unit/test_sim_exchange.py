@@ -171,7 +171,7 @@ def test_market_buy_pays_ask_plus_slippage_plus_taker_fee(ex: SimExchange) -> No
     ask = ex.fetch_ticker("BTC/USDT").ask
     order = ex.create_order("BTC/USDT", "buy", "market", 0.5, client_order_id="buy-1")
     expected_price = _on_tick(ask * (1 + SLIP_BPS / 10_000), ROUND_CEILING)
-    assert order.status == "closed"
+    assert order.status == "filled"
     assert (order.filled, order.remaining, order.average) == (0.5, 0.0, expected_price)
     assert order.fee == pytest.approx(0.5 * expected_price * FEE, rel=1e-12)
     assert order.fee_currency == "USDT"
@@ -289,11 +289,12 @@ def test_a_reused_client_order_id_is_refused_and_changes_nothing(ex: SimExchange
     before = _state(ex)
     with pytest.raises(DuplicateClientOrderId, match="sig-1") as info:
         ex.create_order("BTC/USDT", "sell", "market", 0.01, client_order_id="sig-1")
-    assert f"order {first.id}" in str(info.value)
+    assert f"order {first.exchange_order_id}" in str(info.value)
     assert _state(ex) == before
     assert ex.fetch_order("BTC/USDT", client_order_id="sig-1") == first
     nxt = ex.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="sig-2")
-    assert int(nxt.id) == int(first.id) + 1  # the refusal did not consume an order id
+    # the refusal did not consume an order id
+    assert int(nxt.exchange_order_id) == int(first.exchange_order_id) + 1
 
 
 def test_ids_of_canceled_orders_stay_used(ex: SimExchange) -> None:
@@ -339,7 +340,7 @@ def test_resting_limit_locks_funds_then_fills_as_maker_when_a_candle_reaches_it(
     ticker = ex.fetch_ticker("BTC/USDT")
     limit = _resting_limit(market, side, ticker.bid, ticker.ask)
     order = ex.create_order("BTC/USDT", side, "limit", 0.2, limit, client_order_id=f"{side}-l")
-    assert order.status == "open" and order.filled == 0.0 and order.trades == ()
+    assert order.status == "accepted" and order.filled == 0.0 and order.trades == ()
     locked = ("USDT", 0.2 * limit * (1 + FEE)) if side == "buy" else ("BTC", 0.2)
     balance = ex.fetch_balance()
     assert balance.used[locked[0]] == pytest.approx(locked[1], rel=1e-12)
@@ -347,10 +348,10 @@ def test_resting_limit_locks_funds_then_fills_as_maker_when_a_candle_reaches_it(
 
     touch = _first_touch(market, side, limit)
     clock.now = touch + timedelta(seconds=59)  # the touching candle has not closed yet
-    assert ex.fetch_order("BTC/USDT", order.id).status == "open"
+    assert ex.fetch_order("BTC/USDT", order.exchange_order_id).status == "accepted"
     clock.now = touch + timedelta(minutes=1)
-    filled = ex.fetch_order("BTC/USDT", order.id)
-    assert filled.status == "closed" and filled.filled == 0.2
+    filled = ex.fetch_order("BTC/USDT", order.exchange_order_id)
+    assert filled.status == "filled" and filled.filled == 0.2
     (fill,) = filled.trades
     assert (fill.price, fill.ts, fill.taker) == (limit, touch, False)
     assert fill.fee == pytest.approx(0.2 * limit * FEE, rel=1e-12)
@@ -374,7 +375,7 @@ def test_limit_does_not_fill_on_the_candle_it_was_placed_in(
     ex.create_order("BTC/USDT", "buy", "limit", 0.01, limit, client_order_id="early")
     touch = _first_touch(market, "buy", limit)
     clock.now = touch
-    assert ex.fetch_order("BTC/USDT", client_order_id="early").status == "open"
+    assert ex.fetch_order("BTC/USDT", client_order_id="early").status == "accepted"
     clock.now = touch + timedelta(minutes=1)
     assert ex.fetch_order("BTC/USDT", client_order_id="early").trades[0].ts == touch
 
@@ -385,7 +386,7 @@ def test_a_crossing_limit_fills_at_once_as_taker_at_no_worse_than_its_price(
     ask = ex.fetch_ticker("BTC/USDT").ask
     taker_price = _on_tick(ask * (1 + SLIP_BPS / 10_000), ROUND_CEILING)
     generous = ex.create_order("BTC/USDT", "buy", "limit", 0.01, ask * 1.05, client_order_id="x1")
-    assert generous.status == "closed" and generous.average == taker_price
+    assert generous.status == "filled" and generous.average == taker_price
     assert generous.trades[0].taker
     tight = ex.create_order("BTC/USDT", "buy", "limit", 0.01, ask, client_order_id="x2")
     assert tight.average == ask  # crosses, but slippage may not push it past its limit
@@ -399,7 +400,7 @@ def test_cancel_releases_the_locked_funds_exactly(ex: SimExchange, clock: Clock)
     )
     assert ex.fetch_balance().free["USDT"] < start.free["USDT"]
     clock.advance(minutes=5)
-    canceled = ex.cancel_order("BTC/USDT", order.id)
+    canceled = ex.cancel_order("BTC/USDT", order.exchange_order_id)
     assert canceled.status == "canceled" and canceled.updated_at == T0 + timedelta(minutes=5)
     assert ex.fetch_balance().free == start.free
     assert ex.fetch_open_orders() == []
@@ -409,8 +410,8 @@ def test_cancel_releases_the_locked_funds_exactly(ex: SimExchange, clock: Clock)
 
 def test_cancel_of_a_filled_order_is_order_not_found(ex: SimExchange) -> None:
     order = ex.create_order("BTC/USDT", "buy", "market", 0.01, client_order_id="m")
-    with pytest.raises(OrderNotFound, match="closed"):
-        ex.cancel_order("BTC/USDT", order.id)
+    with pytest.raises(OrderNotFound, match="filled"):
+        ex.cancel_order("BTC/USDT", order.exchange_order_id)
 
 
 def test_orders_are_found_by_id_or_client_id_within_their_symbol(ex: SimExchange) -> None:
@@ -418,15 +419,15 @@ def test_orders_are_found_by_id_or_client_id_within_their_symbol(ex: SimExchange
     order = ex.create_order(
         "BTC/USDT", "buy", "limit", 0.01, round(bid * 0.9, 2), client_order_id="f"
     )
-    assert ex.fetch_order("BTC/USDT", order.id) == order
+    assert ex.fetch_order("BTC/USDT", order.exchange_order_id) == order
     assert ex.fetch_order("BTC/USDT", client_order_id="f") == order
     with pytest.raises(OrderNotFound, match="ETH/USDT"):
-        ex.fetch_order("ETH/USDT", order.id)
+        ex.fetch_order("ETH/USDT", order.exchange_order_id)
     with pytest.raises(OrderNotFound, match="nope"):
         ex.fetch_order("BTC/USDT", client_order_id="nope")
     with pytest.raises(OrderNotFound):
         ex.fetch_order("BTC/USDT", "999")
-    with pytest.raises(InvalidOrder, match="order_id or a client_order_id"):
+    with pytest.raises(InvalidOrder, match="exchange_order_id or a client_order_id"):
         ex.fetch_order("BTC/USDT")
 
 
@@ -464,7 +465,7 @@ def test_same_seed_same_calls_same_orders_and_fills() -> None:
         ex = SimExchange(SimMarket(5), balances={"USDT": 50_000.0}, clock=clock)
         runs.append(_script(ex, clock))
     assert runs[0] == runs[1]
-    assert [o.id for o in runs[0][:3]] == ["1", "2", "2"]
+    assert [o.exchange_order_id for o in runs[0][:3]] == ["1", "2", "2"]
 
 
 def test_concurrent_orders_get_distinct_ids_and_consistent_balances(ex: SimExchange) -> None:
@@ -486,7 +487,7 @@ def test_concurrent_orders_get_distinct_ids_and_consistent_balances(ex: SimExcha
     orders = [
         ex.fetch_order("BTC/USDT", client_order_id=f"t{n}-{i}") for n in range(4) for i in range(10)
     ]
-    assert sorted(int(o.id) for o in orders) == list(range(1, 41))
+    assert sorted(int(o.exchange_order_id) for o in orders) == list(range(1, 41))
     spent = sum(o.filled * o.average + o.fee for o in orders)
     balance = ex.fetch_balance()
     assert balance.free["USDT"] == pytest.approx(100_000 - spent, rel=1e-12)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from awan_trading.exchange.base import Order
+from awan_trading.domain.orders import Order
 from awan_trading.exchange.emulator.faults import Fault, FaultScript
 from awan_trading.exchange.errors import (
     DuplicateClientOrderId,
@@ -32,8 +32,8 @@ from awan_trading.market.timeframes import TimeframeError, parse_timeframe, to_e
 
 API = "/api/v3"
 MAX_KLINES = 1000
-STATUS = {"open": "NEW", "closed": "FILLED", "canceled": "CANCELED"}
-STATUS |= {"rejected": "REJECTED", "expired": "EXPIRED"}
+STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
+STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class EmulatorState:
     def order_json(self, order: Order, *, full: bool = False) -> dict[str, Any]:
         created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
         reply: dict[str, Any] = {
-            "symbol": order.symbol.replace("/", ""), "orderId": int(order.id),
+            "symbol": order.symbol.replace("/", ""), "orderId": int(order.exchange_order_id),
             "orderListId": -1, "clientOrderId": order.client_order_id,
             "transactTime": created, "time": created, "updateTime": updated,
             "workingTime": created, "price": _num(order.price or 0.0),
