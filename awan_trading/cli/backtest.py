@@ -42,7 +42,7 @@ def load_candles(path: Path) -> tuple[pl.DataFrame, str | None]:
             ) from None
         if "timeframe" in raw.columns:
             timeframes.update(raw.get_column("timeframe").unique().drop_nulls().to_list())
-        frames.append(to_candles(raw, symbol=file.stem, source=str(file)))
+        frames.append(to_candles(raw, symbol=file.stem, source=str(file), epoch="auto"))
     if len(timeframes) > 1:
         raise DataError(
             f"{path}: files mix timeframes {sorted(timeframes)}; backtest one timeframe at a time"

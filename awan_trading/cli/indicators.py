@@ -77,7 +77,7 @@ def indicators_command(
         macd_signal=macd_signal,
     )
     check_output_file(output_path, option="OUT.parquet")
-    candles = to_candles(_read(input_path), source=str(input_path))
+    candles = to_candles(_read(input_path), source=str(input_path), epoch="auto")
     result = add_indicators(candles, params)
     try:
         with atomic_file(output_path) as partial:  # a failed write leaves the old file, or none

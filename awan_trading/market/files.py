@@ -49,7 +49,7 @@ def read_candle_file(path: Path | str) -> tuple[pl.DataFrame, Timeframe | None]:
             )
         if values:
             timeframe = parse_timeframe(str(values[0]))
-    return to_candles(raw, source=str(file)), timeframe
+    return to_candles(raw, source=str(file), epoch="auto"), timeframe
 
 
 def write_candle_file(frame: pl.DataFrame, path: Path | str, timeframe: Timeframe | str) -> Path:

@@ -65,13 +65,19 @@ def epoch_unit(ts: pl.Series, source: str = "frame") -> str:
 
 
 def to_candles(
-    frame: pl.DataFrame, *, symbol: str | None = None, source: str = "frame"
+    frame: pl.DataFrame,
+    *,
+    symbol: str | None = None,
+    source: str = "frame",
+    epoch: str = "ms",
 ) -> pl.DataFrame:
     """Coerce a frame to the candle schema, or raise `DataError` naming what is wrong.
 
-    Accepts naive timestamps (taken as UTC), other time units, integer epochs in s/ms/µs/ns
-    (`epoch_unit`) and integer prices, because exchanges and files disagree on those; refuses missing columns and values that cannot be
-    cast, because guessing there would hide bad data. `symbol` fills a missing symbol column.
+    Accepts naive timestamps (taken as UTC), other time units and integer prices, because
+    exchanges and files disagree on those; refuses missing columns and values that cannot be
+    cast, because guessing there would hide bad data. Integer `ts` is epoch milliseconds, the
+    convention inside awan; `epoch="auto"` (what file readers pass, since a file's author may
+    have used any unit) reads s/ms/µs/ns from the magnitude (`epoch_unit`). `symbol` fills a missing symbol column.
     Extra columns (e.g. `timeframe` in the shared Parquet files) are dropped.
     """
     columns = set(frame.columns)
@@ -94,7 +100,7 @@ def to_candles(
         )
         ts_expr = ts_expr.dt.cast_time_unit("ms")
     elif ts.is_integer():
-        unit = epoch_unit(frame.get_column("ts"), source)
+        unit = epoch_unit(frame.get_column("ts"), source) if epoch == "auto" else epoch
         ts_expr = (
             pl.from_epoch(pl.col("ts").cast(pl.Int64), time_unit=unit)  # type: ignore[arg-type]
             .dt.cast_time_unit("ms")

@@ -202,7 +202,6 @@ def test_fetch_needs_exactly_one_destination(destination):
     assert "exactly one destination" in result.stderr
 
 
-<<<<<<< HEAD
 def test_monthly_and_minute_files_do_not_share_a_name(tmp_path):
     common = ("fetch", "--exchange", "sim", "--symbols", "BTC/USDT", "--out", tmp_path)
     months = run(*common, "--timeframe", "1M", "--start", "2024-01-01", "--end", "2024-04-01")
@@ -220,7 +219,8 @@ def test_monthly_and_minute_files_do_not_share_a_name(tmp_path):
     assert frame["ts"].dt.month().to_list() == [1, 2, 3]
     off_grid = run(*common, "--timeframe", "1M", "--start", "2024-01-15", "--end", "2024-04-01")
     assert off_grid.exit_code == 2 and "on the 1M grid" in off_grid.stderr
-=======
+
+
 # --- integer epoch timestamps ------------------------------------------------------------------
 
 EPOCH_FACTORS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -305,4 +305,3 @@ def test_resample_failing_mid_write_keeps_the_old_file(tmp_path, xrp_file, monke
     assert result.exit_code == 2 and "No space left on device" in result.stderr
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["XRP_ETH-1m.parquet", "h1.parquet"]
->>>>>>> cli
