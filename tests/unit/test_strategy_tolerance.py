@@ -119,8 +119,16 @@ def test_flat_oscillator_runs_with_residues_give_nothing(level: float) -> None:
 
 @pytest.mark.parametrize("name", ["boll_stoch", "ema_trend"])
 @pytest.mark.parametrize("price", [0.1, 0.5, 3.0, 27_123.45])
-def test_a_market_that_does_not_move_gives_no_signal(name: str, price: float) -> None:
-    out = get_strategy(name).populate(add_indicators(candles(np.full(120, price))))
+@pytest.mark.parametrize("wobble", [0.0, 3e-15], ids=["exact", "ulps"])
+def test_a_market_that_does_not_move_gives_no_signal(
+    name: str, price: float, wobble: float
+) -> None:
+    """Constant closes, or closes that differ only by rounding: no entry and no exit.
+
+    (Bands collapse onto the close, RSI and raw %K are the flat value 50, EMAs equal the close.)
+    """
+    close = np.tile([price, price * (1 + wobble)], 60)
+    out = get_strategy(name).populate(add_indicators(candles(close)))
     assert not out.get_column("enter_long").any()
     assert not out.get_column("exit_long").any()
 
