@@ -28,6 +28,7 @@ from awan_trading.indicators import add_indicators
 from awan_trading.market.timeframes import parse_timeframe, to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
 from awan_trading.strategies.base import Strategy
+from awan_trading.tolerance import PRICE
 
 
 @dataclass
@@ -124,17 +125,18 @@ def intrabar_exit(
 
     Stop (the higher of fixed and trailing) before target: a gap below the stop fills at the
     open, a touch fills at the stop, both less slippage; the target fills at its limit price.
+    "At or below" / "reaches" are the price tolerance's `le` / `ge` (see `backtest.engine`).
     """
     level, reason = position.stop_price, "stop_loss"
     if trailing_stop:
         trail = position.high_water * (1.0 - trailing_stop)
-        if trail > level:
+        if PRICE.gt_scalar(trail, level):
             level, reason = trail, "trailing_stop"
-    if level > 0.0 and open_ <= level:
+    if level > 0.0 and PRICE.le_scalar(open_, level):
         return open_ * (1.0 - slippage), reason
-    if level > 0.0 and low <= level:
+    if level > 0.0 and PRICE.le_scalar(low, level):
         return level * (1.0 - slippage), reason
-    if high >= position.target_price:
+    if PRICE.ge_scalar(high, position.target_price):
         return position.target_price, "take_profit"
     return None
 

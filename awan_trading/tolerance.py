@@ -26,6 +26,7 @@ orders of magnitude away from either side, so no real market event is ever absor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -57,11 +58,15 @@ class Tolerance:
     relative: float = 0.0
 
     def margin(self, a: Operand, b: Operand) -> pl.Expr:
-        """How far apart `a` and `b` may be and still count as equal."""
+        """How far apart `a` and `b` may be and still count as equal.
+
+        An infinite operand (a disabled target) gets no relative margin, so nothing finite is
+        ever "equal" to infinity.
+        """
         margin = pl.lit(self.absolute, dtype=pl.Float64)
         if self.relative:
             size = pl.max_horizontal(_expr(a).abs(), _expr(b).abs())
-            margin = margin + self.relative * size
+            margin = margin + pl.when(size.is_finite()).then(self.relative * size).otherwise(0.0)
         return margin
 
     def gt(self, a: Operand, b: Operand) -> pl.Expr:
@@ -89,7 +94,13 @@ class Tolerance:
         return self.lt(a, b) & self.ge(a_prev, b_prev)
 
     def scalar_margin(self, a: float, b: float) -> float:
-        return self.absolute + self.relative * max(abs(a), abs(b))
+        """`margin` for two Python floats."""
+        size = max(abs(a), abs(b))
+        return self.absolute + (self.relative * size if math.isfinite(size) else 0.0)
+
+    def gt_scalar(self, a: float, b: float) -> bool:
+        """`gt` for two Python floats (a trailing stop above the fixed one)."""
+        return a - b > self.scalar_margin(a, b)
 
     def le_scalar(self, a: float, b: float) -> bool:
         """`le` for two Python floats (a low reaching a stop level)."""

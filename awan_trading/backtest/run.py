@@ -19,6 +19,7 @@ from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.errors import DataError
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import parse_timeframe
+from awan_trading.tolerance import PRICE_RTOL
 
 TRADE_SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
@@ -146,7 +147,7 @@ def backtest_frame(
         float(exits.stop_loss or 0.0), float(exits.take_profit or 0.0), float(exits.trailing_stop or 0.0),
         float(config.effective_stake_fraction), float(config.stake_amount or 0.0),
         int(config.max_open_positions),
-        int(a["enter_long"].sum()) + 1,
+        int(a["enter_long"].sum()) + 1, PRICE_RTOL,
     )  # fmt: skip
     trades = _trades_table(grid, tr_i, tr_f, signal_ids)
     curve = pl.DataFrame(
