@@ -22,6 +22,7 @@ from awan_trading.strategies import BollStoch, EmaTrend, get_strategy
 from awan_trading.tolerance import OSCILLATOR, OSCILLATOR_ATOL, PRICE, PRICE_RTOL
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+T0_MS = int(T0.timestamp() * 1000)
 DECISIONS = ("enter_long", "exit_long")
 
 
@@ -40,7 +41,7 @@ def candles(close: np.ndarray) -> pl.DataFrame:
         pl.DataFrame(
             {
                 "symbol": ["A/USDT"] * n,
-                "ts": pl.Series(np.arange(n) * 60_000, dtype=pl.Int64),
+                "ts": pl.Series(T0_MS + np.arange(n) * 60_000, dtype=pl.Int64),
                 "open": close,
                 "high": close,
                 "low": close,
