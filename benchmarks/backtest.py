@@ -7,7 +7,9 @@ rules computed once with awan's indicators —
     entry: close < bb_lower(20, 2.0) and StochRSI %K (14, 14, 3, 3) < 20
     exit:  close > bb_upper;  stop 2 %, target 4 %, fee 0.1 % per fill, no slippage
 
-— and the same boolean arrays handed to every engine, all filling at the next candle's open:
+(compared as the strategies compare, within `awan_trading.tolerance`: prices to 1e-10
+relative, %K to 1e-9 points) — and the same boolean arrays handed to every engine, all filling at
+the next candle's open:
 
 - awan: `backtest_frame` (grid + numba loop + trade/equity tables + metrics).
 - vectorbt: `Portfolio.from_signals` with signals shifted one bar, `price=open`, OHLC for the
@@ -48,6 +50,7 @@ from awan_trading.backtest import BacktestConfig, BacktestResult, RiskExits, bac
 from awan_trading.exchange.sim_market import MINUTE_MS, SimMarket
 from awan_trading.indicators import IndicatorParams, add_indicators
 from awan_trading.market.timeframes import to_epoch_ms
+from awan_trading.tolerance import OSCILLATOR, PRICE
 
 START = to_epoch_ms(datetime(2024, 1, 1, tzinfo=UTC))
 FEE, STOP, TARGET = 0.001, 0.02, 0.04
@@ -72,8 +75,9 @@ def signals(rows: int) -> pl.DataFrame:
     candles = SimMarket(seed=1).candles_1m("BTC/USDT", START, START + rows * MINUTE_MS)
     frame = add_indicators(candles, IndicatorParams())
     return frame.with_columns(
-        enter_long=(pl.col("close") < pl.col("bb_lower")) & (pl.col("stochrsi_k") < 20),
-        exit_long=pl.col("close") > pl.col("bb_upper"),
+        enter_long=PRICE.lt(pl.col("close"), pl.col("bb_lower"))
+        & OSCILLATOR.lt(pl.col("stochrsi_k"), 20.0),
+        exit_long=PRICE.gt(pl.col("close"), pl.col("bb_upper")),
     ).with_columns(pl.col("enter_long", "exit_long").fill_null(False), score=pl.lit(0.0))
 
 

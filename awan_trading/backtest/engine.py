@@ -23,6 +23,14 @@ Execution conventions (conservative, and identical in replay):
    b. take-profit: if the high reaches the target the fill is the target (a resting limit order:
       no slippage). A candle that touches both stop and target counts as a stop — we cannot know
       which came first, so we assume the worse.
+   "At or below" and "reaches" use the price tolerance (`awan_trading.tolerance.PRICE_RTOL`,
+   passed in as `price_rtol`): a price touching a level is a real market event and must count,
+   but the level is computed (`fill * (1 - stop_loss)`, `fill * (1 + take_profit)`) and carries
+   rounding, e.g. `1.1 * 1.04` lands an ulp above the 1.144 the market prints. So a low within
+   `price_rtol` of the stop counts as reaching it (and then fills at the stop level, at most that
+   fraction below the low), and the trailing stop replaces the fixed one only when it is higher
+   by more than the tolerance (equal levels keep the reason `stop_loss`). The tolerance is ~1e-3
+   of the finest real tick, so no candle that misses a level by a tick is ever counted as a hit.
    c. only then the trailing high-water mark is raised to the candle's high, so a candle's own
       high never tightens the stop that same candle is tested against.
 3. At a symbol's last candle an open position is closed at the close (minus slippage), reason
@@ -93,6 +101,7 @@ def simulate(
     amount_step: np.ndarray,
     min_amount: np.ndarray,
     min_notional: np.ndarray,
+    price_rtol: float,
 ):
     """Run the portfolio over (T × S) arrays; NaN prices mean "no candle for this symbol".
 
@@ -100,6 +109,8 @@ def simulate(
     `max_daily_loss` of 0 disable that feature; `max_trades` bounds the trade table (the number
     of entry signals is always enough: each trade needs its own). `day[t]` is the UTC day number
     of timestamp t; `amount_step`, `min_amount`, `min_notional` are per-symbol lot rules (0 = none).
+    `price_rtol` is the price tolerance of stop and target touches (an argument, not a global,
+    so numba's on-disk cache can never keep a stale value).
     Returns `tr_i` (symbol, signal row, entry row, exit row, reason), `tr_f` (entry price, exit
     price, amount, stake, proceeds) and per-timestamp equity, cash and exposure.
     """
@@ -216,15 +227,15 @@ def simulate(
             reason = STOP_LOSS
             if trailing_stop > 0.0:
                 trail = high_water[s] * (1.0 - trailing_stop)
-                if trail > level:
+                if _above(trail, level, price_rtol):
                     level = trail
                     reason = TRAILING_STOP
             px = -1.0
-            if level > 0.0 and open_[t, s] <= level:
+            if level > 0.0 and _at_or_below(open_[t, s], level, price_rtol):
                 px = open_[t, s] * (1.0 - slippage)
-            elif level > 0.0 and low[t, s] <= level:
+            elif level > 0.0 and _at_or_below(low[t, s], level, price_rtol):
                 px = level * (1.0 - slippage)
-            elif high[t, s] >= target_px[s]:
+            elif _at_or_below(target_px[s], high[t, s], price_rtol):
                 px = target_px[s]
                 reason = TAKE_PROFIT
             elif t == last_row[s]:
@@ -295,6 +306,25 @@ def simulate(
                 n_held += 1
 
     return tr_i[:n_tr], tr_f[:n_tr], eq_out, cash_out, expo_out
+
+
+@njit(cache=True)
+def _margin(a: float, b: float, rtol: float) -> float:
+    """`awan_trading.tolerance.Tolerance.scalar_margin` for prices (no margin at infinity)."""
+    size = max(abs(a), abs(b))
+    return rtol * size if np.isfinite(size) else 0.0
+
+
+@njit(cache=True)
+def _at_or_below(a: float, b: float, rtol: float) -> bool:
+    """`PRICE.le(a, b)`: `a` is not above `b` by more than the relative tolerance."""
+    return a - b <= _margin(a, b, rtol)
+
+
+@njit(cache=True)
+def _above(a: float, b: float, rtol: float) -> bool:
+    """`PRICE.gt(a, b)`: `a` is above `b` by more than the relative tolerance."""
+    return a - b > _margin(a, b, rtol)
 
 
 @njit(cache=True)

@@ -20,6 +20,7 @@ from awan_trading.errors import DataError
 from awan_trading.execution.risk import DAY_MS
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import parse_timeframe
+from awan_trading.tolerance import PRICE_RTOL
 
 TRADE_SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
@@ -153,6 +154,7 @@ def backtest_frame(
         np.array([r.amount_increment for r in rules], dtype=np.float64),
         np.array([r.min_amount for r in rules], dtype=np.float64),
         np.array([r.min_notional for r in rules], dtype=np.float64),
+        PRICE_RTOL,
     )  # fmt: skip
     trades = _trades_table(grid, tr_i, tr_f, signal_ids)
     curve = pl.DataFrame(

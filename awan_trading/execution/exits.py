@@ -27,6 +27,7 @@ from typing import Protocol
 
 from awan_trading.errors import DataError
 from awan_trading.execution.sizing import ceil_to_step, floor_to_step
+from awan_trading.tolerance import PRICE
 
 
 class ExitParams(Protocol):
@@ -106,7 +107,7 @@ def effective_stop(position: HasExitLevels, trailing_stop: float | None) -> tupl
     level, reason = position.stop_price, "stop_loss"
     if trailing_stop:
         trail = position.high_water * (1.0 - trailing_stop)
-        if trail > level:
+        if PRICE.gt_scalar(trail, level):
             level, reason = trail, "trailing_stop"
     return level, reason
 
@@ -125,13 +126,15 @@ def intrabar_exit(
     Stop (the higher of fixed and trailing) before target: a gap below the stop fills at the
     open, a touch fills at the stop, both less slippage; the target fills at its limit price. A
     candle touching both counts as a stop: which came first is unknowable, so assume the worse.
+    "At or below" and "reaches" are the price tolerance's `le` / `ge`: the levels are computed
+    (1.1 × 1.04 is 1.1440000000000001), so an exact comparison would let rounding miss a touch.
     """
     level, reason = effective_stop(position, trailing_stop)
-    if level > 0.0 and open_ <= level:
+    if level > 0.0 and PRICE.le_scalar(open_, level):
         return open_ * (1.0 - slippage), reason
-    if level > 0.0 and low <= level:
+    if level > 0.0 and PRICE.le_scalar(low, level):
         return level * (1.0 - slippage), reason
-    if high >= position.target_price:
+    if PRICE.ge_scalar(high, position.target_price):
         return position.target_price, "take_profit"
     return None
 

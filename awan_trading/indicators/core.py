@@ -7,14 +7,17 @@ RSI, which reproduces TA-Lib's own `STOCH` formula operation for operation (so t
 bit-identical) while letting us define the flat-window case; it is also faster than `STOCH`,
 whose window scan restarts whenever an extreme leaves the window.
 
-Flat prices (documented choices, tested):
-- RSI while no close has changed since the series started (TA-Lib divides 0 by 0 and returns
-  0, i.e. "maximally oversold"): **50**, neutral. Once any change exists Wilder's averages keep
-  it, so a flat stretch after a rise stays at 100 and after a fall at 0, as in TA-Lib.
-- Stochastic of RSI when the highest and lowest RSI of the window are equal, to within
-  `FLAT_RSI_RANGE` (TA-Lib returns 0, or an arbitrary 0/100 from rounding noise just above its
-  own cut-off): **50** for the raw %K, then smoothed as usual. A market that does not move is neither
-  oversold nor overbought, so strategies keyed on "turns up from oversold" do not fire on it.
+Flat prices (documented choices, tested). "Flat" means a range within the tolerances of
+`awan_trading.tolerance`, the ones the strategies compare with, never an exact zero:
+- RSI while no close has moved from the first one by more than `PRICE_RTOL` of it (TA-Lib
+  divides 0 by 0 and returns 0, i.e. "maximally oversold"): **50**, neutral. Once a real change
+  exists Wilder's averages keep it, so a flat stretch after a rise stays at 100 and after a fall
+  at 0, as in TA-Lib.
+- Stochastic of RSI when the highest and lowest RSI of the window are within `FLAT_RSI_RANGE`
+  (= `OSCILLATOR_ATOL`, 1e-9 points) of each other (TA-Lib returns 0, or an arbitrary 0/100 from
+  rounding noise just above its own cut-off): **50** for the raw %K, then smoothed as usual. A
+  market that does not move is neither oversold nor overbought, so strategies keyed on "turns up
+  from oversold" do not fire on it.
 - Bollinger on a flat window: bands collapse onto the SMA (TA-Lib's value). ATR: 0.
 """
 
@@ -26,16 +29,18 @@ import talib
 
 from awan_trading.errors import DataError
 from awan_trading.indicators.params import IndicatorParams
+from awan_trading.tolerance import OSCILLATOR_ATOL, PRICE_RTOL
 
 FLAT_VALUE = 50.0
 """RSI and raw stochastic %K when their denominator is zero (see module doc)."""
 
-FLAT_RSI_RANGE = 1e-9
+FLAT_RSI_RANGE = OSCILLATOR_ATOL
 """RSI range (points) at or below which a stochastic window counts as flat.
 
-RSI held flat by Wilder's recursion wobbles by an ulp or two, and TA-Lib's STOCH already calls
-ranges below ~2e-14 of the RSI level zero; 1e-9 points treats all such rounding noise as flat
-while staying far below any range a real market produces."""
+The oscillator tolerance the strategies compare %K/%D with: RSI held flat by Wilder's recursion
+wobbles by an ulp or two, and TA-Lib's STOCH already calls ranges below ~2e-14 of the RSI level
+zero; 1e-9 points treats all such rounding noise as flat while staying far below any range a
+real market produces."""
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "bb_lower",
@@ -61,21 +66,26 @@ def _sma(values: Array, period: int) -> Array:
 
 
 def _first_change(close: Array, horizon: int) -> int:
-    """Index of the first close that differs from the first one (len(close) if none).
+    """Index of the first close that moved from the first one by more than `PRICE_RTOL` of the
+    larger of the two (the price tolerance's `gt`/`lt`), len(close) if none.
 
     Only matters when it is beyond `horizon` (the RSI look-back), so the common case looks at
     `horizon + 1` values and stops.
     """
-    head = close[: horizon + 1]
-    moved = np.flatnonzero(head != close[0])
-    if moved.size:
-        return int(moved[0])
-    moved = np.flatnonzero(close != close[0])
-    return int(moved[0]) if moved.size else len(close)
+
+    def moved(values: Array) -> Array:
+        size = np.maximum(np.abs(values), abs(close[0]))
+        return np.flatnonzero(np.abs(values - close[0]) > PRICE_RTOL * size)
+
+    first = moved(close[: horizon + 1])
+    if first.size:
+        return int(first[0])
+    first = moved(close)
+    return int(first[0]) if first.size else len(close)
 
 
 def rsi_array(close: Array, period: int) -> Array:
-    """TA-Lib RSI, except 50 while no close has changed yet (TA-Lib gives 0 there)."""
+    """TA-Lib RSI, except 50 while no close has moved yet (TA-Lib gives 0 there)."""
     out = talib.RSI(close, period)
     if close.size == 0:
         return out

@@ -73,10 +73,22 @@ def dagster_dev(tmp_path):
     port = free_port()
     log = (tmp_path / "dagster.log").open("w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=_restore_signals, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_restore_signals,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -128,7 +140,12 @@ def test_backfill_through_graphql_and_lineage_back_to_ohlcv(dagster_dev):
     port, tmp_path = dagster_dev
     params = {
         "partitionsByAssets": [
-            {"assetKey": {"path": [key]}, "partitions": {"range": {"start": "2024-01-01|BTC/USDT", "end": "2024-01-02|ETH/USDT"}}}
+            {
+                "assetKey": {"path": [key]},
+                "partitions": {
+                    "range": {"start": "2024-01-01|BTC/USDT", "end": "2024-01-02|ETH/USDT"}
+                },
+            }
             for key in ASSETS
         ]
     }
@@ -139,19 +156,29 @@ def test_backfill_through_graphql_and_lineage_back_to_ohlcv(dagster_dev):
     deadline, status = time.monotonic() + 600, None
     while time.monotonic() < deadline:
         status = graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]
-        if status["status"] in {"COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED", "CANCELED"}:
+        if status["status"] in {
+            "COMPLETED",
+            "COMPLETED_SUCCESS",
+            "FAILED",
+            "COMPLETED_FAILED",
+            "CANCELED",
+        }:
             break
         time.sleep(2)
     assert status is not None and status["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, status
     runs = graphql(port, RUNS)["runsOrError"]["results"]
-    backfill_runs = [r for r in runs if {"key": "dagster/backfill", "value": backfill_id} in r["tags"]]
+    backfill_runs = [
+        r for r in runs if {"key": "dagster/backfill", "value": backfill_id} in r["tags"]
+    ]
     assert backfill_runs and all(r["status"] == "SUCCESS" for r in backfill_runs), runs
 
     nodes = {
         n["assetKey"]["path"][0]: n
         for n in graphql(port, LINEAGE, {"keys": [{"path": [k]} for k in ASSETS]})["assetNodes"]
     }
-    assert [d["path"] for d in nodes["signals_1h_boll_stoch"]["dependencyKeys"]] == [["indicators_1h"]]
+    assert [d["path"] for d in nodes["signals_1h_boll_stoch"]["dependencyKeys"]] == [
+        ["indicators_1h"]
+    ]
     assert [d["path"] for d in nodes["indicators_1h"]["dependencyKeys"]] == [["ohlcv_1h"]]
     dims = {d["name"]: d["partitionKeys"] for d in nodes["ohlcv_1h"]["partitionKeysByDimension"]}
     assert dims["symbol"] == ["BTC/USDT", "ETH/USDT"]

@@ -251,3 +251,30 @@ def test_duplicate_candles_and_missing_columns_are_refused() -> None:
         run(pl.concat([frame, frame.head(1), candles([FLAT], symbol="B/USDT")]))
     with pytest.raises(DataError, match="enter_long"):
         run(frame.drop("enter_long"))
+
+
+def test_a_level_the_market_prints_exactly_is_reached_despite_rounding() -> None:
+    """1.1 × 1.04 is 1.1440000000000001 and 1.16 × 0.98 is 1.1367999999999998 in floats; a high
+    of 1.144 reaches that target and a low of 1.1368 that stop (the price tolerance), while a
+    tick short of either (1.1439, 1.1369) reaches nothing."""
+    target = candles(
+        [(1.1, 1.1, 1.1, 1.1, True), (1.1, 1.144, 1.1, 1.12), (1.12, 1.12, 1.12, 1.12)]
+    )
+    (trade,) = run(target, RiskExits(None, 0.04, None)).trades.iter_rows(named=True)
+    assert (trade["exit_reason"], trade["exit_price"]) == ("take_profit", 1.1 * 1.04)
+    stop = candles([(1.16, 1.16, 1.16, 1.16, True), (1.16, 1.17, 1.1368, 1.15), (1.15,) * 4])
+    (trade,) = run(stop, RiskExits(0.02, None, None)).trades.iter_rows(named=True)
+    assert (trade["exit_reason"], trade["exit_price"]) == ("stop_loss", 1.16 * (1 - 0.02))
+    short = candles([(1.1, 1.1, 1.1, 1.1, True), (1.1, 1.1439, 1.1369, 1.12), (1.12,) * 4])
+    (trade,) = run(short, RiskExits(0.02, 0.04, None)).trades.iter_rows(named=True)
+    assert trade["exit_reason"] == "end_of_data"
+
+
+def test_a_trailing_stop_equal_to_the_fixed_stop_reports_stop_loss() -> None:
+    """Same level up to rounding (high-water 1.16, 2 % trail and 2 % stop): the fixed stop's
+    reason, whichever way the two products round."""
+    frame = candles([(1.16, 1.16, 1.16, 1.16, True), (1.16, 1.16, 1.13, 1.14), (1.14,) * 4])
+    (trade,) = run(frame, RiskExits(0.02, None, 1 - (1 - 0.02) * (1 + 1e-15))).trades.iter_rows(
+        named=True
+    )
+    assert trade["exit_reason"] == "stop_loss"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -32,15 +33,16 @@ from awan_trading.indicators import (
     warmup_candles,
 )
 from awan_trading.market.schema import to_candles
+from awan_trading.tolerance import PRICE_RTOL
 
 # --- an independent reference: plain TA-Lib calls on one symbol's arrays ----------------------
 
 
 def reference_rsi(close: np.ndarray, period: int) -> np.ndarray:
-    """TA-Lib RSI, with the flat rule applied by brute force (no close changed yet → 50)."""
+    """TA-Lib RSI, with the flat rule applied by brute force (no close moved yet → 50)."""
     out = talib.RSI(close, period)
     for i in range(1, len(close)):
-        if close[i] != close[0]:
+        if not math.isclose(close[i], close[0], rel_tol=PRICE_RTOL, abs_tol=0.0):
             break
         if i >= period:
             out[i] = FLAT_VALUE
@@ -252,6 +254,21 @@ def test_flat_after_a_rise_keeps_rsi_100_and_stoch_neutral() -> None:
     assert talib.STOCH(r, r, r, 14, 3, 0, 3, 0)[0][-1] == 0.0  # TA-Lib: "oversold"
     assert (result["stochrsi_k"][-40:] == FLAT_VALUE).all()
     assert (result["stochrsi_d"][-40:] == FLAT_VALUE).all()
+
+
+@pytest.mark.parametrize(
+    "close",
+    [np.array([0.3, 0.1 + 0.2] * 40), np.array([27_123.45, 27_123.45 * (1 + 3e-15)] * 40)],
+    ids=["0.3-vs-0.1+0.2", "btc-level-ulps"],
+)
+def test_a_series_flat_up_to_rounding_is_flat(close: np.ndarray) -> None:
+    """Closes that differ only by rounding are a flat market: TA-Lib's RSI swings 49.5–53.6 on
+    them (and its STOCH 0–100); the flat rule uses the price tolerance, so both are 50."""
+    assert np.unique(close).size == 2 and talib.RSI(close, 14)[15] > 53
+    result = add_indicators(_frame(close))
+    look = lookbacks(DEFAULT_PARAMS)
+    assert (result["rsi"][look["rsi"] :] == FLAT_VALUE).all()
+    assert (result["stochrsi_k"][look["stochrsi_k"] :] == FLAT_VALUE).all()
 
 
 def test_flat_opening_then_move() -> None:

@@ -78,7 +78,9 @@ def assert_parity(
     [("boll_stoch", {}), ("ema_trend", {"trailing_stop": "0.01"})],
 )
 def test_parity_on_real_30m_candles(btc_30m: pl.DataFrame, strategy: str, params: dict) -> None:
-    assert_parity(btc_30m, strategy, params, BacktestConfig(), "30m", min_trades=10)
+    # boll_stoch: 13 entry signals → 10 (9 trades) since %K/%D compare within the tolerance: 3
+    # were %D settling onto a flat %K, equal to it but for TA-Lib's ~1e-14 residues
+    assert_parity(btc_30m, strategy, params, BacktestConfig(), "30m", min_trades=9)
 
 
 def test_parity_on_sparse_real_1m_candles(xrp_1m: pl.DataFrame) -> None:
@@ -89,7 +91,7 @@ def test_parity_on_sparse_real_1m_candles(xrp_1m: pl.DataFrame) -> None:
         {"oversold": "30", "take_profit": "0.005", "stop_loss": "0.003"},
         config,
         "1m",
-        min_trades=10,
+        min_trades=6,  # 10 entry signals → 6: 4 were %D settling onto a flat %K (residue crosses)
     )
 
 
@@ -118,7 +120,7 @@ def test_parity_on_generated_multi_symbol_market_with_gaps() -> None:
         {"oversold": "35", "trailing_stop": "0.004", "take_profit": "0.01", "stop_loss": "0.006"},
         config,
         "1m",
-        min_trades=20,
+        min_trades=15,  # 31 entry signals → 21 once residue crosses no longer count
     )
     assert_parity(
         candles,
@@ -197,3 +199,17 @@ def test_intrabar_exit_order() -> None:
         106.0,
         "trailing_stop",
     )
+
+
+def test_intrabar_exit_counts_a_level_reached_up_to_rounding() -> None:
+    """The position manager's check uses the engine's price tolerance (1.1 × 1.04 rounds up)."""
+    pos = Position("A", 1.0, 1.1, 1.1, 0, 0, 1.16 * (1 - 0.02), 1.1 * 1.04, 1.1)
+    assert intrabar_exit(pos, 1.14, 1.144, 1.14, slippage=0.0, trailing_stop=None) == (
+        1.1 * 1.04,
+        "take_profit",
+    )
+    assert intrabar_exit(pos, 1.14, 1.1439, 1.1368, slippage=0.0, trailing_stop=None) == (
+        1.16 * (1 - 0.02),
+        "stop_loss",
+    )
+    assert intrabar_exit(pos, 1.14, 1.1439, 1.1369, slippage=0.0, trailing_stop=None) is None
