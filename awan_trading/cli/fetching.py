@@ -32,9 +32,25 @@ if TYPE_CHECKING:
 # 10 exchange pages of 1000 candles; ~7 days of 1m. Small enough to be nothing in memory,
 # large enough that a window costs far more than its bookkeeping.
 WINDOW_CANDLES = 10_000
+STORE_CONNECT_TIMEOUT_S = 5
 
 
 # --- destinations -------------------------------------------------------------------------
+
+
+def _writable_folder(path: Path, what: str) -> None:
+    """Refuse unless `path` is, or can be created as, a folder this process can write in;
+    errors start with `what` (the option and its value)."""
+    existing = path
+    while not existing.exists():  # the nearest ancestor that exists decides
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AwanError(f"{what}: {existing} is a file, not a folder")
+    try:  # access() lies for root and read-only mounts; creating a file does not
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise AwanError(f"{what}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def check_out_dir(out: Path, file_names: list[str]) -> None:
@@ -42,19 +58,33 @@ def check_out_dir(out: Path, file_names: list[str]) -> None:
     names are free for files; raises `AwanError` naming the problem, writes nothing."""
     if out.exists() and not out.is_dir():
         raise AwanError(f"--out {out}: is a file, expected a folder")
-    existing = out
-    while not existing.exists():  # the nearest ancestor that exists decides
-        existing = existing.parent
-    if not existing.is_dir():
-        raise AwanError(f"--out {out}: {existing} is a file, not a folder")
-    try:  # access() lies for root and read-only mounts; creating a file does not
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise AwanError(f"--out {out}: cannot write in {existing} ({exc.strerror})") from None
+    _writable_folder(out, f"--out {out}")
     for name in file_names:
         if (out / name).is_dir():
             raise AwanError(f"--out {out}: {out / name} is a folder, cannot write the file")
+
+
+def check_store(url: str) -> None:
+    """Refuse `--store` when its URL cannot work, before anything is fetched: a DuckDB file
+    whose folder cannot be written, or a PostgreSQL server that does not answer one connect
+    (a single attempt, so the user waits seconds for one line, not the pool's retries)."""
+    from awan_trading.storage import mask_url
+
+    if url.startswith("duckdb://"):
+        from awan_trading.storage.duckdb_store import path_from_url
+
+        path = path_from_url(url)
+        if path.is_dir():
+            raise AwanError(f"--store {mask_url(url)}: {path} is a folder, expected a file")
+        _writable_folder(path.parent, f"--store {mask_url(url)}")
+    elif url.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        try:
+            psycopg.connect(url, connect_timeout=STORE_CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise AwanError(f"--store {mask_url(url)}: unreachable ({reason})") from None
 
 
 def make_dirs(out: Path) -> list[Path]:

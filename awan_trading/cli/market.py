@@ -16,12 +16,13 @@ from awan_trading.cli.fetching import (
     StoreSink,
     WindowSink,
     check_out_dir,
+    check_store,
     make_dirs,
     remove_if_empty,
     stream_symbol,
 )
 from awan_trading.cli.progress import FetchProgress
-from awan_trading.config import load_config
+from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
 from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
 from awan_trading.market.resample import resample_candles
@@ -68,13 +69,16 @@ def fetch(
         )
     names = _split_symbols(symbols)
     # Every destination is checked (and the store opened) before the first request.
+    url = load_settings().resolved_store_url() if store else None
     if out is not None:
         check_out_dir(out, [candle_file_name(s, tf) for s in names])
+    if url is not None:
+        check_store(url)
     # Imported here: the factory pulls in ccxt, too heavy for `awan --help`.
     from awan_trading.exchange.factory import open_exchange, venue_name
 
     venue = open_exchange(exchange, load_config(config))
-    db = open_store(migrate=True) if store else None
+    db = open_store(url, migrate=True) if url is not None else None
     created = make_dirs(out) if out is not None else []
     summaries = []
     try:
