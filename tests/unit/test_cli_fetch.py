@@ -65,6 +65,20 @@ class SpyExchange:
 
 
 @pytest.fixture
+def sim_requests(monkeypatch) -> list[tuple]:
+    """Every candle request any `SimExchange` gets (however the command opened it)."""
+    calls: list[tuple] = []
+    original = SimExchange.fetch_ohlcv
+
+    def counting(self, symbol, tf, start, end):
+        calls.append((symbol, start, end))
+        return original(self, symbol, tf, start, end)
+
+    monkeypatch.setattr(SimExchange, "fetch_ohlcv", counting)
+    return calls
+
+
+@pytest.fixture
 def spy(monkeypatch):
     """Install a `SpyExchange` factory as what `awan fetch` opens; returns the made ones."""
     made: list[SpyExchange] = []
@@ -208,14 +222,14 @@ def bad_out(tmp_path: Path, kind: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("kind", ["file", "under_file", "target_is_folder", "unwritable"])
-def test_bad_out_is_refused_before_any_fetch(tmp_path, spy, kind):
+def test_bad_out_is_refused_before_any_fetch(tmp_path, spy, sim_requests, kind):
     made = spy()
     out, message = bad_out(tmp_path, kind)
     before = sorted(p.name for p in tmp_path.iterdir())
     result = run(*fetch_args(out, "2024-01-01", "2024-01-02"))
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
-    assert made == []  # the exchange was never even opened
+    assert made == [] and sim_requests == []  # the exchange was never even opened
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -226,7 +240,9 @@ def test_bad_out_is_refused_before_any_fetch(tmp_path, spy, kind):
         ("duckdb:///{tmp}/notes.txt/awan.duckdb", "is a file, not a folder"),
     ],
 )
-def test_unusable_store_is_refused_before_any_fetch(tmp_path, spy, monkeypatch, url, message):
+def test_unusable_store_is_refused_before_any_fetch(
+    tmp_path, spy, sim_requests, monkeypatch, url, message
+):
     (tmp_path / "notes.txt").write_text("not a folder")
     monkeypatch.setenv("AWAN_STORE_URL", url.format(tmp=tmp_path))
     made = spy()
@@ -235,7 +251,7 @@ def test_unusable_store_is_refused_before_any_fetch(tmp_path, spy, monkeypatch, 
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "hunter2" not in result.output
-    assert made == []
+    assert made == [] and sim_requests == []
 
 
 # --- empty years and progress ----------------------------------------------------------------
