@@ -72,6 +72,8 @@ class CandleFileWriter:
     def __init__(
         self, path: Path | str, timeframe: Timeframe | str, *, row_group_rows: int = 32_768
     ) -> None:
+        # Row groups of ~32k rows keep the buffer a few MB while the footer (held until
+        # close) stays small: ~800 row groups for 50 years of 1m.
         # pyarrow.parquet is imported here, not at module level: the CLI imports this module
         # and must start fast.
         import pyarrow.parquet as pq
