@@ -3,60 +3,32 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from awan_trading.cli.app import app, awan_command, console
-from awan_trading.config import load_config
+from awan_trading.cli.app import app, awan_command, console, err_console
+from awan_trading.cli.fetching import (
+    FileSink,
+    StoreSink,
+    WindowSink,
+    check_out_dir,
+    check_store,
+    make_dirs,
+    remove_if_empty,
+    stream_symbol,
+)
+from awan_trading.cli.progress import FetchProgress
+from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
-from awan_trading.exchange.base import Exchange
-from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
 from awan_trading.market.resample import resample_candles
-from awan_trading.market.schema import empty_candles
-from awan_trading.market.timeframes import TIMEFRAMES, Timeframe, parse_timeframe, parse_utc
+from awan_trading.market.timeframes import TIMEFRAMES, parse_timeframe, parse_utc
 from awan_trading.market.validation import findings_frame
-from awan_trading.storage import open_store, write_candles_to_store
-
-DAY = timedelta(days=1)
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-
-
-def fetch_range(
-    exchange: Exchange, symbols: list[str], tf: Timeframe, start: datetime, end: datetime
-) -> dict[str, pl.DataFrame]:
-    """Fetch [start, end) per symbol in day chunks, with a progress bar per symbol."""
-    chunks = []
-    cursor = start
-    while cursor < end:
-        chunks.append((cursor, min(cursor + DAY, end)))
-        cursor += DAY
-    frames: dict[str, pl.DataFrame] = {}
-    with progress_bar() as progress:
-        for symbol in symbols:
-            task = progress.add_task(f"{symbol} {tf}", total=len(chunks))
-            parts = [empty_candles()]
-            for lo, hi in chunks:
-                parts.append(exchange.fetch_ohlcv(symbol, tf, lo, hi))
-                progress.advance(task)
-            frames[symbol] = pl.concat(parts)
-    return frames
+from awan_trading.storage import open_store
 
 
 def _split_symbols(text: str) -> list[str]:
@@ -82,7 +54,11 @@ def fetch(
     ] = "1m",
     config: Annotated[Path | None, typer.Option(help="awan.toml to use")] = None,
 ) -> None:
-    """Download candles into Parquet files (one per symbol) or the store, and print a summary."""
+    """Download candles into Parquet files (one per symbol) or the store, and print a summary.
+
+    Streams window by window (memory stays flat whatever the range) with progress on stderr;
+    a file appears only when its symbol is complete, a store window only as a whole.
+    """
     if (out is None) == (not store):
         raise AwanError("give exactly one destination: --out DIR or --store")
     tf = parse_timeframe(timeframe)
@@ -93,27 +69,45 @@ def fetch(
         raise AwanError(
             f"--start and --end must lie on the {tf} grid (got {lo.isoformat()}, {hi.isoformat()})"
         )
+    names = _split_symbols(symbols)
+    # Every destination is checked (and the store opened) before the first request.
+    url = load_settings().resolved_store_url() if store else None
+    if out is not None:
+        check_out_dir(out, [candle_file_name(s, tf) for s in names])
+    if url is not None:
+        check_store(url)
+    # Imported here: the factory pulls in ccxt, too heavy for `awan --help`.
+    from awan_trading.exchange.factory import open_exchange, venue_name
+
     venue = open_exchange(exchange, load_config(config))
-    frames = fetch_range(venue, _split_symbols(symbols), tf, lo, hi)
-    db = open_store(migrate=True) if store else None
+    db = open_store(url, migrate=True) if url is not None else None
+    created = make_dirs(out) if out is not None else []
+    summaries = []
+    try:
+        with FetchProgress(err_console) as progress:
+            for symbol in names:
+                sink: WindowSink
+                if out is not None:
+                    path = out / candle_file_name(symbol, tf)
+                    sink = FileSink(path, tf, context=f"{exchange} {symbol} {tf}")
+                else:
+                    assert db is not None
+                    # Replacing exactly [start, end) makes a repeated fetch a no-op in effect.
+                    sink = StoreSink(db, venue_name(exchange), symbol, tf)
+                summaries.append(stream_symbol(venue, symbol, tf, lo, hi, sink, progress))
+    except BaseException:
+        remove_if_empty(created)
+        raise
+    finally:
+        if db is not None:
+            db.close()
     table = Table(title=f"{exchange} {tf} candles {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC")
     for column in ("symbol", "rows", "first", "last", "close", "written to"):
         table.add_column(column)
-    for symbol, frame in frames.items():
-        if out is not None:
-            path = write_candle_file(frame, out / candle_file_name(symbol, tf), tf)
-        elif db is not None:
-            # Replacing exactly [start, end) makes a repeated fetch a no-op in effect.
-            write_candles_to_store(db, venue_name(exchange), tf.name, frame, lo, hi)
-            path = db.url
-        first = frame["ts"].min() if frame.height else None
-        last = frame["ts"].max() if frame.height else None
-        close = f"{frame['close'][-1]:.8g}" if frame.height else "-"
-        table.add_row(
-            symbol, str(frame.height), str(first or "-"), str(last or "-"), close, str(path)
-        )
-    if db is not None:
-        db.close()
+    for row in summaries:
+        close = f"{row.close:.8g}" if row.close is not None else "-"
+        first, last = row.first or "-", row.last or "-"
+        table.add_row(row.symbol, str(row.rows), str(first), str(last), close, row.written_to)
     console.print(table)
 
 

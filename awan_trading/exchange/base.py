@@ -106,3 +106,20 @@ class Exchange(Protocol):
     def now(self) -> datetime:
         """The exchange's clock (the sim's can be driven by tests and replays)."""
         ...
+
+
+@runtime_checkable
+class FirstCandleProbe(Protocol):
+    """An exchange that can say where its data starts after a given time, in one request.
+
+    Real venues have no candles before a symbol's listing (or after its delisting), and each
+    empty window still costs a request; a fetch that starts in 1974 would spend thousands of
+    requests on empty years. With this probe it asks once and jumps. The sim has data at every
+    minute, so it does not need (or implement) it.
+    """
+
+    def first_candle_at(
+        self, symbol: str, timeframe: Timeframe | str, since: datetime
+    ) -> datetime | None:
+        """Open time of the first closed candle at or after `since`; None if none exists yet."""
+        ...

@@ -276,6 +276,37 @@ class CcxtExchange:
             since = tf.next_open_ms(page[-1][0])
         return pl.concat(frames) if frames else empty_candles()
 
+    def first_candle_at(
+        self, symbol: str, timeframe: Timeframe | str, since: datetime
+    ) -> datetime | None:
+        """Open time of the first closed candle at or after `since` (one one-candle request).
+
+        Binance-style venues answer a `startTime` before the listing with the first candles
+        they have, so a fetch can jump over empty years instead of paging through them.
+        """
+        try:
+            tf = parse_timeframe(timeframe)
+        except TimeframeError as exc:
+            raise InvalidOrder(f"{self.name}: {symbol}: {exc}") from None
+        self._require_market(symbol)
+        first = -(-to_epoch_ms(since) // tf.ms) * tf.ms
+        closed_end = tf.floor_ms(self._now_ms())
+        if first >= closed_end:
+            return None
+        what = f"first_candle_at {symbol} {tf}"
+        page = self._call(what, lambda: self._client.fetch_ohlcv(symbol, tf.name, first, 1))
+        page = mapping.check_ohlcv_page(page, f"{self.name}: {what}")
+        if not page:
+            return None
+        ts = page[0][0]
+        if ts < first:
+            raise BadExchangeData(
+                f"refused exchange candles: {self.name} {symbol} {tf}: asked for candles from "
+                f"{from_epoch_ms(first).isoformat()}, got one at "
+                f"{from_epoch_ms(ts).isoformat()} (ignored startTime)"
+            )
+        return from_epoch_ms(ts) if ts < closed_end else None
+
     def fetch_ticker(self, symbol: str) -> Ticker:
         self._require_market(symbol)
         raw = self._call(f"fetch_ticker {symbol}", lambda: self._client.fetch_ticker(symbol))

@@ -126,6 +126,12 @@ class PaperExchange(SimExchange):
     def fetch_ticker(self, symbol: str) -> Ticker:
         return self.venue.fetch_ticker(symbol)
 
+    def first_candle_at(
+        self, symbol: str, timeframe: Timeframe | str, since: datetime
+    ) -> datetime | None:
+        """The venue's answer: paper accounts see exactly the venue's candles."""
+        return self.venue.first_candle_at(symbol, timeframe, since)
+
 
 def balances_from_fills(
     starting: dict[str, float], fills: pl.DataFrame, exchange: str

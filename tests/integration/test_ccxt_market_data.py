@@ -82,6 +82,22 @@ def test_only_closed_candles_are_returned(api_key) -> None:
     assert fetched.height == fetched["ts"].n_unique()
 
 
+def test_first_candle_probe_costs_one_request_and_ignores_the_forming_candle(api_key) -> None:
+    start = datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC)
+    with EmulatorServer(make_state(seed=SEED, api_key=api_key, start=start)) as server:
+        exchange = connect(server, api_key)
+        # The emulator's sim has candles at every minute, so the first one is `since` rounded up.
+        since = datetime(2024, 2, 1, 0, 0, 20, tzinfo=UTC)
+        assert exchange.first_candle_at("BTC/USDT", "1m", since) == datetime(
+            2024, 2, 1, 0, 1, tzinfo=UTC
+        )
+        assert server.state.count(KLINES) == 1
+        # From the forming minute on there is no closed candle yet: None, and no request.
+        forming = server.state.sim.now().replace(second=0, microsecond=0)
+        assert exchange.first_candle_at("BTC/USDT", "1m", forming) is None
+        assert server.state.count(KLINES) == 1
+
+
 def test_markets_carry_precision_limits_and_min_notional(emulator, api_key) -> None:
     markets = connect(emulator, api_key).markets()
     sim = emulator.state.sim
