@@ -19,6 +19,7 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
+from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S, max_runtime_tags
 from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
 from awan_trading.logs import configure_logging
@@ -70,7 +71,7 @@ def run_demo(days: int = DAYS) -> int:
         reports = defs.resolve_job_def("reports_job").execute_in_process(
             instance=instance,
             run_config=QUIET_LOGS,
-            tags={"awan/trigger": "demo"},
+            tags={"awan/trigger": "demo", **max_runtime_tags(DEMO_MAX_RUNTIME_S)},
             raise_on_error=False,
         )
     console.print(
@@ -85,9 +86,19 @@ def run_demo(days: int = DAYS) -> int:
 
 
 def run_ingest(
-    defs: dg.Definitions, instance: dg.DagsterInstance, first: str, last: str, symbols: list[str]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    first: str,
+    last: str,
+    symbols: list[str],
+    max_runtime_s: int = DEMO_MAX_RUNTIME_S,
 ) -> dg.ExecuteInProcessResult:
-    """One run over the rectangle of days × symbols, as a single-run backfill would launch."""
+    """One run over the rectangle of days × symbols, as a single-run backfill would launch.
+
+    The run executes inside this process, so no code server watches it: if the demo is killed,
+    only the monitoring daemon (`dagster dev` on this instance) ends the run, after
+    `max_runtime_s` (`awan_pipelines.run_limits`).
+    """
     return defs.resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
         run_config=QUIET_LOGS,
@@ -95,6 +106,7 @@ def run_ingest(
             "dagster/asset_partition_range_start": f"{first}|{symbols[0]}",
             "dagster/asset_partition_range_end": f"{last}|{symbols[-1]}",
             "awan/trigger": "demo",
+            **max_runtime_tags(max_runtime_s),
         },
         raise_on_error=False,
     )

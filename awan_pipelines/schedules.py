@@ -2,7 +2,9 @@
 
 The ingest schedule asks for the running day's partition of every symbol every few minutes;
 each request replaces that day's window, so repeated ticks are idempotent and the day fills up
-as candles close. Reports (backtests, ranking) are cheap but not urgent: once a night.
+as candles close. A run that dies without reporting is ended by the monitoring daemon after
+`INGEST_TODAY_MAX_RUNTIME_S`, so it cannot hold a run slot for good. Reports (backtests,
+ranking) are cheap but not urgent: once a night.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from awan_pipelines.partitions import partition_key
+from awan_pipelines.run_limits import INGEST_TODAY_MAX_RUNTIME_S, max_runtime_tags
 
 INGEST_CRON = "*/5 * * * *"
 REPORTS_CRON = "30 0 * * *"
@@ -31,7 +34,10 @@ def build_schedules(
             yield dg.RunRequest(
                 run_key=f"{day}|{symbol}|{tick:%H%M}",
                 partition_key=partition_key(day, symbol),
-                tags={"awan/trigger": "ingest_today"},
+                tags={
+                    "awan/trigger": "ingest_today",
+                    **max_runtime_tags(INGEST_TODAY_MAX_RUNTIME_S),
+                },
             )
 
     nightly = dg.ScheduleDefinition(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
 from awan_pipelines import demo
+from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S
 from awan_trading.storage import open_store
 
 CONFIG = """
@@ -26,6 +28,12 @@ def test_demo_backfills_reports_and_leaves_runs_for_the_ui(tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "ingest run" in out and "reports run" in out and "dagster dev -w workspace.yaml" in out
     assert (tmp_path / "dagster" / "dagster.yaml").exists()
+    # Its runs execute in process: only their maximum runtime lets the monitoring daemon end
+    # them if the demo is killed.
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2
+        assert {r.tags[dg.MAX_RUNTIME_SECONDS_TAG] for r in runs} == {str(DEMO_MAX_RUNTIME_S)}
     store = open_store(f"duckdb:///{tmp_path / 'home' / 'awan.duckdb'}")
     try:
         assert store.read_candles("sim", "ETH/USDT", "1h").height == 48

@@ -5,7 +5,8 @@ compose file is rendered the way `docker compose config` renders it — by `dock
 itself when that plugin exists, else by `docker-compose`, else by a small interpolator below —
 and the rendered services are checked against what the code needs: the five roles, secrets only
 from the environment, the instance config from dagster.prod.yaml, durable volumes, start order,
-and a gRPC workspace that Dagster itself accepts and that points at the code service.
+and a gRPC workspace that Dagster itself accepts and that points at the code service. Both
+instance configs are checked for run monitoring.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 from dagster._core.workspace.load import location_origins_from_yaml_paths
 
+from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S, INGEST_TODAY_MAX_RUNTIME_S
 from awan_trading.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,3 +331,32 @@ def test_dockerfile_matches_the_project(rendered):
     assert {".env", ".venv", ".git", ".awan"} <= ignored
     user = re.findall(r"^USER (\S+)$", text, re.M)
     assert user and user[-1] != "root"
+
+
+@pytest.mark.parametrize("name", ["dagster.yaml", "dagster.prod.yaml"])
+def test_run_monitoring_ends_crashed_runs_with_the_default_launcher(name):
+    """A run whose process died must end, or it holds a queued-coordinator slot for good.
+
+    Both instances launch with the DefaultRunLauncher, which has no worker health check and
+    cannot resume a run: monitoring must be on, with resume attempts 0 (Dagster refuses to load
+    an instance asking that launcher to resume), a start timeout, and a runtime backstop longer
+    than any per-run limit awan sets.
+    """
+    config = yaml.safe_load((ROOT / name).read_text())
+    launcher = config.get("run_launcher", {"class": "DefaultRunLauncher"})
+    assert launcher["class"] == "DefaultRunLauncher"
+    monitoring = config["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert monitoring["max_resume_run_attempts"] == 0
+    assert 60 <= monitoring["start_timeout_seconds"] <= 600
+    assert 0 < monitoring["poll_interval_seconds"] <= 120
+    assert monitoring["max_runtime_seconds"] > max(INGEST_TODAY_MAX_RUNTIME_S, DEMO_MAX_RUNTIME_S)
+
+    # The instance loads with it, and its daemon runs the monitoring loop. (Storage is the
+    # test's own; the production file's PostgreSQL is checked elsewhere.)
+    overrides = {k: v for k, v in config.items() if k in {"run_monitoring", "run_launcher"}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert instance.run_monitoring_enabled
+        assert not instance.run_launcher.supports_resume_run
+        assert not instance.run_launcher.supports_check_run_worker_health
+        assert "MONITORING" in instance.get_required_daemon_types()

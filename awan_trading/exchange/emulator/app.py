@@ -3,24 +3,40 @@
 Backed by a `SimExchange`, so candles are the sim's candles (a test can compare a month fetched
 through ccxt with `SimMarket.candles` exactly) and orders fill by the sim's rules. Replies use
 Binance's shapes (EXCHANGE_NOTES §C): decimals as strings, errors as `{"code", "msg"}` with the
-codes ccxt maps to the right exception. Like Binance, klines include the still-forming candle
-— the connector must drop it. Every request is logged with the fault it got, so tests can
-count what reached the "exchange".
+codes ccxt maps to the right exception; every parameter is read through `params`, so a value
+that does not parse is a 400 with Binance's code, never a 500. Like Binance, klines include the
+still-forming candle — the connector must drop it. The last `REQUEST_LOG_SIZE` requests are
+logged with the fault they got (values cut at `MAX_LOGGED_VALUE` characters), so tests can count
+what reached the "exchange" while a long session's memory stays bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from awan_trading.domain.orders import Order
 from awan_trading.exchange.emulator.faults import Fault, FaultScript
+from awan_trading.exchange.emulator.params import (
+    CLIENT_ORDER_ID_PATTERN,
+    BinanceError,
+    choice_param,
+    decimal_param,
+    epoch_ms_param,
+    int_param,
+    mandatory,
+    single_values,
+    text_param,
+)
 from awan_trading.exchange.errors import (
     DuplicateClientOrderId,
     InsufficientFunds,
@@ -34,6 +50,13 @@ API = "/api/v3"
 MAX_KLINES = 1000
 STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
 STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
+MAX_ORDER_ID = 2**63 - 1  # Binance ids are Java longs
+# The request log keeps the last REQUEST_LOG_SIZE requests, and of each at most
+# MAX_LOGGED_PARAMS parameters cut to MAX_LOGGED_VALUE characters: a test needs names, ids and
+# prices, not a megabyte body, and a long session must not grow without bound.
+REQUEST_LOG_SIZE = 1000
+MAX_LOGGED_PARAMS = 64
+MAX_LOGGED_VALUE = 256
 
 
 @dataclass(frozen=True)
@@ -47,12 +70,40 @@ class Request:
     fault: str | None
 
 
-class BinanceError(Exception):
-    """A Binance-style refusal: HTTP status plus `{"code", "msg"}`."""
+def filter_name(refusal: InvalidOrder) -> str:
+    """The Binance filter a sim refusal corresponds to (the sim words its rules by name)."""
+    text = str(refusal)
+    if "min_notional" in text:
+        return "NOTIONAL"
+    if "min_amount" in text or "amount" in text:
+        return "LOT_SIZE"
+    return "PRICE_FILTER"
 
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
+
+def loggable(params: dict[str, str]) -> dict[str, str]:
+    """What the request log keeps of a request's parameters (see MAX_LOGGED_*)."""
+    kept = {}
+    for name, value in itertools.islice(params.items(), MAX_LOGGED_PARAMS):
+        if len(value) > MAX_LOGGED_VALUE:
+            value = f"{value[:MAX_LOGGED_VALUE]}…(+{len(value) - MAX_LOGGED_VALUE} chars)"
+        kept[name[:MAX_LOGGED_VALUE]] = value
+    return kept
+
+
+async def read_params(request: web.Request) -> dict[str, str]:
+    """Query string and form body as one dict, decoded strictly.
+
+    aiohttp would turn undecodable bytes into U+FFFD (query) or raise (body); Binance refuses
+    them, so bytes that are not UTF-8 are -1100 and a name sent twice is -1101.
+    """
+    try:
+        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
+        if request.can_read_body:
+            body = (await request.read()).decode("utf-8")
+            pairs += parse_qsl(body, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+    return single_values(pairs)
 
 
 def _num(value: float | None) -> str:
@@ -68,7 +119,8 @@ class EmulatorState:
     symbols: tuple[str, ...]
     api_key: str | None = None
     faults: FaultScript = field(default_factory=FaultScript)
-    requests: list[Request] = field(default_factory=list)
+    requests: deque[Request] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
+    received: int = 0  # every request ever, including those the bounded log has let go
     accepted: dict[str, int] = field(default_factory=dict)  # client order id -> orders made
     duplicate_submissions: int = 0  # POSTs reusing the id of an order already accepted
 
@@ -76,14 +128,15 @@ class EmulatorState:
         self.by_id = {s.replace("/", ""): s for s in self.symbols}
 
     def count(self, path: str, method: str | None = None) -> int:
+        """Requests to `path` among the last REQUEST_LOG_SIZE."""
         return sum(
             1 for r in self.requests if r.path == path and (method is None or r.method == method)
         )
 
     def symbol(self, params: dict[str, str]) -> str:
         market_id = params.get("symbol")
-        if market_id is None:
-            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent.")
+        if not market_id:
+            raise mandatory("symbol")
         if market_id not in self.by_id:
             raise BinanceError(400, -1121, "Invalid symbol.")
         return self.by_id[market_id]
@@ -130,12 +183,15 @@ class EmulatorState:
             tf = parse_timeframe(params.get("interval", ""))
         except TimeframeError:
             raise BinanceError(400, -1120, "Invalid interval.") from None
-        limit = min(int(params.get("limit", 500)), MAX_KLINES)
+        limit = int_param(params, "limit", low=1, high=MAX_KLINES) or 500
+        start_time = epoch_ms_param(params, "startTime")
+        end_time = epoch_ms_param(params, "endTime")
         now = to_epoch_ms(self.sim.now())
         forming_end = tf.next_open_ms(now)  # Binance includes the forming candle
-        start = int(params.get("startTime", tf.add_ms(forming_end, -limit)))
+        start = tf.add_ms(forming_end, -limit) if start_time is None else start_time
         start = tf.ceil_ms(start)
-        end = min(tf.add_ms(start, limit), forming_end, int(params.get("endTime", forming_end)) + 1)
+        end = forming_end if end_time is None else end_time + 1
+        end = min(tf.add_ms(start, limit), forming_end, end)
         if end <= start:
             return []
         frame = self.sim.market_data.candles(symbol, tf, start, end)
@@ -201,18 +257,23 @@ class EmulatorState:
 
     def create(self, params: dict[str, str]) -> dict[str, Any]:
         symbol = self.symbol(params)
-        cid = params.get("newClientOrderId")
-        if not cid:
-            raise BinanceError(400, -1102, "Mandatory parameter 'newClientOrderId' was not sent.")
+        side = choice_param(params, "side", ("BUY", "SELL"), required=True)
+        kind = choice_param(params, "type", ("LIMIT", "MARKET"), required=True)
+        quantity = decimal_param(params, "quantity", required=True, invalid_msg="Invalid quantity.")
+        price = decimal_param(
+            params, "price", required=kind == "LIMIT", invalid_msg="Invalid price."
+        )
+        cid = text_param(params, "newClientOrderId", CLIENT_ORDER_ID_PATTERN, required=True)
         if cid in self.accepted:
             self.duplicate_submissions += 1
+        assert side and kind and quantity and cid  # required above
         try:
             order = self.sim.create_order(
                 symbol,
-                params.get("side", "").lower(),  # type: ignore[arg-type]
-                params.get("type", "").lower(),  # type: ignore[arg-type]
-                float(params.get("quantity", "nan")),
-                float(params["price"]) if "price" in params else None,
+                side.lower(),  # type: ignore[arg-type]
+                kind.lower(),  # type: ignore[arg-type]
+                float(quantity),
+                float(price) if price is not None else None,
                 client_order_id=cid,
             )
         except DuplicateClientOrderId:
@@ -222,13 +283,17 @@ class EmulatorState:
                 400, -2010, "Account has insufficient balance for requested action."
             ) from None
         except InvalidOrder as exc:
-            raise BinanceError(400, -1013, f"Filter failure: {exc}") from None
+            # Binance names the filter ("Filter failure: LOT_SIZE"), and ccxt maps LOT_SIZE and
+            # PRICE_FILTER in the body to InvalidOrder; the sim's reason follows for people.
+            raise BinanceError(400, -1013, f"Filter failure: {filter_name(exc)}; {exc}") from None
         self.accepted[cid] = self.accepted.get(cid, 0) + 1
         return self.order_json(order, full=True)
 
     def find(self, params: dict[str, str], *, cancel: bool) -> dict[str, Any]:
         symbol = self.symbol(params)
-        order_id, cid = params.get("orderId"), params.get("origClientOrderId")
+        number = int_param(params, "orderId", high=MAX_ORDER_ID)
+        order_id = None if number is None else str(number)
+        cid = params.get("origClientOrderId") or None
         if order_id is None and cid is None:
             raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent.")
         try:
@@ -272,13 +337,15 @@ def build_app(state: EmulatorState) -> web.Application:
     """One catch-all route: apply the fault script, dispatch, render Binance JSON."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        params = dict(request.query)
-        if request.can_read_body:
-            params |= dict(await request.post())
         path, method = request.path, request.method
+        try:
+            params, unreadable = await read_params(request), None
+        except BinanceError as exc:
+            params, unreadable = {}, exc
         fault = state.faults.take(method, path)
+        state.received += 1
         state.requests.append(
-            Request(method, path, params, time.monotonic(), fault.kind if fault else None)
+            Request(method, path, loggable(params), time.monotonic(), fault.kind if fault else None)
         )
         if fault is not None:
             refused = _fault_response(fault)
@@ -287,6 +354,8 @@ def build_app(state: EmulatorState) -> web.Application:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
         try:
+            if unreadable is not None:
+                raise unreadable
             payload = dispatch(state, method, path, params, request.headers, fault)
             status = 200
         except BinanceError as exc:
