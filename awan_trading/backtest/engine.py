@@ -46,8 +46,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from awan_trading import jit_cache
 from awan_trading.execution.risk import daily_loss_reached
 from awan_trading.execution.sizing import SIZED, entry_amount, entry_budget
+
+jit_cache.install()  # before any cache=True function is decorated
 
 EXIT_SIGNAL, STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, END_OF_DATA = 0, 1, 2, 3, 4
 EXIT_REASONS: tuple[str, ...] = (

@@ -20,7 +20,10 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from awan_trading import jit_cache
 from awan_trading.market.timeframes import YEAR_MS, Timeframe, parse_timeframe
+
+jit_cache.install()  # before any cache=True function is decorated
 
 METRIC_KEYS: tuple[str, ...] = (
     "total_return",
