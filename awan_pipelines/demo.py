@@ -21,7 +21,8 @@ from rich.table import Table
 
 from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
-from awan_trading.logs import configure_logging
+from awan_trading.logs import redact, setup_logging
+from awan_trading.masking import mask_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 7
@@ -41,7 +42,7 @@ def dagster_home(awan_home: Path) -> Path:
 
 def run_demo(days: int = DAYS) -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    setup_logging(settings)
     config = load_config(settings.config_file)
     home = dagster_home(settings.home)
     from awan_pipelines.definitions import build_definitions
@@ -57,7 +58,7 @@ def run_demo(days: int = DAYS) -> int:
     instance = dg.DagsterInstance.get()
     console.print(
         f"[bold]awan demo[/]: backfilling {first} → {last} × {', '.join(symbols)} from the "
-        f"{config.universe.exchange} exchange into {settings.resolved_store_url()}"
+        f"{config.universe.exchange} exchange into {mask_url(settings.resolved_store_url())}"
     )
     with console.status("ingest_job: fetch, validate, store, indicators, signals …"):
         ingest = run_ingest(defs, instance, first, last, symbols)
@@ -159,7 +160,7 @@ def main() -> None:
     try:
         sys.exit(run_demo())
     except AwanError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False)
         sys.exit(2)
 
 

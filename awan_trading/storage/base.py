@@ -8,7 +8,6 @@ order-path records cross it as frozen dataclasses so a typo is a TypeError, not 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -17,6 +16,7 @@ import polars as pl
 
 from awan_trading.errors import AwanError, DataError
 from awan_trading.exchange.base import Fill, Order
+from awan_trading.masking import mask_url  # noqa: F401  (re-exported: callers import it from here)
 
 SignalSide = Literal["buy", "sell"]
 ControlAction = Literal["pause", "resume", "force_exit"]
@@ -32,16 +32,6 @@ class StoreUnavailableError(StoreError):
 
 class StoreWindowError(DataError):
     """A partition write got rows outside the window it was asked to replace."""
-
-
-_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):([^@/\s]*)@")
-_PARAM_PASSWORD = re.compile(r"(?i)(password=)([^&\s]+)")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by `***`, safe for logs, errors and `awan db status`."""
-    masked = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", url)
-    return _PARAM_PASSWORD.sub(lambda m: f"{m.group(1)}***", masked)
 
 
 def utcnow() -> datetime:

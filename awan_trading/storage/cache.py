@@ -33,9 +33,10 @@ from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from awan_trading.logs import get_logger
+from awan_trading.logs import get_logger, register_secrets
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import EPOCH, parse_timeframe
+from awan_trading.masking import url_passwords
 from awan_trading.storage.base import SignalRecord, mask_url
 
 T = TypeVar("T")
@@ -263,6 +264,7 @@ class RedisCache:
         signal_stream_len: int = 10_000,
     ) -> None:
         self.url = mask_url(url)
+        register_secrets(url_passwords(url))  # redis-py's errors may quote the URL
         self.prefix, self.capacity, self.candle_ttl = prefix, capacity, candle_ttl
         self.signal_stream_len = signal_stream_len
         self.breaker = breaker or CircuitBreaker(f"redis {self.url}")

@@ -1,0 +1,93 @@
+"""Masking passwords in connection URLs and in the text that quotes them.
+
+A password in a URL can hold any character once a user stops encoding it: `/`, a space, `:`,
+`%`, unicode, even `@`. Parsers disagree on such URLs (urllib splits the authority at the
+first `/`, libpq at the first `@`), so masking does not parse: it takes everything between
+`scheme://` and the LAST `@` on the line as the userinfo and hides all of it after the first
+`:`. When that guess is wrong it hides more than the password, never less.
+
+This module is stdlib-only on purpose: the log set-up of every entry point imports it.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+MASK = "***"
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# A URL's region runs to the end of the line or the next URL; a password may hold spaces.
+_REGION_END = re.compile(r"[\r\n]|[A-Za-z][A-Za-z0-9+.\-]*://")
+_SECRET_KEYS = r"password|passwd|pwd|sslpassword|secret|token|api[_-]?key"
+# In a query string a value ends only where the next `&key=` begins (an unencoded `&` or `#`
+# inside the password stays masked).
+_QUERY_SECRET = re.compile(
+    rf"(?i)([?&;](?:{_SECRET_KEYS})=)((?:(?!&[A-Za-z_][A-Za-z0-9_.\-]*=).)*)", re.DOTALL
+)
+# libpq keyword form (`host=db password='a b'`) and messages that quote it.
+_KEYWORD_SECRET = re.compile(
+    rf"(?i)\b((?:{_SECRET_KEYS})\s*=\s*)('(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|\S+)"
+)
+
+
+def _mask_query(text: str) -> str:
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def _mask_region(region: str) -> str:
+    """Mask what follows `scheme://`: the userinfo's password and secret query parameters."""
+    at = region.rfind("@")
+    user, colon, _ = region[:at].partition(":") if at >= 0 else ("", "", "")
+    if colon:
+        return f"{user}:{MASK}@{_mask_query(region[at + 1 :])}"
+    return _mask_query(region)
+
+
+def _regions(text: str) -> list[tuple[bool, str]]:
+    """Split `text` into (is_url_region, piece); a URL region is what follows `scheme://`."""
+    pieces: list[tuple[bool, str]] = []
+    pos = 0
+    while (scheme := _SCHEME.search(text, pos)) is not None:
+        end = _REGION_END.search(text, scheme.end())
+        stop = end.start() if end is not None else len(text)
+        pieces += [(False, text[pos : scheme.end()]), (True, text[scheme.end() : stop])]
+        pos = stop
+    pieces.append((False, text[pos:]))
+    return pieces
+
+
+def mask_url(text: str) -> str:
+    """`text` (a URL, or a message quoting URLs or `password=…`) with every password as `***`.
+
+    Safe for logs, errors and `awan db status`. Text that is not a URL is still masked for
+    `password=`-style keywords, so a libpq keyword DSN or an error message quoting one is safe too.
+    """
+    out = []
+    for is_url, piece in _regions(text):
+        if is_url:
+            out.append(_mask_region(piece))
+        else:
+            out.append(_KEYWORD_SECRET.sub(lambda m: m.group(1) + MASK, piece))
+    return "".join(out)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password(s) a URL carries, as typed, for registering with the log redactor."""
+    found: list[str] = []
+    for is_url, piece in _regions(url):
+        if not is_url:
+            continue
+        at = piece.rfind("@")
+        _, colon, password = piece[:at].partition(":") if at >= 0 else ("", "", "")
+        if colon and password:
+            found.append(password)
+        found += [m.group(2) for m in _QUERY_SECRET.finditer(piece) if m.group(2)]
+    return found
+
+
+def secret_forms(value: str) -> list[str]:
+    """`value` as typed, percent-decoded and percent-encoded: the shapes text may quote it in."""
+    decoded = unquote(value)
+    forms = [value, decoded, quote(decoded, safe=""), quote(value, safe="")]
+    return list(dict.fromkeys(f for f in forms if f))
