@@ -72,8 +72,27 @@ def mask_url(text: str) -> str:
     return "".join(out)
 
 
+# Where URL parsers cut a userinfo they misread: libpq ends it at the first `@`, urllib the
+# authority at the first `/`, and each then quotes the rest as a host, port or database name.
+_PARSER_CUTS = re.compile(r"[@/?#:\s]")
+
+
+def _fragments(password: str) -> list[str]:
+    """`password`, and the pieces a parser cutting it at `@`, `/`, `?`, `#`, `:` or a space
+    would quote: each piece, and everything before and after each cut."""
+    cuts = [m.start() for m in _PARSER_CUTS.finditer(password)]
+    pieces = [password]
+    pieces += [password[:i] for i in cuts] + [password[i + 1 :] for i in cuts]
+    pieces += _PARSER_CUTS.split(password)
+    return list(dict.fromkeys(p for p in pieces if p))
+
+
 def url_passwords(url: str) -> list[str]:
-    """The password(s) a URL carries, as typed, for registering with the log redactor."""
+    """The password(s) a URL carries, and the fragments a misparse would quote, for the redactor.
+
+    `libpq` reading `postgresql://u:pw@rest@host/db` says "failed to resolve host 'rest@host'":
+    the fragment after the first `@` must be hidden as surely as the whole password.
+    """
     found: list[str] = []
     for is_url, piece in _regions(url):
         if not is_url:
@@ -81,9 +100,9 @@ def url_passwords(url: str) -> list[str]:
         at = piece.rfind("@")
         _, colon, password = piece[:at].partition(":") if at >= 0 else ("", "", "")
         if colon and password:
-            found.append(password)
+            found += _fragments(password)
         found += [m.group(2) for m in _QUERY_SECRET.finditer(piece) if m.group(2)]
-    return found
+    return list(dict.fromkeys(found))
 
 
 def secret_forms(value: str) -> list[str]:

@@ -29,8 +29,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from awan_trading.market.schema import empty_candles
 from awan_trading.logs import redact, register_secrets
+from awan_trading.market.schema import empty_candles
 from awan_trading.masking import url_passwords
 from awan_trading.storage.base import StoreError, StoreUnavailableError, mask_url
 from awan_trading.storage.migrations import (
