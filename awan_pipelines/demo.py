@@ -21,7 +21,7 @@ from rich.table import Table
 
 from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
-from awan_trading.logs import redact, setup_logging
+from awan_trading.logs import setup_logging
 from awan_trading.masking import mask_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def main() -> None:
     try:
         sys.exit(run_demo())
     except AwanError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
 
 

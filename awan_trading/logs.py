@@ -19,7 +19,6 @@ dagster nor any heavy library: `awan --help` pays for it.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import traceback
@@ -29,53 +28,25 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from awan_trading.masking import MASK, mask_url, secret_forms
+from awan_trading.masking import MASK, redact, register_secrets
 
 if TYPE_CHECKING:
     from awan_trading.config import Settings
 
 REDACTED = MASK
+__all__ = [
+    "REDACTED",
+    "configure_logging",
+    "get_logger",
+    "redact",
+    "redact_record",
+    "redact_value",
+    "register_secrets",
+    "setup_logging",
+]
 # Loggers at the level the user asks for; everything else (third-party) stays at WARNING
 # unless DEBUG is asked for, so a CLI command is not buried in urllib3/psycopg chatter.
 AWAN_LOGGERS = ("awan", "awan_trading", "awan_pipelines")
-
-# Shapes of secrets that must never be logged even when nobody registered the value.
-_PATTERNS = [
-    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot token
-    re.compile(r"(?i)(?<=/bot)[^/\s]+"),  # token inside a Bot API URL
-    re.compile(
-        r"(?i)((?:api[_-]?key|api[_-]?secret|secret|password|passwd|token|signature|x-mbx-apikey)"
-        r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
-    ),
-]
-
-_lock = threading.Lock()
-_secrets: set[str] = set()
-
-
-def register_secrets(values: Iterable[str | None]) -> None:
-    """Add literal secret values (API keys, tokens, passwords) that every log line must hide.
-
-    Each is registered as typed, percent-decoded and percent-encoded, the forms a URL or an
-    error message may quote it in. Values shorter than 4 characters would redact ordinary
-    words; URL-shaped passwords that short are still masked by `mask_url`.
-    """
-    forms = [form for value in values if value for form in secret_forms(value)]
-    with _lock:
-        _secrets.update(f for f in forms if len(f) >= 4)
-
-
-def redact(text: str) -> str:
-    """Replace every registered secret and every secret-shaped substring with `***`."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    text = _PATTERNS[0].sub(REDACTED, text)
-    text = _PATTERNS[1].sub(REDACTED, text)
-    text = _PATTERNS[2].sub(lambda m: m.group(1) + REDACTED, text)
-    return mask_url(text)
 
 
 def redact_value(value: Any) -> Any:

@@ -1,4 +1,10 @@
-"""Masking passwords in connection URLs and in the text that quotes them.
+"""The secrets registry, and masking of secrets in any text: URLs, messages, log lines.
+
+`register_secrets` records literal values (API keys, tokens, passwords and their fragments)
+and `redact` hides them, plus anything shaped like a secret, in any text. Logging (every
+record), errors (every `AwanError` message) and the CLI's one-line errors all go through it.
+
+Masking passwords in connection URLs and in the text that quotes them:
 
 A password in a URL can hold any character once a user stops encoding it: `/`, a space, `:`,
 `%`, unicode, even `@`. Parsers disagree on such URLs (urllib splits the authority at the
@@ -6,12 +12,14 @@ first `/`, libpq at the first `@`), so masking does not parse: it takes everythi
 `scheme://` and the LAST `@` on the line as the userinfo and hides all of it after the first
 `:`. When that guess is wrong it hides more than the password, never less.
 
-This module is stdlib-only on purpose: the log set-up of every entry point imports it.
+This module is stdlib-only on purpose: the log set-up and the error root import it.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
 MASK = "***"
@@ -110,3 +118,40 @@ def secret_forms(value: str) -> list[str]:
     decoded = unquote(value)
     forms = [value, decoded, quote(decoded, safe=""), quote(value, safe="")]
     return list(dict.fromkeys(f for f in forms if f))
+
+
+# Shapes of secrets that must never be shown even when nobody registered the value.
+_TELEGRAM_TOKEN = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b")
+_BOT_API_TOKEN = re.compile(r"(?i)(?<=/bot)[^/\s]+")  # token inside a Bot API URL
+_KEY_VALUE = re.compile(
+    r"(?i)((?:api[_-]?key|api[_-]?secret|secret|password|passwd|token|signature|x-mbx-apikey)"
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Add literal secret values (API keys, tokens, passwords) that every output must hide.
+
+    Each is registered as typed, percent-decoded and percent-encoded, the forms a URL or an
+    error message may quote it in. Values shorter than 4 characters would redact ordinary
+    words; URL-shaped passwords that short are still masked by `mask_url`.
+    """
+    forms = [form for value in values if value for form in secret_forms(value)]
+    with _lock:
+        _secrets.update(f for f in forms if len(f) >= 4)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret and every secret-shaped substring with `***`."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _TELEGRAM_TOKEN.sub(MASK, text)
+    text = _BOT_API_TOKEN.sub(MASK, text)
+    text = _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
+    return mask_url(text)

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from awan_trading.config import load_settings
 from awan_trading.errors import AwanError
-from awan_trading.logs import redact, setup_logging
+from awan_trading.logs import setup_logging
 
 app = typer.Typer(
     name="awan",
@@ -37,11 +37,8 @@ R = TypeVar("R")
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    """Print one clear error line and return the Exit to raise.
-
-    The message is redacted: errors from drivers quote URLs, and user input may hold a secret.
-    """
-    err_console.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
+    """Print one clear error line and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -29,7 +29,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from awan_trading.logs import redact, register_secrets
+from awan_trading.logs import register_secrets
 from awan_trading.market.schema import empty_candles
 from awan_trading.masking import url_passwords
 from awan_trading.storage.base import StoreError, StoreUnavailableError, mask_url
@@ -146,11 +146,11 @@ class PostgresStore(SqlRecords):
             kind = "unreachable" if isinstance(cause, PoolTimeout) else "failed"
             raise StoreUnavailableError(
                 f"postgres store {self.url} {kind} during {what} after {self.attempts} "
-                f"attempts: {redact(str(cause)).strip()}"
+                f"attempts: {mask_url(str(cause)).strip()}"
             ) from None
         except psycopg.Error as exc:
             raise StoreError(
-                f"postgres store {self.url}: {what} failed: {redact(str(exc)).strip()}"
+                f"postgres store {self.url}: {what} failed: {mask_url(str(exc)).strip()}"
             ) from None
         raise AssertionError("unreachable")
 
@@ -216,7 +216,7 @@ class PostgresStore(SqlRecords):
             return work()
         except adbc.Error as exc:
             raise StoreUnavailableError(
-                f"postgres store {self.url}: read failed: {redact(str(exc)).strip()}"
+                f"postgres store {self.url}: read failed: {mask_url(str(exc)).strip()}"
             ) from None
 
     def _hypertable(self, cur: psycopg.Cursor) -> bool:
