@@ -13,7 +13,7 @@ CLI, the demo, the Dagster code location and any daemon call. It redacts at two 
   exists once rendered (tracebacks, reprs).
 
 Warnings and uncaught exceptions go through the same redactor. This module imports neither
-dagster nor any heavy library: `awan --help` pays for it.
+dagster nor any other heavy library: every `awan` command runs it before doing anything.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def redact_value(value: Any) -> Any:
         return value
     if isinstance(value, dict):
         return {k: v if k == "exc_info" else redact_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):  # exact types: a namedtuple's constructor differs
         return type(value)(redact_value(v) for v in value)
     text = repr(value)
     clean = redact(text)
@@ -71,6 +71,9 @@ def redact_value(value: Any) -> Any:
 def _redact_event(_logger: Any, _method: str, event_dict: Any) -> Any:
     """structlog processor: redact values before a renderer escapes them (JSON's `\\"`)."""
     return redact_value(event_dict)
+
+
+_PLAIN = logging.Formatter()
 
 
 def redact_record(record: logging.LogRecord) -> None:
@@ -90,9 +93,6 @@ def redact_record(record: logging.LogRecord) -> None:
         record.exc_text = redact(_PLAIN.formatException(record.exc_info))
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
-
-
-_PLAIN = logging.Formatter()
 
 
 def _install_record_factory() -> None:
