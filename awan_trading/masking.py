@@ -83,16 +83,17 @@ def mask_url(text: str) -> str:
 # Where URL parsers cut a userinfo they misread: libpq ends it at the first `@`, urllib the
 # authority at the first `/`, and each then quotes the rest as a host, port or database name.
 _PARSER_CUTS = re.compile(r"[@/?#:\s]")
+MAX_CUTS = 32  # pieces grow with the square of the cuts; no real password has more
 
 
 def _fragments(password: str) -> list[str]:
-    """`password`, and the pieces a parser cutting it at `@`, `/`, `?`, `#`, `:` or a space
-    would quote: each piece, and everything before and after each cut."""
-    cuts = [m.start() for m in _PARSER_CUTS.finditer(password)]
-    pieces = [password]
-    pieces += [password[:i] for i in cuts] + [password[i + 1 :] for i in cuts]
-    pieces += _PARSER_CUTS.split(password)
-    return list(dict.fromkeys(p for p in pieces if p))
+    """`password` and every stretch of it between two cuts (`@`, `/`, `?`, `#`, `:`, a space):
+    what a parser that misreads the URL may quote as a host, port, database or bad token."""
+    cuts = [m.start() for m in _PARSER_CUTS.finditer(password)][:MAX_CUTS]
+    starts = [0, *(i + 1 for i in cuts)]
+    ends = [*cuts, len(password)]
+    pieces = [password[a:b] for a in starts for b in ends if b > a]
+    return list(dict.fromkeys(sorted(pieces, key=len, reverse=True)))
 
 
 def url_passwords(url: str) -> list[str]:

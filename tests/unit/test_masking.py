@@ -95,6 +95,10 @@ def test_url_passwords_include_the_fragments_a_misparse_quotes():
     register_secrets(passwords)
     quoted = "failed to resolve host 'fragment42@x@127.0.0.1': Name or service not known"
     assert "fragment42" not in redact(quoted)
+    # libpq quotes a stretch from the middle of a password it could not parse.
+    register_secrets(url_passwords("postgresql://postgres:p/w@ middle42%3A:ü#?&=x@db/x"))
+    quoted = 'unexpected spaces found in "w@ middle42%3A:ü#", use percent-encoded spaces'
+    assert redact(quoted) == 'unexpected spaces found in "***", use percent-encoded spaces'
 
 
 def test_settings_register_every_shape_of_url_password():
