@@ -44,9 +44,9 @@ __all__ = [
     "register_secrets",
     "setup_logging",
 ]
-# Loggers at the level the user asks for; everything else (third-party) stays at WARNING
-# unless DEBUG is asked for, so a CLI command is not buried in urllib3/psycopg chatter.
-AWAN_LOGGERS = ("awan", "awan_trading", "awan_pipelines")
+# Loggers shown at the level the user asks for; everything else (third-party) only from
+# WARNING unless DEBUG is asked for, so a command is not buried in urllib3/psycopg chatter.
+AWAN_LOGGERS = frozenset({"awan", "awan_trading", "awan_pipelines", "__main__"})
 
 
 def redact_value(value: Any) -> Any:
@@ -177,12 +177,21 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     sys.stderr.write(redact(f"Exception in thread {name}:\n{text}"))
 
 
-def _set_levels(level: str) -> None:
-    wanted = logging.getLevelNamesMapping()[level.upper()]
-    root = wanted if wanted <= logging.DEBUG else max(wanted, logging.WARNING)
-    logging.getLogger().setLevel(root)
-    for name in AWAN_LOGGERS:
-        logging.getLogger(name).setLevel(wanted)
+class _ThirdPartyAtWarning(logging.Filter):
+    """Show third-party records from WARNING up, unless the user asked for DEBUG.
+
+    A filter on awan's handler rather than levels on loggers: a logger's level would also
+    silence the records Dagster's capture or a test's `caplog` asks for.
+    """
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose or record.levelno >= logging.WARNING:
+            return True
+        return record.name.partition(".")[0] in AWAN_LOGGERS
 
 
 def configure_logging(
@@ -223,11 +232,13 @@ def configure_logging(
     )
     handler = _StderrHandler()
     handler.setFormatter(formatter)
+    wanted = logging.getLevelNamesMapping()[level.upper()]
     handler.addFilter(_NotPrintedUpstream())
+    handler.addFilter(_ThirdPartyAtWarning(verbose=wanted <= logging.DEBUG))
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not isinstance(h.formatter, RedactingFormatter)]
     root.addHandler(handler)
-    _set_levels(level)
+    root.setLevel(wanted)
     # Used when a record finds no handler at all (a non-propagating library logger).
     last_resort = _StderrHandler()
     last_resort.setLevel(logging.WARNING)
