@@ -31,6 +31,7 @@ from awan_pipelines.schedules import build_schedules
 from awan_pipelines.sensors import run_failure_alert
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
+from awan_trading.logs import setup_logging
 from awan_trading.strategies import STRATEGIES, get_strategy
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -136,6 +137,10 @@ def build_definitions(
 
 def _load() -> dg.Definitions:
     settings = load_settings()
+    # Every process that loads the code location (code server, run workers, `dagster dev`)
+    # logs the awan way: level and format from the settings, every secret redacted, including
+    # from `context.log` lines before they reach Dagster's event log.
+    setup_logging(settings)
     return build_definitions(load_config(settings.config_file), settings)
 
 

@@ -22,7 +22,8 @@ from rich.table import Table
 from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S, max_runtime_tags
 from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
-from awan_trading.logs import configure_logging
+from awan_trading.logs import setup_logging
+from awan_trading.masking import mask_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 7
@@ -42,7 +43,7 @@ def dagster_home(awan_home: Path) -> Path:
 
 def run_demo(days: int = DAYS) -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    setup_logging(settings)
     config = load_config(settings.config_file)
     home = dagster_home(settings.home)
     from awan_pipelines.definitions import build_definitions
@@ -58,7 +59,7 @@ def run_demo(days: int = DAYS) -> int:
     instance = dg.DagsterInstance.get()
     console.print(
         f"[bold]awan demo[/]: backfilling {first} → {last} × {', '.join(symbols)} from the "
-        f"{config.universe.exchange} exchange into {settings.resolved_store_url()}"
+        f"{config.universe.exchange} exchange into {mask_url(settings.resolved_store_url())}"
     )
     with console.status("ingest_job: fetch, validate, store, indicators, signals …"):
         ingest = run_ingest(defs, instance, first, last, symbols)
