@@ -234,20 +234,27 @@ class EmulatorState:
         return {"accountType": "SPOT", "canTrade": True, "balances": rows,
                 "updateTime": to_epoch_ms(self.sim.now()), "permissions": ["SPOT"]}  # fmt: skip
 
-    def order_json(self, order: Order, *, full: bool = False) -> dict[str, Any]:
+    def order_json(
+        self, order: Order, *, full: bool = False, transact: bool = False
+    ) -> dict[str, Any]:
+        """Binance's order shape. `transactTime` only in replies to a placement or a cancel
+        (`transact`), as Binance sends it: ccxt takes an order's last update from it first,
+        so a query must not carry one or a filled order would look untouched since creation."""
         created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
         # An untriggered stop is not working yet: Binance reports workingTime -1 until then.
         waiting = order.type == "stop_loss_limit" and order.status == "accepted"
         reply: dict[str, Any] = {
             "symbol": order.symbol.replace("/", ""), "orderId": int(order.exchange_order_id),
             "orderListId": self.lists.id_of(order), "clientOrderId": order.client_order_id,
-            "transactTime": created, "time": created, "updateTime": updated,
+            "time": created, "updateTime": updated,
             "workingTime": -1 if waiting else created, "price": _num(order.price or 0.0),
             "origQty": _num(order.amount), "executedQty": _num(order.filled),
             "cummulativeQuoteQty": _num((order.average or 0.0) * order.filled),
             "status": STATUS[order.status], "timeInForce": "GTC",
             "type": order.type.upper(), "side": order.side.upper(),
         }  # fmt: skip
+        if transact:
+            reply["transactTime"] = updated
         if order.stop_price is not None:
             reply["stopPrice"] = _num(order.stop_price)
         if full:
@@ -295,7 +302,7 @@ class EmulatorState:
                 stop_price=float(stop) if stop is not None else None,
             )
         self.accepted[cid] = self.accepted.get(cid, 0) + 1
-        return self.order_json(order, full=True)
+        return self.order_json(order, full=True, transact=True)
 
     def find(self, params: dict[str, str], *, cancel: bool) -> dict[str, Any]:
         symbol = self.symbol(params)
@@ -313,7 +320,7 @@ class EmulatorState:
             if cancel:
                 raise BinanceError(400, -2011, "Unknown order sent.") from None
             raise BinanceError(400, -2013, "Order does not exist.") from None
-        return self.order_json(order)
+        return self.order_json(order, transact=cancel)
 
     def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self.symbol(params) if "symbol" in params else None

@@ -113,7 +113,7 @@ def list_json(
         ],
     }
     if reports:
-        reply["orderReports"] = [state.order_json(leg) for leg in legs]
+        reply["orderReports"] = [state.order_json(leg, transact=True) for leg in legs]
     return reply
 
 
