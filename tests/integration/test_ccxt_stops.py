@@ -194,6 +194,29 @@ def test_delete_order_list_cancels_both_legs_like_binance(emulator, api_key) -> 
     assert queried["orderListId"] == reply["orderListId"] and "orderReports" not in queried
 
 
+def test_a_limit_maker_rests_and_one_that_would_take_is_refused(emulator, api_key) -> None:
+    exchange = connect(emulator, api_key)
+    above = on_tick(emulator, last(emulator) * 1.02, math.ceil)
+    maker = exchange.create_order(SYMBOL, "sell", "limit_maker", 0.5, above, client_order_id="mk")
+    assert (maker.type, maker.status, maker.price) == ("limit_maker", "accepted", above)
+    assert sent(emulator, ORDER)[0]["type"] == "LIMIT_MAKER"
+    below = on_tick(emulator, last(emulator) * 0.98)
+    with pytest.raises(InvalidOrder, match="immediately match and take"):
+        exchange.create_order(SYMBOL, "sell", "limit_maker", 0.5, below, client_order_id="tk")
+    assert emulator.state.accepted == {"mk": 1}
+
+
+def test_lookups_that_fail_are_retried_before_an_oco_is_resent(emulator, api_key) -> None:
+    exchange = connect(emulator, api_key)
+    emulator.faults.add("lost_reply", OCO, method="POST", delay=2.0)
+    emulator.faults.add("server_error", ORDER, method="GET", times=3)
+    target, stop = place_oco(exchange, emulator)
+    assert emulator.faults.pending() == 0
+    assert len(sent(emulator, OCO)) == 1 and emulator.state.lists.accepted == {LIST_ID: 1}
+    assert open_lists(emulator) == {LIST_ID: {TARGET_ID, STOP_ID}}
+    assert (target.status, stop.status) == ("accepted", "accepted")
+
+
 # --- triggering on the sim's market ----------------------------------------------------
 
 

@@ -8,7 +8,7 @@ that does not parse is a 400 with Binance's code, never a 500. Like Binance, kli
 still-forming candle — the connector must drop it. The last `REQUEST_LOG_SIZE` requests are
 logged with the fault they got (values cut at `MAX_LOGGED_VALUE` characters), so tests can count
 what reached the "exchange" while a long session's memory stays bounded. Orders are LIMIT,
-MARKET and STOP_LOSS_LIMIT (`POST /api/v3/order`); OCO order lists are served by `order_lists`,
+MARKET, STOP_LOSS_LIMIT and LIMIT_MAKER (`POST /api/v3/order`); OCO order lists are served by `order_lists`,
 and sim refusals become Binance's codes in `refusals`.
 """
 
@@ -51,8 +51,8 @@ MAX_KLINES = 1000
 STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
 STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
 MAX_ORDER_ID = 2**63 - 1  # Binance ids are Java longs
-# POST /api/v3/order types served; LIMIT_MAKER exists only as an OCO leg here.
-ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT")
+# POST /api/v3/order types served (LIMIT_MAKER is also an OCO leg, see `order_lists`).
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT", "LIMIT_MAKER")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 SIGNED = frozenset(
     f"{API}/{name}"
