@@ -22,7 +22,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -38,7 +37,7 @@ from awan_trading.exchange.emulator.params import (
     epoch_ms_param,
     int_param,
     mandatory,
-    single_values,
+    read_params,
     text_param,
 )
 from awan_trading.exchange.emulator.refusals import WOULD_TRIGGER, as_binance, rejected
@@ -85,22 +84,6 @@ def loggable(params: dict[str, str]) -> dict[str, str]:
             value = f"{value[:MAX_LOGGED_VALUE]}…(+{len(value) - MAX_LOGGED_VALUE} chars)"
         kept[name[:MAX_LOGGED_VALUE]] = value
     return kept
-
-
-async def read_params(request: web.Request) -> dict[str, str]:
-    """Query string and form body as one dict, decoded strictly.
-
-    aiohttp would turn undecodable bytes into U+FFFD (query) or raise (body); Binance refuses
-    them, so bytes that are not UTF-8 are -1100 and a name sent twice is -1101.
-    """
-    try:
-        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
-        if request.can_read_body:
-            body = (await request.read()).decode("utf-8")
-            pairs += parse_qsl(body, keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
-    return single_values(pairs)
 
 
 def _num(value: float | None) -> str:
