@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -49,6 +49,7 @@ API = "/api/v3"
 MAX_KLINES = 1000
 STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
 STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
+ReplyTo = Literal["query", "placed", "canceled"]
 MAX_ORDER_ID = 2**63 - 1  # Binance ids are Java longs
 # POST /api/v3/order types served (LIMIT_MAKER is also an OCO leg, see `order_lists`).
 ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT", "LIMIT_MAKER")
@@ -218,29 +219,32 @@ class EmulatorState:
                 "updateTime": to_epoch_ms(self.sim.now()), "permissions": ["SPOT"]}  # fmt: skip
 
     def order_json(
-        self, order: Order, *, full: bool = False, transact: bool = False
+        self, order: Order, *, reply_to: ReplyTo = "query", fills: bool = False
     ) -> dict[str, Any]:
-        """Binance's order shape. `transactTime` only in replies to a placement or a cancel
-        (`transact`), as Binance sends it: ccxt takes an order's last update from it first,
-        so a query must not carry one or a filled order would look untouched since creation."""
+        """Binance's order shape for a query, a placement or a cancel, with the time fields
+        Binance sends in each: `transactTime` only after a placement or cancel (ccxt takes an
+        order's last update from it first, so a query carrying one would show a filled order
+        untouched since creation); no `time`/`updateTime` after a placement, so an untriggered
+        stop's `workingTime` of -1 reaches ccxt as it does from Binance."""
         created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
         # An untriggered stop is not working yet: Binance reports workingTime -1 until then.
         waiting = order.type == "stop_loss_limit" and order.status == "accepted"
         reply: dict[str, Any] = {
             "symbol": order.symbol.replace("/", ""), "orderId": int(order.exchange_order_id),
             "orderListId": self.lists.id_of(order), "clientOrderId": order.client_order_id,
-            "time": created, "updateTime": updated,
             "workingTime": -1 if waiting else created, "price": _num(order.price or 0.0),
             "origQty": _num(order.amount), "executedQty": _num(order.filled),
             "cummulativeQuoteQty": _num((order.average or 0.0) * order.filled),
             "status": STATUS[order.status], "timeInForce": "GTC",
             "type": order.type.upper(), "side": order.side.upper(),
         }  # fmt: skip
-        if transact:
+        if reply_to != "placed":
+            reply |= {"time": created, "updateTime": updated}
+        if reply_to != "query":
             reply["transactTime"] = updated
         if order.stop_price is not None:
             reply["stopPrice"] = _num(order.stop_price)
-        if full:
+        if fills:
             reply["fills"] = [
                 {"price": _num(f.price), "qty": _num(f.amount), "commission": _num(f.fee),
                  "commissionAsset": f.fee_currency, "tradeId": int(f.trade_id)}
@@ -285,7 +289,7 @@ class EmulatorState:
                 stop_price=float(stop) if stop is not None else None,
             )
         self.accepted[cid] = self.accepted.get(cid, 0) + 1
-        return self.order_json(order, full=True, transact=True)
+        return self.order_json(order, reply_to="placed", fills=True)
 
     def find(self, params: dict[str, str], *, cancel: bool) -> dict[str, Any]:
         symbol = self.symbol(params)
@@ -303,7 +307,7 @@ class EmulatorState:
             if cancel:
                 raise BinanceError(400, -2011, "Unknown order sent.") from None
             raise BinanceError(400, -2013, "Order does not exist.") from None
-        return self.order_json(order, transact=cancel)
+        return self.order_json(order, reply_to="canceled" if cancel else "query")
 
     def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self.symbol(params) if "symbol" in params else None
