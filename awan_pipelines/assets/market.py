@@ -1,7 +1,7 @@
 """`ohlcv_<tf>`: candles per day × symbol, fetched, validated, then handed to the IO manager.
 
 Validation happens here, before the IO manager writes, because a blocking asset check runs
-only after the write (DAGSTER_NOTES): a partition with a bad candle fails with the full report
+only after the write (the materialization is already recorded then): a partition with a bad candle fails with the full report
 and the store keeps its previous rows. Gaps are only warnings and pass, visible as a check.
 """
 

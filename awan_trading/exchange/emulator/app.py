@@ -2,7 +2,7 @@
 
 Backed by a `SimExchange`, so candles are the sim's candles (a test can compare a month fetched
 through ccxt with `SimMarket.candles` exactly) and orders fill by the sim's rules. Replies use
-Binance's shapes (EXCHANGE_NOTES §C): decimals as strings, errors as `{"code", "msg"}` with the
+Binance's shapes: decimals as strings, errors as `{"code", "msg"}` with the
 codes ccxt maps to the right exception; every parameter is read through `params`, so a value
 that does not parse is a 400 with Binance's code, never a 500. Like Binance, klines include the
 still-forming candle — the connector must drop it. The last `REQUEST_LOG_SIZE` requests are
