@@ -65,7 +65,7 @@ def rewrite_urls(urls: Any, base: str) -> Any:
 
 
 def map_error(exc: ccxt.BaseError, where: str, retry_after: float | None) -> ExchangeError:
-    """The awan error for a ccxt exception (table below); the message is redacted.
+    """The awan error for a ccxt exception; the message is redacted.
 
     Order matters: ccxt's hierarchy nests (OrderNotFound is an InvalidOrder, every
     NetworkError is an OperationFailed, BadResponse is an OperationFailed but means bad data).
