@@ -19,9 +19,10 @@ Legs and the key each one carries:
 - `risk_exit`: the entry signal's id; a stop/target/trailing hit the position manager closes
   with a market order itself.
 - `force_exit`: `control_key(request_id, symbol)`, not a signal: a user's force-exit request.
-- `take_profit`: the entry signal's id; the target (LIMIT_MAKER) leg of the protective OCO list,
-  with the same `n` as its `stop` leg.
-- `bracket`: the entry signal's id; the OCO list's own client id (`listClientOrderId`).
+- `take_profit`: the entry signal's id; the target (LIMIT_MAKER) leg of the protective OCO,
+  with the same `n` as its stop leg.
+- `bracket`: the entry signal's id; the OCO order *list* itself (Binance's
+  `listClientOrderId`), same `n` as its two legs.
 """
 
 from __future__ import annotations
