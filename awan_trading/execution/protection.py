@@ -130,7 +130,7 @@ def _intent(plan: ProtectiveList, exchange: str, cid: str, now: datetime) -> Ord
         exchange=exchange,
         symbol=plan.symbol,
         side="sell",
-        type="stop_loss_limit" if is_stop else "limit",
+        type="stop_loss_limit" if is_stop else "limit_maker",
         amount=plan.amount,
         price=plan.stop_limit if is_stop else plan.target_price,
         created_at=now,
@@ -186,7 +186,7 @@ def place(exchange: Exchange, store: Store, plan: ProtectiveList) -> list[Order]
     else:
         placed = [
             exchange.create_order(
-                plan.symbol, "sell", "limit", plan.amount, plan.target_price,
+                plan.symbol, "sell", "limit_maker", plan.amount, plan.target_price,
                 client_order_id=plan.target_id,
             )
         ]  # fmt: skip

@@ -197,7 +197,12 @@ def plan_protection(
         for key in sorted(lists):
             if key == keep:
                 continue
-            why = "duplicate protective list" if keep else "protective leg without an open position"
+            if position is None or not position.is_open:
+                why = "protective leg without an open position"
+            elif key[0] != position.signal_id:
+                why = "protective leg of an earlier round trip"
+            else:
+                why = "duplicate protective list"
             actions.extend(CancelOrder(symbol, o.client_order_id, why) for o in lists[key])
     return tuple(actions)
 
