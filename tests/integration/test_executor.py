@@ -189,3 +189,65 @@ def test_a_failing_notifier_never_changes_the_outcome(sim, store) -> None:
     executor = make(sim, store, notifier=Broken())
     assert executor.execute(signal(sim, "buy")).outcome == "filled"
     assert len(store.positions("sim")) == 1
+
+
+PROTECTED = StrategyParams(stop_loss=0.01, take_profit=0.02)
+TRAILING = StrategyParams(stop_loss=0.01, take_profit=0.02, trailing_stop=0.005)
+
+
+def protective_open(sim: SimExchange) -> list[str]:
+    return sorted(o.client_order_id for o in sim.fetch_open_orders("BTC/USDT"))
+
+
+@pytest.mark.parametrize("params", [PROTECTED, TRAILING], ids=["fixed", "trailing"])
+def test_protective_list_rests_trails_and_fills_on_the_venue_while_paused(
+    sim, store, clock, params
+):
+    executor = Executor(sim, store, bot="t", strategy=params, risk=RiskConfig(),
+                        fee=0.001, slippage=0.0)  # fmt: skip
+    assert executor.reconcile().ok
+    buy = signal(sim, "buy")
+    assert executor.execute(buy).outcome == "filled"
+    assert protective_open(sim) == sorted(
+        [
+            client_order_id(buy.signal_id, "stop", 0),
+            client_order_id(buy.signal_id, "take_profit", 0),
+        ]
+    )
+    store.request_control("t", "pause")
+    exits, lists = [], set()
+    for _ in range(200):
+        clock.now += timedelta(hours=1)
+        (candle,) = sim.fetch_ohlcv(
+            "BTC/USDT", "1h", clock.now - timedelta(hours=1), clock.now
+        ).iter_rows(named=True)
+        exits += executor.on_candle_close("BTC/USDT", candle)
+        positions = store.positions("sim")
+        if not positions:
+            break
+        (position,) = positions
+        open_ids = protective_open(sim)
+        assert position.stop_client_order_id in open_ids  # one list, the position's own
+        assert len(open_ids) == 2
+        lists.add(position.stop_client_order_id)
+    assert executor.paused and store.positions("sim") == [] and protective_open(sim) == []
+    assert len(exits) == 1 and exits[0].order.side == "sell"  # observed on the venue
+    assert (len(lists) > 1) == bool(params.trailing_stop)  # the trailing stop was replaced
+    assert sim.fetch_balance().total("BTC") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_force_exit_cancels_the_protective_list_then_sells(sim, store) -> None:
+    executor = Executor(sim, store, bot="t", strategy=PROTECTED, risk=RiskConfig(),
+                        fee=0.001, slippage=0.0)  # fmt: skip
+    assert executor.reconcile().ok
+    buy = signal(sim, "buy")
+    executor.execute(buy)
+    result = executor.force_exit("BTC/USDT", store.request_control("t", "force_exit", "BTC/USDT"))
+    assert result.outcome == "filled" and protective_open(sim) == []
+    stop = sim.fetch_order("BTC/USDT", client_order_id=client_order_id(buy.signal_id, "stop", 0))
+    assert stop.status == "canceled" and store.positions("sim") == []
+    recorded = store.orders(["canceled"])
+    assert set(recorded["client_order_id"]) == {
+        client_order_id(buy.signal_id, "stop", 0),
+        client_order_id(buy.signal_id, "take_profit", 0),
+    }
