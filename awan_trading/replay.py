@@ -29,6 +29,7 @@ from awan_trading.backtest.metrics import compute_metrics
 from awan_trading.backtest.run import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestResult, RiskExits
 from awan_trading.domain.positions import Position
 from awan_trading.execution.exits import ExitLevels, intrabar_exit
+from awan_trading.execution.fills import market_buy_price, market_sell_price
 from awan_trading.execution.refusals import Refusal
 from awan_trading.execution.risk import DAY_MS, daily_loss_reached
 from awan_trading.execution.sizing import size_entry
@@ -150,6 +151,7 @@ def replay(
     ohlc = {s: parts[s].select("open", "high", "low", "close").to_numpy() for s in symbols}
     timeline = np.unique(np.concatenate(list(ts_of.values())))
     cursor = dict.fromkeys(symbols, 0)
+    tick = {s: config.rules_for(s).price_increment for s in symbols}  # resting levels' grid
     last_close = dict.fromkeys(symbols, 0.0)
     book = _Book(PortfolioState(cash=config.initial_cash), config.fee)
     state, slip, stake_rule = book.state, config.slippage, config.stake_rule
@@ -164,7 +166,7 @@ def replay(
         bar = {s: ohlc[s][cursor[s]] for s in present}
         for s in present:  # 1. queued exits, then queued entries, at the open
             if s in state.pending_exits:
-                book.close(s, now, bar[s][0] * (1.0 - slip), "exit_signal")
+                book.close(s, now, market_sell_price(bar[s][0], slip), "exit_signal")
         ready = sorted(
             (-state.pending_entries[s].score, s) for s in present if s in state.pending_entries
         )
@@ -179,7 +181,7 @@ def replay(
                     book.realized_today, day_start_equity, config.max_daily_loss or 0.0
                 ):
                     continue
-                px = bar[s][0] * (1.0 + slip)
+                px = market_buy_price(bar[s][0], slip)
                 sized = size_entry(
                     s, price=px, equity=equity, cash=state.cash, fee=config.fee,
                     stake=stake_rule, rules=config.rules_for(s),
@@ -196,11 +198,13 @@ def replay(
             if s not in state.positions:
                 continue
             pos, (o, h, lo, c) = state.positions[s], bar[s]
-            hit = intrabar_exit(pos, o, h, lo, slippage=slip, trailing_stop=exits.trailing_stop)
+            hit = intrabar_exit(
+                pos, o, h, lo, slippage=slip, trailing_stop=exits.trailing_stop, tick=tick[s]
+            )
             if hit is not None:
                 book.close(s, now, *hit)
             elif cursor[s] == ts_of[s].size - 1:
-                book.close(s, now, c * (1.0 - slip), "end_of_data")
+                book.close(s, now, market_sell_price(c, slip), "end_of_data")
             elif h > pos.high_water:
                 pos.high_water = h
         for s in present:  # 3. the close: mark, record, decide

@@ -23,6 +23,9 @@ Execution conventions (conservative, and identical in replay):
    b. take-profit: if the high reaches the target the fill is the target (a resting limit order:
       no slippage). A candle that touches both stop and target counts as a stop — we cannot know
       which came first, so we assume the worse.
+   With a symbol's tick in the market rules (`BacktestConfig.like_live`), the stop is rounded
+   up and the target up to the tick before the test, as the resting orders guarding a live
+   position are. These rules are `awan_trading.execution.fills`, compiled in.
    "At or below" and "reaches" use the price tolerance (`awan_trading.tolerance.PRICE_RTOL`,
    passed in as `price_rtol`): a price touching a level is a real market event and must count,
    but the level is computed (`fill * (1 - stop_loss)`, `fill * (1 + take_profit)`) and carries
@@ -47,6 +50,16 @@ import numpy as np
 from numba import njit
 
 from awan_trading import jit_cache
+from awan_trading.execution.fills import (
+    STOP_HIT,
+    TARGET_HIT,
+    above,
+    market_buy_price,
+    market_sell_price,
+    protective_exit,
+    resting_stop,
+    resting_target,
+)
 from awan_trading.execution.risk import daily_loss_reached
 from awan_trading.execution.sizing import SIZED, entry_amount, entry_budget
 
@@ -104,6 +117,7 @@ def simulate(
     amount_step: np.ndarray,
     min_amount: np.ndarray,
     min_notional: np.ndarray,
+    price_tick: np.ndarray,
     price_rtol: float,
 ):
     """Run the portfolio over (T × S) arrays; NaN prices mean "no candle for this symbol".
@@ -111,7 +125,9 @@ def simulate(
     `stop_loss`, `take_profit`, `trailing_stop`, `stake_amount`, `max_position_quote`,
     `max_daily_loss` of 0 disable that feature; `max_trades` bounds the trade table (the number
     of entry signals is always enough: each trade needs its own). `day[t]` is the UTC day number
-    of timestamp t; `amount_step`, `min_amount`, `min_notional` are per-symbol lot rules (0 = none).
+    of timestamp t; `amount_step`, `min_amount`, `min_notional` are per-symbol lot rules (0 = none);
+    `price_tick` is the symbol's tick (0 = none), which puts stop and target on the tick grid
+    exactly as the resting orders that guard a live position (`execution.fills`).
     `price_rtol` is the price tolerance of stop and target touches (an argument, not a global,
     so numba's on-disk cache can never keep a stale value).
     Returns `tr_i` (symbol, signal row, entry row, exit row, reason), `tr_f` (entry price, exit
@@ -164,7 +180,7 @@ def simulate(
         for s in range(n_s):
             if pend_exit[s] and not np.isnan(open_[t, s]):
                 pend_exit[s] = False
-                px = open_[t, s] * (1.0 - slippage)
+                px = market_sell_price(open_[t, s], slippage)
                 proceeds = amount[s] * px * (1.0 - fee)
                 cash += proceeds
                 realized_today += proceeds - stake[s]
@@ -205,7 +221,7 @@ def simulate(
                 budget, _ = entry_budget(
                     cash, equity, stake_fraction, stake_amount, max_position_quote
                 )
-                px = open_[t, s] * (1.0 + slippage)
+                px = market_buy_price(open_[t, s], slippage)
                 size, cost, outcome = entry_amount(
                     budget, px, fee, amount_step[s], min_amount[s], min_notional[s]
                 )
@@ -230,19 +246,24 @@ def simulate(
             reason = STOP_LOSS
             if trailing_stop > 0.0:
                 trail = high_water[s] * (1.0 - trailing_stop)
-                if _above(trail, level, price_rtol):
+                if above(trail, level, price_rtol):
                     level = trail
                     reason = TRAILING_STOP
-            px = -1.0
-            if level > 0.0 and _at_or_below(open_[t, s], level, price_rtol):
-                px = open_[t, s] * (1.0 - slippage)
-            elif level > 0.0 and _at_or_below(low[t, s], level, price_rtol):
-                px = level * (1.0 - slippage)
-            elif _at_or_below(target_px[s], high[t, s], price_rtol):
-                px = target_px[s]
+            hit, px = protective_exit(
+                open_[t, s],
+                high[t, s],
+                low[t, s],
+                resting_stop(level, price_tick[s]),
+                resting_target(target_px[s], price_tick[s]),
+                slippage,
+                price_rtol,
+            )
+            if hit == STOP_HIT:
+                pass
+            elif hit == TARGET_HIT:
                 reason = TAKE_PROFIT
             elif t == last_row[s]:
-                px = close[t, s] * (1.0 - slippage)
+                px = market_sell_price(close[t, s], slippage)
                 reason = END_OF_DATA
             else:
                 if high[t, s] > high_water[s]:
@@ -309,25 +330,6 @@ def simulate(
                 n_held += 1
 
     return tr_i[:n_tr], tr_f[:n_tr], eq_out, cash_out, expo_out
-
-
-@njit(cache=True)
-def _margin(a: float, b: float, rtol: float) -> float:
-    """`awan_trading.tolerance.Tolerance.scalar_margin` for prices (no margin at infinity)."""
-    size = max(abs(a), abs(b))
-    return rtol * size if np.isfinite(size) else 0.0
-
-
-@njit(cache=True)
-def _at_or_below(a: float, b: float, rtol: float) -> bool:
-    """`PRICE.le(a, b)`: `a` is not above `b` by more than the relative tolerance."""
-    return a - b <= _margin(a, b, rtol)
-
-
-@njit(cache=True)
-def _above(a: float, b: float, rtol: float) -> bool:
-    """`PRICE.gt(a, b)`: `a` is above `b` by more than the relative tolerance."""
-    return a - b > _margin(a, b, rtol)
 
 
 @njit(cache=True)

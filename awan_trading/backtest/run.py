@@ -154,6 +154,7 @@ def backtest_frame(
         np.array([r.amount_increment for r in rules], dtype=np.float64),
         np.array([r.min_amount for r in rules], dtype=np.float64),
         np.array([r.min_notional for r in rules], dtype=np.float64),
+        np.array([r.price_increment for r in rules], dtype=np.float64),
         PRICE_RTOL,
     )  # fmt: skip
     trades = _trades_table(grid, tr_i, tr_f, signal_ids)

@@ -19,6 +19,10 @@ Legs and the key each one carries:
 - `risk_exit`: the entry signal's id; a stop/target/trailing hit the position manager closes
   with a market order itself.
 - `force_exit`: `control_key(request_id, symbol)`, not a signal: a user's force-exit request.
+- `take_profit`: the entry signal's id; the target (LIMIT_MAKER) leg of the protective OCO,
+  with the same `n` as its stop leg.
+- `bracket`: the entry signal's id; the OCO order *list* itself (Binance's
+  `listClientOrderId`), same `n` as its two legs.
 """
 
 from __future__ import annotations
@@ -32,14 +36,24 @@ from awan_trading.errors import ClientOrderIdError
 ExchangeOrderId = NewType("ExchangeOrderId", str)  # the venue's own order id
 TradeId = NewType("TradeId", str)  # the venue's id of one execution (a fill)
 
-Leg = Literal["entry", "exit", "stop", "risk_exit", "force_exit"]
-LEGS: tuple[Leg, ...] = ("entry", "exit", "stop", "risk_exit", "force_exit")
+Leg = Literal["entry", "exit", "stop", "risk_exit", "force_exit", "take_profit", "bracket"]
+LEGS: tuple[Leg, ...] = (
+    "entry",
+    "exit",
+    "stop",
+    "risk_exit",
+    "force_exit",
+    "take_profit",
+    "bracket",
+)
 _CODE: dict[Leg, str] = {
     "entry": "e",
     "exit": "x",
     "stop": "s",
     "risk_exit": "r",
     "force_exit": "f",
+    "take_profit": "t",
+    "bracket": "b",
 }
 _LEG_OF = {code: leg for leg, code in _CODE.items()}
 
@@ -48,7 +62,7 @@ MAX_N = 36**2 - 1  # two base-36 digits
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _SIGNAL_ID = re.compile(r"^[0-9a-f]{32}$")
 # Canonical only (no leading zero in n), so parse → format is the identity.
-_CLIENT_ID = re.compile(r"^([exsrf])(0|[1-9a-z][0-9a-z]?)-([0-9a-f]{32})$")
+_CLIENT_ID = re.compile(r"^([exsrftb])(0|[1-9a-z][0-9a-z]?)-([0-9a-f]{32})$")
 
 
 class ParsedClientOrderId(NamedTuple):
@@ -90,7 +104,7 @@ def parse_client_order_id(value: str) -> ParsedClientOrderId:
     if match is None:
         raise ClientOrderIdError(
             f"client order id {value!r} was not made by awan "
-            "(expected {leg code}{n}-{32 hex}, leg codes e x s r f)"
+            "(expected {leg code}{n}-{32 hex}, leg codes e x s r f t b)"
         )
     code, n, key = match.groups()
     return ParsedClientOrderId(_LEG_OF[code], key, int(n, 36))

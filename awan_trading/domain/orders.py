@@ -34,7 +34,8 @@ from awan_trading.errors import (
 )
 
 Side = Literal["buy", "sell"]
-OrderType = Literal["market", "limit", "stop_loss_limit"]
+# `limit_maker`: a post-only limit (Binance LIMIT_MAKER), the target leg of a protective OCO.
+OrderType = Literal["market", "limit", "stop_loss_limit", "limit_maker"]
 OrderStatus = Literal[
     "intent",  # decided and recorded; not yet sent
     "submitted",  # sent; no answer yet
@@ -131,6 +132,8 @@ class Order:
     stop_price: float | None = None  # trigger of a stop_loss_limit order
     signal_id: str | None = None
     trades: tuple[Fill, ...] = ()  # the fills applied, oldest first
+    # The OCO order list this order is a leg of (Binance `listClientOrderId`); None otherwise.
+    list_client_order_id: str | None = None
 
     @classmethod
     def from_intent(cls, intent: OrderIntent) -> Order:

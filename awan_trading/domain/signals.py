@@ -54,7 +54,7 @@ class OrderIntent:
     exchange: str
     symbol: str
     side: str
-    type: str  # market | limit | stop_loss_limit
+    type: str  # market | limit | stop_loss_limit | limit_maker
     amount: float
     price: float | None  # limit price
     created_at: datetime = field(default_factory=_utcnow)

@@ -83,7 +83,38 @@ class Exchange(Protocol):
         price: float | None = None,
         *,
         client_order_id: str,
-    ) -> Order: ...
+        stop_price: float | None = None,
+    ) -> Order:
+        """Place one order under our deterministic `client_order_id` (a reused id is refused).
+
+        `type="stop_loss_limit"` needs `stop_price` (the trigger) and `price` (the limit):
+        a sell stop rests until the market trades at or below the trigger, then becomes a
+        limit sell at `price` (≤ `stop_price`). Other types refuse a `stop_price`.
+        """
+        ...
+
+    def create_oco_sell(
+        self,
+        symbol: str,
+        amount: float,
+        *,
+        target_price: float,
+        stop_price: float,
+        stop_limit_price: float,
+        list_client_order_id: str,
+        target_client_order_id: str,
+        stop_client_order_id: str,
+    ) -> tuple[Order, Order]:
+        """Place a one-cancels-the-other sell of `amount`: (target leg, stop leg).
+
+        The target leg is a `limit_maker` sell at `target_price` (above the market), the stop
+        leg a `stop_loss_limit` sell with trigger `stop_price` and limit `stop_limit_price`
+        (below the market). The amount is locked once for both legs. Each leg is an ordinary
+        `Order` carrying `list_client_order_id`, known to `fetch_order`, `fetch_open_orders`
+        and `cancel_order` by its own client order id; when one leg fills or is canceled,
+        the venue cancels the other (as Binance spot does).
+        """
+        ...
 
     def cancel_order(
         self,

@@ -10,10 +10,9 @@ those parts once:
   exchange's `Retry-After`;
 - ccxt exceptions become the awan taxonomy (`ccxt_mapping.map_error`); reads are retried on transient
   errors with exponential back-off and jitter, permanent errors never;
-- `create_order` is never retried blindly: after a transient failure the outcome is unknown,
-  so the order is looked up by its client order id and adopted; only a definite "not found"
-  allows a resubmission, with the SAME client order id, which the exchange refuses to
-  duplicate;
+- an order (plain, stop, or an OCO list) is never placed twice: after a transient failure it
+  is looked up by its client order id(s) and adopted; only a definite "not found" allows a
+  resubmission, with the SAME ids, which the exchange refuses to duplicate (`ccxt_orders`);
 - candles are paginated (1000 a page), only closed ones are kept (by the exchange's clock) and
   every page must pass `ensure_valid`, so bad data is refused as `BadExchangeData` naming the
   symbol, time and rule;
@@ -38,17 +37,13 @@ import ccxt
 import polars as pl
 from ccxt.base.decimal_to_precision import TICK_SIZE
 
-from awan_trading.domain.orders import Order, OrderType, Side
 from awan_trading.errors import CandleValidationError
 from awan_trading.exchange import ccxt_mapping as mapping
 from awan_trading.exchange.base import Balance, Market, Ticker
+from awan_trading.exchange.ccxt_orders import CcxtOrders
 from awan_trading.exchange.errors import (
     BadExchangeData,
-    DuplicateClientOrderId,
-    ExchangeTimeout,
     InvalidOrder,
-    OrderNotFound,
-    TransientExchangeError,
 )
 from awan_trading.exchange.rate_limit import RetryPolicy, TokenBucket, shared_limiter
 from awan_trading.logs import get_logger, redact, register_secrets
@@ -90,7 +85,7 @@ if not any(isinstance(f, _RedactingFilter) for f in _wire.filters):
     _wire.addFilter(_RedactingFilter())
 
 
-class CcxtExchange:
+class CcxtExchange(CcxtOrders):
     """One ccxt exchange account behind the `Exchange` protocol.
 
     `api_url` points every REST endpoint at another host (the loopback emulator);
@@ -143,6 +138,7 @@ class CcxtExchange:
         self._local = threading.local()
         self._install_hooks()
         self._markets: dict[str, Market] | None = None
+        self._list_ids: dict[tuple[str, int], str] = {}
         self._time_offset_ms: int | None = None
         self._time_synced_at = 0.0
 
@@ -315,133 +311,3 @@ class CcxtExchange:
     def fetch_balance(self) -> Balance:
         raw = self._call("fetch_balance", self._client.fetch_balance)
         return mapping.to_balance(raw, f"{self.name}: fetch_balance")
-
-    # --- orders --------------------------------------------------------------------------
-
-    def _order(self, raw: Any, symbol: str, what: str) -> Order:
-        return mapping.to_order(raw, symbol, f"{self.name}: {what}", self.name)
-
-    def _lookup(
-        self, symbol: str, exchange_order_id: str | None, client_order_id: str | None
-    ) -> Order:
-        params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
-        what = f"fetch_order {symbol} {exchange_order_id or client_order_id}"
-        raw = self._call(what, lambda: self._client.fetch_order(exchange_order_id, symbol, params))
-        return self._order(raw, symbol, what)
-
-    def fetch_order(
-        self,
-        symbol: str,
-        exchange_order_id: str | None = None,
-        *,
-        client_order_id: str | None = None,
-    ) -> Order:
-        if exchange_order_id is None and client_order_id is None:
-            raise InvalidOrder(
-                f"{self.name}: {symbol}: give an exchange_order_id or a client_order_id"
-            )
-        self._require_market(symbol)
-        return self._lookup(symbol, exchange_order_id, client_order_id)
-
-    def create_order(
-        self,
-        symbol: str,
-        side: Side,
-        type: OrderType,
-        amount: float,
-        price: float | None = None,
-        *,
-        client_order_id: str,
-    ) -> Order:
-        """Place an order at most once, whatever the network does.
-
-        A transient failure leaves the outcome unknown, so: wait, look the order up by its
-        client order id (the lookup itself retried), adopt it if it exists; resubmit with the
-        same id only on a definite "not found"; a "duplicate" refusal means it exists after
-        all, so look again. Permanent refusals surface at once.
-        """
-        self._require_market(symbol)
-        what = f"create_order {symbol} {side} {type} {amount} @ {price} ({client_order_id})"
-        params = {"clientOrderId": client_order_id}
-
-        def submit() -> Order:
-            raw = self._once(
-                what,
-                lambda: self._client.create_order(symbol, type, side, amount, price, params),
-            )
-            return self._order(raw, symbol, what)
-
-        try:
-            return submit()
-        except TransientExchangeError as exc:
-            unknown: Exception = exc
-        for attempt in range(1, self.retry.attempts + 1):
-            log.warning(
-                "order outcome unknown; looking it up by client order id",
-                client_order_id=client_order_id,
-                attempt=attempt,
-                error=unknown.__class__.__name__,
-            )
-            time.sleep(self.order_lookup_delay * attempt)
-            try:
-                return self._lookup(symbol, None, client_order_id)
-            except OrderNotFound:
-                pass
-            except TransientExchangeError as exc:
-                unknown = exc
-                continue
-            try:
-                return submit()
-            except (TransientExchangeError, DuplicateClientOrderId) as exc:
-                unknown = exc
-        raise ExchangeTimeout(
-            f"{what}: outcome still unknown after {self.retry.attempts} lookups "
-            f"(last error: {unknown.__class__.__name__}); look it up by client order id "
-            f"{client_order_id!r} before doing anything else"
-        )
-
-    def cancel_order(
-        self,
-        symbol: str,
-        exchange_order_id: str | None = None,
-        *,
-        client_order_id: str | None = None,
-    ) -> Order:
-        """Cancel, retried on transient errors; a "not found" after a lost reply is checked
-        against the order's state, since the first attempt may have canceled it."""
-        if exchange_order_id is None and client_order_id is None:
-            raise InvalidOrder(
-                f"{self.name}: {symbol}: give an exchange_order_id or a client_order_id"
-            )
-        self._require_market(symbol)
-        params = {} if client_order_id is None else {"origClientOrderId": client_order_id}
-        what = f"cancel_order {symbol} {exchange_order_id or client_order_id}"
-        failed_before = False
-
-        def attempt() -> Order:
-            nonlocal failed_before
-            try:
-                raw = self._once(
-                    what, lambda: self._client.cancel_order(exchange_order_id, symbol, params)
-                )
-            except TransientExchangeError:
-                failed_before = True
-                raise
-            except OrderNotFound:
-                if failed_before:
-                    order = self._lookup(symbol, exchange_order_id, client_order_id)
-                    if order.status == "canceled":
-                        return order
-                raise
-            return self._order(raw, symbol, what)
-
-        return self.retry.call(attempt, what=what)
-
-    def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
-        if symbol is not None:
-            self._require_market(symbol)
-        what = f"fetch_open_orders {symbol or '(all)'}"
-        raw = self._call(what, lambda: self._client.fetch_open_orders(symbol))
-        if not isinstance(raw, list):
-            raise BadExchangeData(f"{self.name}: {what}: expected a list, got {type(raw).__name__}")
-        return [self._order(item, item.get("symbol") or "", what) for item in raw]

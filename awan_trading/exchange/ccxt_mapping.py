@@ -20,7 +20,7 @@ import ccxt
 import polars as pl
 
 from awan_trading.domain.ids import signal_id_of
-from awan_trading.domain.orders import Fill, Order, OrderStatus
+from awan_trading.domain.orders import Fill, Order, OrderStatus, OrderType
 from awan_trading.exchange.base import Balance, Market, Ticker
 from awan_trading.exchange.errors import (
     AuthenticationError,
@@ -244,8 +244,58 @@ def _fill(raw: dict[str, Any], order: Order, where: str) -> Fill:
     )
 
 
-def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
-    """An `Order` from ccxt's unified order dict; anything implausible is `BadExchangeData`."""
+# Binance's own order types (ccxt's `info.type`), which ccxt folds into 'limit' on spot.
+VENUE_TYPES: dict[str, OrderType] = {
+    "MARKET": "market",
+    "LIMIT": "limit",
+    "STOP_LOSS_LIMIT": "stop_loss_limit",
+    "LIMIT_MAKER": "limit_maker",
+}
+
+
+def order_type(raw: dict[str, Any], where: str) -> OrderType:
+    """The domain type of a ccxt order: the venue's own type where ccxt folded it away
+    (a Binance STOP_LOSS_LIMIT or LIMIT_MAKER arrives as 'limit'), else ccxt's unified one.
+
+    An order type awan does not place (someone's TAKE_PROFIT_LIMIT by hand) keeps ccxt's
+    unified type, so one foreign order never makes a whole open-orders listing unreadable.
+    """
+    info = raw.get("info")
+    venue = info.get("type") if isinstance(info, dict) else None
+    if isinstance(venue, str) and venue.upper() in VENUE_TYPES:
+        return VENUE_TYPES[venue.upper()]
+    unified = raw.get("type")
+    if unified == "limit" and raw.get("stopLossPrice") is not None:
+        return "stop_loss_limit"  # venues whose info type ccxt does not pass through
+    if unified in ("market", "limit"):
+        return unified  # type: ignore[return-value]
+    raise BadExchangeData(f"{where}: unsupported order type {unified!r}")
+
+
+def order_list_id(raw: Any) -> int | None:
+    """Binance's `orderListId` of an order (ccxt keeps it in `info`): None for no list (-1)."""
+    info = raw.get("info") if isinstance(raw, dict) else None
+    number = info.get("orderListId") if isinstance(info, dict) else None
+    if isinstance(number, str) and number.lstrip("-").isdigit():
+        number = int(number)
+    return (
+        number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
+    )
+
+
+def to_order(
+    raw: Any,
+    symbol: str,
+    where: str,
+    exchange: str,
+    *,
+    list_client_order_id: str | None = None,
+) -> Order:
+    """An `Order` from ccxt's unified order dict; anything implausible is `BadExchangeData`.
+
+    `list_client_order_id` is the order list (OCO) the order is a leg of: Binance's order
+    replies carry only the list's numeric id, so the connector resolves it and passes it in.
+    """
     if not isinstance(raw, dict):
         raise BadExchangeData(f"{where}: malformed order reply")
     if not raw.get("id"):
@@ -253,9 +303,10 @@ def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
     if symbol and raw.get("symbol") != symbol:
         raise BadExchangeData(f"{where}: reply is for {raw.get('symbol')!r}, not {symbol!r}")
     status = raw.get("status")
-    side, type_ = raw.get("side"), raw.get("type")
-    if side not in ("buy", "sell") or type_ not in ("market", "limit"):
-        raise BadExchangeData(f"{where}: unsupported side/type {side!r}/{type_!r}")
+    side = raw.get("side")
+    if side not in ("buy", "sell"):
+        raise BadExchangeData(f"{where}: unsupported side {side!r}")
+    type_ = order_type(raw, where)
     created = _number(raw.get("timestamp"), f"{where}: timestamp", positive=True)
     updated = raw.get("lastUpdateTimestamp") or raw.get("lastTradeTimestamp") or created
     fees = [f for f in (raw.get("fees") or [raw.get("fee")]) if f]
@@ -264,6 +315,10 @@ def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
     amount = _number(raw.get("amount"), f"{where}: amount", positive=True)
     filled = _number(raw.get("filled"), f"{where}: filled", optional=True)
     client_order_id = str(raw.get("clientOrderId") or "")
+    stop_price = None
+    if type_ == "stop_loss_limit":
+        trigger = raw.get("triggerPrice", raw.get("stopLossPrice"))
+        stop_price = _number(trigger, f"{where}: stop price", positive=True)
     order = Order(
         client_order_id=client_order_id,
         exchange_order_id=str(raw["id"]),
@@ -274,7 +329,7 @@ def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
         amount=amount,
         price=(
             _number(raw.get("price"), f"{where}: price", positive=True)
-            if type_ == "limit"
+            if type_ != "market"
             else None
         ),
         status=to_status(status, filled, amount, where),
@@ -284,9 +339,54 @@ def to_order(raw: Any, symbol: str, where: str, exchange: str) -> Order:
         fee_currency=fee_currency or str(raw["symbol"]).split("/")[-1],
         created_at=from_epoch_ms(int(created)),
         updated_at=from_epoch_ms(int(updated)),
+        stop_price=stop_price,
         signal_id=signal_id_of(client_order_id),
+        list_client_order_id=list_client_order_id,
     )
     trades = tuple(_fill(t, order, where) for t in raw.get("trades") or [] if isinstance(t, dict))
     if order.filled > order.amount * (1 + 1e-9):
         raise BadExchangeData(f"{where}: filled {order.filled} exceeds amount {order.amount}")
     return replace(order, trades=trades)
+
+
+def list_entries(reply: Any, where: str) -> list[tuple[str, int, str]]:
+    """(market id, orderListId, listClientOrderId) of each order list in a Binance reply
+    (one list, or a list of them, as `GET orderList` / `openOrderList` send)."""
+    items = reply if isinstance(reply, list) else [reply]
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadExchangeData(f"{where}: malformed order list {redact(repr(item))[:120]}")
+        number, cid = item.get("orderListId"), item.get("listClientOrderId")
+        market_id = item.get("symbol")
+        if not (isinstance(number, int) and isinstance(cid, str) and cid):
+            raise BadExchangeData(f"{where}: order list without orderListId/listClientOrderId")
+        if not isinstance(market_id, str):
+            raise BadExchangeData(f"{where}: order list {cid} without a symbol")
+        entries.append((market_id, number, cid))
+    return entries
+
+
+def check_legs(
+    legs: list[Order],
+    *,
+    list_client_order_id: str,
+    target_client_order_id: str,
+    stop_client_order_id: str,
+    where: str,
+) -> tuple[Order, Order]:
+    """(target, stop) from the two legs of one OCO, each of the right type, id and list."""
+    by_id = {leg.client_order_id: leg for leg in legs}
+    target, stop = by_id.get(target_client_order_id), by_id.get(stop_client_order_id)
+    if len(legs) != 2 or target is None or stop is None:
+        raise BadExchangeData(
+            f"{where}: OCO legs {sorted(by_id)} are not "
+            f"[{target_client_order_id!r}, {stop_client_order_id!r}]"
+        )
+    for leg, kind in ((target, "limit_maker"), (stop, "stop_loss_limit")):
+        if leg.type != kind or leg.list_client_order_id != list_client_order_id:
+            raise BadExchangeData(
+                f"{where}: leg {leg.client_order_id} is a {leg.type} of list "
+                f"{leg.list_client_order_id!r}, expected a {kind} of {list_client_order_id!r}"
+            )
+    return target, stop

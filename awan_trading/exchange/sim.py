@@ -4,8 +4,8 @@ Everything above the exchange (executor, reconciliation, live loop, Dagster jobs
 testable offline and reproducibly, so this venue behaves like a strict spot exchange —
 precision, minimums, locked funds, fees, refused duplicate client order ids — on a market
 whose every candle is known in advance. Its clock is injectable, so a test or a replay decides
-what "now" is, and resting limit orders are matched lazily against the 1m candles that closed
-since the last call.
+what "now" is, and resting orders are matched lazily against the candles that closed since
+the last call.
 
 Choices worth knowing:
 - Fees are charged in the quote currency on both sides (a buy of X base yields exactly X base;
@@ -14,11 +14,17 @@ Choices worth knowing:
 - A client order id can be used once, ever — even after its order closed or was canceled.
   Binance only refuses ids of open orders; being stricter makes "an order at most once per
   signal" an exchange-enforced invariant in tests. Refused orders do not consume their id.
-- Market orders fill in full at the bid/ask (one tick of half-spread) moved by `slippage_bps`
-  and rounded against the trader to the tick. Limit orders that cross fill at once as taker, at
-  the better of their limit and the market-order price; others rest with funds locked and
-  fill in full as maker at their limit price in the first later closed 1m candle whose low
-  (buy) / high (sell) reaches the limit. No partial fills.
+- Fill prices follow the backtest (`execution.fills`), so a live replay on the sim equals the
+  backtest trade for trade: a market order fills in full at the open of the current 1m candle
+  (`open(now)`; the live loop places orders at a candle's open) moved by `slippage_bps`,
+  unrounded. Limit orders that cross the one-tick bid/ask fill at once as taker, at the better
+  of their limit and the market-order price; others rest with funds locked.
+- Resting orders (limits, stop_loss_limit sells, OCO sells) are matched lazily against the
+  closed candles of `match_timeframe` (1m by default; the live loop sets the strategy's
+  timeframe so the sim judges exactly the candles the backtest judges), by the rules in
+  `exchange.sim_orders`. No partial fills.
+- A stop_loss_limit sell must trigger below the last price; an OCO sell needs
+  target > last > trigger and limit ≤ trigger, and locks its amount once for both legs.
 - Balances keep totals; `used` is derived from the open orders, so locking and releasing
   funds can never leave rounding residue behind.
 """
@@ -26,18 +32,13 @@ Choices worth knowing:
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-import numpy as np
 import polars as pl
 
-from awan_trading.domain.ids import signal_id_of
-from awan_trading.domain.orders import Fill, Order, OrderStatus, OrderType, Side
+from awan_trading.domain.orders import Order, OrderType, Side
 from awan_trading.errors import ConfigError, DataError
 from awan_trading.exchange.base import Balance, Market, Ticker
 from awan_trading.exchange.errors import (
@@ -46,7 +47,17 @@ from awan_trading.exchange.errors import (
     InvalidOrder,
     OrderNotFound,
 )
-from awan_trading.exchange.sim_market import MINUTE_MS, SimMarket, SymbolProfile
+from awan_trading.exchange.sim_market import SimMarket, SymbolProfile
+from awan_trading.exchange.sim_matching import match_candles
+from awan_trading.exchange.sim_orders import (
+    SimOrder,
+    check_client_order_ids,
+    check_notional,
+    check_oco_sell,
+    check_order,
+    immediate_price,
+)
+from awan_trading.execution.fills import market_buy_price, market_sell_price
 from awan_trading.market.schema import empty_candles
 from awan_trading.market.timeframes import (
     Timeframe,
@@ -58,60 +69,21 @@ from awan_trading.market.timeframes import (
 
 DEFAULT_FEE_RATE = 0.001  # Binance spot's base rate, maker and taker
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT")
-CLIENT_ORDER_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")  # Binance's documented rule
 HALF_SPREAD_TICKS = 1
-
-
-@dataclass
-class _OrderState:
-    """The sim's mutable record of an order; callers only ever see `Order` snapshots."""
-
-    exchange_order_id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    type: OrderType
-    amount: float
-    price: float | None
-    created_at: datetime
-    updated_at: datetime
-    status: OrderStatus = "accepted"  # resting; the sim never fills partially
-    locked: tuple[str, float] | None = None  # (currency, amount) while resting
-    next_minute: int = 0  # first 1m candle not yet matched against
-    fills: list[Fill] = field(default_factory=list)
-
-    def snapshot(self, exchange: str) -> Order:
-        filled = sum(f.amount for f in self.fills)
-        notional = sum(f.amount * f.price for f in self.fills)
-        return Order(
-            client_order_id=self.client_order_id,
-            exchange_order_id=self.exchange_order_id,
-            exchange=exchange,
-            symbol=self.symbol,
-            side=self.side,
-            type=self.type,
-            amount=self.amount,
-            price=self.price,
-            status=self.status,
-            filled=filled,
-            average=notional / filled if filled else None,
-            fee=sum(f.fee for f in self.fills),
-            fee_currency=self.symbol.split("/")[1],
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            signal_id=signal_id_of(self.client_order_id),
-            trades=tuple(self.fills),
-        )
-
-
-def _to_step(value: float, decimals: int, rounding: str) -> float:
-    """Round on the decimal grid of the shortest repr, so 0.00003 stays 0.00003."""
-    quantum = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=rounding))
 
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def _fixed_timeframe(timeframe: Timeframe | str) -> Timeframe:
+    try:
+        tf = parse_timeframe(timeframe)
+    except TimeframeError as exc:
+        raise ConfigError(f"sim: match_timeframe: {exc}") from None
+    if not tf.is_fixed:
+        raise ConfigError(f"sim: match_timeframe {tf.name} has candles of varying length")
+    return tf
 
 
 class SimExchange:
@@ -127,6 +99,7 @@ class SimExchange:
         slippage_bps: float = 0.0,
         balances: dict[str, float] | None = None,
         clock: Callable[[], datetime] | None = None,
+        match_timeframe: Timeframe | str = "1m",
     ) -> None:
         rate = DEFAULT_FEE_RATE if fee_rate is None else float(fee_rate)
         if not 0.0 <= rate < 0.1:
@@ -139,16 +112,35 @@ class SimExchange:
         self.market_data = market
         self.fee_rate = rate
         self.slippage_bps = float(slippage_bps)
+        self._match_tf = _fixed_timeframe(match_timeframe)
         self._clock = clock or _wall_clock
         self._lock = threading.RLock()
         self._totals: dict[str, float] = {c: float(a) for c, a in (balances or {}).items()}
-        self._orders: dict[str, _OrderState] = {}
+        self._orders: dict[str, SimOrder] = {}
         self._by_client_id: dict[str, str] = {}
+        self._list_ids: set[str] = set()
         self._markets: dict[str, Market] = {}
         self._next_order = 1
         self._next_trade = 1
         for symbol in DEFAULT_SYMBOLS:
             self.market(symbol)
+
+    @property
+    def slippage(self) -> float:
+        """The slippage as a fraction (the backtest's `slippage` for the same fills)."""
+        return self.slippage_bps / 10_000.0
+
+    @property
+    def match_timeframe(self) -> Timeframe:
+        """The candles resting orders are judged on (the live loop sets the strategy's)."""
+        return self._match_tf
+
+    @match_timeframe.setter
+    def match_timeframe(self, timeframe: Timeframe | str) -> None:
+        tf = _fixed_timeframe(timeframe)
+        with self._lock:
+            self._match()  # candles closed so far are judged on the old timeframe
+            self._match_tf = tf
 
     # --- markets and time --------------------------------------------------------------
 
@@ -223,22 +215,19 @@ class SimExchange:
             scale = 10**profile.price_decimals
             return Ticker(symbol=symbol, ts=self.now(), bid=bid / scale, ask=ask / scale, last=last)
 
-    def _taker_price(self, profile: SymbolProfile, side: Side, bid: int, ask: int) -> float:
-        """Where a market order fills now: bid/ask moved by slippage, rounded to the tick
-        against the trader."""
-        slip = self.slippage_bps / 10_000.0
+    def _market_price(self, symbol: str, side: Side) -> float:
+        """Where a market order fills now: `open(now)` moved by slippage (`execution.fills`)."""
+        last = self.market_data.price_at(symbol, self.now())
         if side == "buy":
-            ticks = math.ceil(ask * (1.0 + slip) - 1e-9)
-        else:
-            ticks = max(math.floor(bid * (1.0 - slip) + 1e-9), 1)
-        return ticks / 10**profile.price_decimals
+            return market_buy_price(last, self.slippage)
+        return market_sell_price(last, self.slippage)
 
     # --- balances -----------------------------------------------------------------------
 
     def _used(self) -> dict[str, float]:
         used: dict[str, float] = {}
         for order in self._orders.values():
-            if order.status == "accepted" and order.locked is not None:
+            if order.is_open and order.locked is not None:
                 currency, amount = order.locked
                 used[currency] = used.get(currency, 0.0) + amount
         return used
@@ -261,6 +250,30 @@ class SimExchange:
 
     # --- orders -------------------------------------------------------------------------
 
+    def _check_funds(self, symbol: str, side: str, amount: float, need: tuple[str, float]) -> None:
+        currency, value = need
+        available = self._free(currency)
+        if value > available:
+            raise InsufficientFunds(
+                f"sim: {symbol}: {side} {amount} needs {value:.8g} {currency}, "
+                f"available {available:.8g} {currency}"
+            )
+
+    def _new_order(self, **fields: object) -> SimOrder:
+        """Register an accepted order placed now; it is matched from the next candle on."""
+        now = self.now()
+        order = SimOrder(
+            exchange_order_id=str(self._next_order),
+            created_at=now,
+            updated_at=now,
+            next_ms=to_epoch_ms(now),
+            **fields,  # type: ignore[arg-type]
+        )
+        self._next_order += 1
+        self._orders[order.exchange_order_id] = order
+        self._by_client_id[order.client_order_id] = order.exchange_order_id
+        return order
+
     def create_order(
         self,
         symbol: str,
@@ -270,80 +283,123 @@ class SimExchange:
         price: float | None = None,
         *,
         client_order_id: str,
+        stop_price: float | None = None,
     ) -> Order:
         """Validate, then fill at once (market / crossing limit) or rest with funds locked.
 
+        A `limit_maker` that would cross is refused (it may only make); a `stop_loss_limit`
+        sell needs its trigger below the last price and its limit at or below the trigger.
         Every refusal happens before any state changes, so a refused call leaves the exchange
         exactly as it was.
         """
         with self._lock:
             self._match()
-            if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID_RE.match(
-                client_order_id
-            ):
-                raise InvalidOrder(
-                    f"sim: {symbol}: client_order_id {client_order_id!r} must be 1-36 chars "
-                    "of [.A-Z:/a-z0-9_-]"
-                )
-            if client_order_id in self._by_client_id:
-                raise DuplicateClientOrderId(
-                    f"sim: {symbol}: client_order_id {client_order_id!r} was already used by "
-                    f"order {self._by_client_id[client_order_id]}; ids are never reused"
-                )
+            check_client_order_ids(symbol, self._by_client_id, client_order_id)
             market = self.market(symbol)
             profile = self._profile(symbol)
-            amount, limit = self._check_order(market, profile, side, type, amount, price)
-            _, bid, ask = self._quote(symbol)
-            taker = self._taker_price(profile, side, bid, ask)
+            amount, limit, trigger = check_order(
+                market, profile, side, type, amount, price, stop_price
+            )
+            last, bid, ask = self._quote(symbol)
             scale = 10**profile.price_decimals
-            if type == "market":
-                fill_price: float | None = taker
-            elif side == "buy":
-                fill_price = min(limit, taker) if limit >= ask / scale else None
-            else:
-                fill_price = max(limit, taker) if limit <= bid / scale else None
-            reference = fill_price if fill_price is not None else limit
-            if amount * reference < market.min_notional:
-                raise InvalidOrder(
-                    f"sim: {symbol}: {side} {amount} at {reference} is worth "
-                    f"{amount * reference:.8g} {market.quote}, below min_notional "
-                    f"{market.min_notional} {market.quote}"
-                )
-            now = self.now()
-            if fill_price is not None:
-                need_currency, need = self._cost(market, side, amount, fill_price, market.taker_fee)
-            else:
-                need_currency, need = self._cost(market, side, amount, limit, market.maker_fee)
-            available = self._free(need_currency)
-            if need > available:
-                raise InsufficientFunds(
-                    f"sim: {symbol}: {side} {amount} needs {need:.8g} {need_currency}, "
-                    f"available {available:.8g} {need_currency}"
-                )
-            order = _OrderState(
-                exchange_order_id=str(self._next_order),
+            fill_price = immediate_price(
+                symbol,
+                side,
+                type,
+                limit,
+                trigger,
+                market=self._market_price(symbol, side),
+                last=last,
+                bid=bid / scale,
+                ask=ask / scale,
+            )
+            check_notional(market, side, amount, fill_price or limit)
+            fee = market.taker_fee if fill_price is not None else market.maker_fee
+            need = self._cost(market, side, amount, fill_price or limit, fee)
+            self._check_funds(symbol, side, amount, need)
+            order = self._new_order(
                 client_order_id=client_order_id,
                 symbol=symbol,
                 side=side,
                 type=type,
                 amount=amount,
-                price=limit if type == "limit" else None,
-                created_at=now,
-                updated_at=now,
-                next_minute=-(-to_epoch_ms(now) // MINUTE_MS),
+                price=limit if type != "market" else None,
+                stop_price=trigger,
             )
-            self._next_order += 1
-            self._orders[order.exchange_order_id] = order
-            self._by_client_id[client_order_id] = order.exchange_order_id
             if fill_price is not None:
-                self._fill(order, market, fill_price, now, taker=True)
+                self._fill(order, market, fill_price, order.created_at, taker=True)
             else:
-                order.locked = (need_currency, need)
+                order.locked = need
             return order.snapshot(self.name)
+
+    def create_oco_sell(
+        self,
+        symbol: str,
+        amount: float,
+        *,
+        target_price: float,
+        stop_price: float,
+        stop_limit_price: float,
+        list_client_order_id: str,
+        target_client_order_id: str,
+        stop_client_order_id: str,
+    ) -> tuple[Order, Order]:
+        """A one-cancels-the-other sell: (limit_maker target leg, stop_loss_limit stop leg).
+
+        Checked as Binance does (`sim_orders.check_oco_sell`). The amount is locked once, on
+        the stop leg, which stays open exactly as long as the list has an open leg.
+        """
+        with self._lock:
+            self._match()
+            if list_client_order_id in self._list_ids:
+                raise DuplicateClientOrderId(
+                    f"sim: {symbol}: list client order id {list_client_order_id!r} was already "
+                    "used; ids are never reused"
+                )
+            check_client_order_ids(
+                symbol,
+                self._by_client_id,
+                list_client_order_id,
+                target_client_order_id,
+                stop_client_order_id,
+            )
+            market = self.market(symbol)
+            last, _, _ = self._quote(symbol)
+            amount, target, trigger, limit = check_oco_sell(
+                market,
+                self._profile(symbol),
+                last,
+                amount,
+                target_price,
+                stop_price,
+                stop_limit_price,
+            )
+            need = self._cost(market, "sell", amount, limit, market.maker_fee)
+            self._check_funds(symbol, "sell", amount, need)
+            legs = {"symbol": symbol, "side": "sell", "amount": amount}
+            target_leg = self._new_order(
+                client_order_id=target_client_order_id,
+                type="limit_maker",
+                price=target,
+                list_client_order_id=list_client_order_id,
+                **legs,
+            )
+            stop_leg = self._new_order(
+                client_order_id=stop_client_order_id,
+                type="stop_loss_limit",
+                price=limit,
+                stop_price=trigger,
+                list_client_order_id=list_client_order_id,
+                **legs,
+            )
+            target_leg.sibling, stop_leg.sibling = stop_leg, target_leg
+            stop_leg.locked = need
+            self._list_ids.add(list_client_order_id)
+            return target_leg.snapshot(self.name), stop_leg.snapshot(self.name)
 
     @staticmethod
     def _cost(
-        market: Market, side: Side, amount: float, price: float, fee_rate: float
+        market: Market, side: str, amount: float, price: float, fee_rate: float
     ) -> tuple[str, float]:
         """What the order takes from the balance: quote incl. fee for a buy, base for a sell."""
         if side == "buy":
@@ -351,100 +407,53 @@ class SimExchange:
             return market.quote, notional + notional * fee_rate
         return market.base, amount
 
-    @staticmethod
-    def _check_order(
-        market: Market,
-        profile: SymbolProfile,
-        side: str,
-        type: str,
-        amount: float,
-        price: float | None,
-    ) -> tuple[float, float]:
-        """(amount floored to the lot step, limit price rounded to the tick or 0.0)."""
-        symbol = market.symbol
-        if side not in ("buy", "sell"):
-            raise InvalidOrder(f"sim: {symbol}: side {side!r} must be 'buy' or 'sell'")
-        if type not in ("market", "limit"):
-            raise InvalidOrder(f"sim: {symbol}: order type {type!r} must be 'market' or 'limit'")
-        if not isinstance(amount, int | float) or not math.isfinite(amount) or amount <= 0:
-            raise InvalidOrder(f"sim: {symbol}: amount {amount!r} must be a positive number")
-        rounded = _to_step(float(amount), profile.amount_decimals, ROUND_FLOOR)
-        if rounded < market.min_amount:
-            raise InvalidOrder(
-                f"sim: {symbol}: amount {amount} floors to {rounded} at step "
-                f"{market.amount_increment}, below min_amount {market.min_amount}"
-            )
-        if type == "market":
-            if price is not None:
-                raise InvalidOrder(f"sim: {symbol}: a market order takes no price (got {price})")
-            return rounded, 0.0
-        if price is None or not math.isfinite(price) or price <= 0:
-            raise InvalidOrder(f"sim: {symbol}: limit price {price!r} must be a positive number")
-        limit = _to_step(float(price), profile.price_decimals, ROUND_HALF_UP)
-        if limit <= 0:
-            raise InvalidOrder(
-                f"sim: {symbol}: limit price {price} rounds to 0 at tick {market.price_increment}"
-            )
-        return rounded, limit
-
     def _fill(
-        self, order: _OrderState, market: Market, price: float, ts: datetime, *, taker: bool
+        self, order: SimOrder, market: Market, price: float, ts: datetime, *, taker: bool
     ) -> None:
-        """Execute the whole order at `price`: move balances, record the fill, close it."""
-        fee_rate = market.taker_fee if taker else market.maker_fee
-        notional = order.amount * price
-        fee = notional * fee_rate
-        if order.side == "buy":
-            self._credit(market.quote, -(notional + fee))
-            self._credit(market.base, order.amount)
-        else:
-            self._credit(market.base, -order.amount)
-            self._credit(market.quote, notional - fee)
-        order.fills.append(
-            Fill(
-                trade_id=str(self._next_trade),
-                exchange_order_id=order.exchange_order_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                side=order.side,
-                amount=order.amount,
-                price=price,
-                fee=fee,
-                fee_currency=market.quote,
-                ts=ts,
-                taker=taker,
-            )
+        """Execute the whole order at `price`: record the fill, close it, move balances."""
+        fill = order.execute(
+            price,
+            ts,
+            fee_rate=market.taker_fee if taker else market.maker_fee,
+            trade_id=str(self._next_trade),
+            quote=market.quote,
+            taker=taker,
         )
         self._next_trade += 1
-        order.status = "filled"
-        order.locked = None
-        order.updated_at = ts
+        notional = fill.amount * fill.price
+        sign = 1.0 if order.side == "buy" else -1.0
+        self._credit(market.base, sign * fill.amount)
+        self._credit(market.quote, -sign * notional - fill.fee)
+
+    def _candles(self, symbol: str, start_ms: int, end_ms: int) -> pl.DataFrame:
+        """Closed candles of the match timeframe with open time in [start_ms, end_ms)."""
+        if self._match_tf.name == "1m":
+            return self.market_data.candles_1m(symbol, start_ms, end_ms)
+        return self.market_data.candles(symbol, self._match_tf, start_ms, end_ms)
 
     def _match(self) -> None:
-        """Fill resting limit orders against the 1m candles that closed since the last call."""
-        closed_end = to_epoch_ms(self.now()) // MINUTE_MS
-        resting: dict[str, list[_OrderState]] = {}
+        """Fill resting orders against the match-timeframe candles closed since the last call."""
+        tf = self._match_tf
+        closed_end = tf.floor_ms(to_epoch_ms(self.now()))  # candles opening before it closed
+        resting: dict[str, list[SimOrder]] = {}
         for order in self._orders.values():
-            if order.status == "accepted" and order.next_minute < closed_end:
+            if order.is_open and tf.ceil_ms(order.next_ms) < closed_end:
                 resting.setdefault(order.symbol, []).append(order)
         for symbol, orders in resting.items():
-            start = min(o.next_minute for o in orders)
-            candles = self.market_data.candles_1m(symbol, start * MINUTE_MS, closed_end * MINUTE_MS)
-            lows, highs = candles["low"].to_numpy(), candles["high"].to_numpy()
+            orders.sort(key=lambda o: int(o.exchange_order_id))
+            start = min(tf.ceil_ms(o.next_ms) for o in orders)
+            candles = self._candles(symbol, start, closed_end)
             market = self.market(symbol)
-            for order in sorted(orders, key=lambda o: int(o.exchange_order_id)):
-                skip = order.next_minute - start
-                limit = order.price or 0.0
-                touched = lows[skip:] <= limit if order.side == "buy" else highs[skip:] >= limit
-                hits = np.flatnonzero(touched)
-                if len(hits):
-                    minute = order.next_minute + int(hits[0])
-                    self._fill(order, market, limit, from_epoch_ms(minute * MINUTE_MS), taker=False)
-                order.next_minute = closed_end
+            for done in match_candles(orders, candles, self.slippage):
+                ts = from_epoch_ms(done.ts_ms)
+                self._fill(done.order, market, done.price, ts, taker=done.taker)
+            for order in orders:
+                if order.is_open:
+                    order.next_ms = max(order.next_ms, closed_end)
 
     def _find(
         self, symbol: str, exchange_order_id: str | None, client_order_id: str | None
-    ) -> _OrderState:
+    ) -> SimOrder:
         if exchange_order_id is None and client_order_id is None:
             raise InvalidOrder(f"sim: {symbol}: give an exchange_order_id or a client_order_id")
         if exchange_order_id is None:
@@ -478,18 +487,20 @@ class SimExchange:
         client_order_id: str | None = None,
     ) -> Order:
         """Cancel an open order and release its funds; a closed one is `OrderNotFound`, as on
-        Binance (-2011), because it may have filled since the caller last looked."""
+        Binance (-2011), because it may have filled since the caller last looked. Canceling
+        either leg of an OCO cancels both (the snapshot returned is the leg asked for)."""
         with self._lock:
             self._match()
             order = self._find(symbol, exchange_order_id, client_order_id)
-            if order.status != "accepted":
+            if not order.is_open:
                 raise OrderNotFound(
                     f"sim: {symbol}: order {order.exchange_order_id} ({order.client_order_id}) is "
                     f"{order.status}; only open orders can be canceled"
                 )
-            order.status = "canceled"
-            order.locked = None
-            order.updated_at = self.now()
+            now = self.now()
+            order.close("canceled", now)
+            if order.sibling is not None and order.sibling.is_open:
+                order.sibling.close("canceled", now)  # an OCO is canceled as a whole
             return order.snapshot(self.name)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -500,5 +511,5 @@ class SimExchange:
             return [
                 o.snapshot(self.name)
                 for o in sorted(self._orders.values(), key=lambda o: int(o.exchange_order_id))
-                if o.status == "accepted" and (symbol is None or o.symbol == symbol)
+                if o.is_open and (symbol is None or o.symbol == symbol)
             ]

@@ -17,16 +17,27 @@ its compiled loop and the parity tests hold the two equal:
 - **The resting stop order.** While the bot is down, a STOP_LOSS_LIMIT order on the exchange
   protects the position: its trigger is the stop level rounded *up* to the tick (it never
   triggers later than the level the backtest uses) and its limit is the trigger less
-  `limit_offset` (a fraction), rounded *down*, so a fast market still fills it.
+  `limit_offset` (a fraction), rounded *down*, so a fast market still fills it. With a take
+  profit it rests as one OCO with a LIMIT_MAKER target at the target rounded *up* to the tick
+  (`target_order`). A backtest with the venue's tick (`BacktestConfig.like_live`) tests the
+  same rounded levels (`intrabar_exit(tick=...)`), so its exits are the sim's fills.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from awan_trading.errors import DataError
-from awan_trading.execution.sizing import ceil_to_step, floor_to_step
+from awan_trading.execution.fills import (
+    STOP_HIT,
+    TARGET_HIT,
+    protective_exit,
+    resting_stop,
+    resting_target,
+)
+from awan_trading.execution.sizing import floor_to_step
 from awan_trading.tolerance import PRICE
 
 
@@ -101,6 +112,12 @@ class ExitLevels:
         level, _ = self.stop_level()
         return stop_order_prices(level, tick=tick, limit_offset=limit_offset) if level > 0 else None
 
+    def target_order(self, *, tick: float) -> float | None:
+        """The price of the protective OCO's LIMIT_MAKER target leg; None without a target."""
+        if not math.isfinite(self.target_price):
+            return None
+        return resting_target(self.target_price, tick)
+
 
 def effective_stop(position: HasExitLevels, trailing_stop: float | None) -> tuple[float, str]:
     """The stop a candle is tested against now: fixed stop or trailing stop, whichever is higher."""
@@ -120,6 +137,7 @@ def intrabar_exit(
     *,
     slippage: float,
     trailing_stop: float | None,
+    tick: float = 0.0,
 ) -> tuple[float, str] | None:
     """The fill price and reason if this candle exits the position, else None.
 
@@ -128,14 +146,23 @@ def intrabar_exit(
     candle touching both counts as a stop: which came first is unknowable, so assume the worse.
     "At or below" and "reaches" are the price tolerance's `le` / `ge`: the levels are computed
     (1.1 × 1.04 is 1.1440000000000001), so an exact comparison would let rounding miss a touch.
+    With a `tick`, both levels are first put on the tick grid as the resting orders are
+    (`execution.fills.resting_stop` / `resting_target`). The rules are `execution.fills`.
     """
     level, reason = effective_stop(position, trailing_stop)
-    if level > 0.0 and PRICE.le_scalar(open_, level):
-        return open_ * (1.0 - slippage), reason
-    if level > 0.0 and PRICE.le_scalar(low, level):
-        return level * (1.0 - slippage), reason
-    if PRICE.ge_scalar(high, position.target_price):
-        return position.target_price, "take_profit"
+    hit, price = protective_exit(
+        open_,
+        high,
+        low,
+        resting_stop(level, tick),
+        resting_target(position.target_price, tick),
+        slippage,
+        PRICE.relative,
+    )
+    if hit == STOP_HIT:
+        return price, reason
+    if hit == TARGET_HIT:
+        return price, "take_profit"
     return None
 
 
@@ -156,7 +183,7 @@ def stop_order_prices(
         raise DataError(f"stop order needs a positive stop price, got {stop_price!r}")
     if not 0.0 <= limit_offset < 1.0:
         raise DataError(f"stop limit offset must be a fraction in [0, 1), got {limit_offset!r}")
-    trigger = ceil_to_step(stop_price, tick)
+    trigger = resting_stop(stop_price, tick)
     limit = floor_to_step(trigger * (1.0 - limit_offset), tick)
     if limit <= 0.0:
         raise DataError(

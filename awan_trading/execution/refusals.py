@@ -20,6 +20,9 @@ refusal's sentence, `data` = its numbers as JSON) and then carries on with the n
 |                      |                    | still run                                                   |
 | `live_not_confirmed` | `risk.check_entry` | a `live:` venue without `live_confirmed = true`             |
 | `no_position`        | `risk.check_exit`  | an exit (or force-exit) for a symbol that holds nothing     |
+| `not_reconciled`     | `executor`         | no reconciliation with the exchange has succeeded yet (or   |
+|                      |                    | the last one found a problem): nothing is placed            |
+| `exchange_rejected`  | `executor`         | the exchange refused the order (funds, a market rule)       |
 
 A stake cut down by `max_position_quote` or by free cash is not a refusal: the entry goes ahead
 and `EntrySize.capped_by` says which limit applied, so the caller can log it as information.
@@ -45,6 +48,8 @@ RefusalReason = Literal[
     "paused",
     "live_not_confirmed",
     "no_position",
+    "not_reconciled",
+    "exchange_rejected",
 ]
 REFUSAL_REASONS: tuple[str, ...] = get_args(RefusalReason)
 

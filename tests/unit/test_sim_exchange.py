@@ -6,7 +6,7 @@ import itertools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import numpy as np
 import polars as pl
@@ -167,10 +167,11 @@ def test_unknown_timeframe_is_refused(ex: SimExchange) -> None:
 # --- market orders -----------------------------------------------------------------------
 
 
-def test_market_buy_pays_ask_plus_slippage_plus_taker_fee(ex: SimExchange) -> None:
-    ask = ex.fetch_ticker("BTC/USDT").ask
+def test_market_buy_pays_the_open_plus_slippage_plus_taker_fee(ex: SimExchange) -> None:
+    """The backtest's entry rule: open(now) × (1 + slippage), not rounded to the tick."""
+    last = ex.fetch_ticker("BTC/USDT").last
     order = ex.create_order("BTC/USDT", "buy", "market", 0.5, client_order_id="buy-1")
-    expected_price = _on_tick(ask * (1 + SLIP_BPS / 10_000), ROUND_CEILING)
+    expected_price = last * (1 + SLIP_BPS / 10_000)
     assert order.status == "filled"
     assert (order.filled, order.remaining, order.average) == (0.5, 0.0, expected_price)
     assert order.fee == pytest.approx(0.5 * expected_price * FEE, rel=1e-12)
@@ -185,10 +186,10 @@ def test_market_buy_pays_ask_plus_slippage_plus_taker_fee(ex: SimExchange) -> No
     assert balance.used.get("USDT", 0.0) == 0.0
 
 
-def test_market_sell_receives_bid_minus_slippage_minus_fee(ex: SimExchange) -> None:
-    bid = ex.fetch_ticker("BTC/USDT").bid
+def test_market_sell_receives_the_open_minus_slippage_minus_fee(ex: SimExchange) -> None:
+    last = ex.fetch_ticker("BTC/USDT").last
     order = ex.create_order("BTC/USDT", "sell", "market", 0.4, client_order_id="sell-1")
-    expected_price = _on_tick(bid * (1 - SLIP_BPS / 10_000), ROUND_FLOOR)
+    expected_price = last * (1 - SLIP_BPS / 10_000)
     assert order.average == expected_price
     balance = ex.fetch_balance()
     assert balance.free["BTC"] == pytest.approx(0.6, rel=1e-15)
@@ -197,12 +198,12 @@ def test_market_sell_receives_bid_minus_slippage_minus_fee(ex: SimExchange) -> N
     )
 
 
-def test_without_slippage_a_market_buy_fills_at_the_ask(market: SimMarket, clock: Clock) -> None:
+def test_without_slippage_a_market_buy_fills_at_the_open(market: SimMarket, clock: Clock) -> None:
     ex = SimExchange(market, slippage_bps=0.0, balances={"USDT": 1000.0}, clock=clock)
-    ask = ex.fetch_ticker("ETH/USDT").ask
+    opened = market.candles_1m("ETH/USDT", to_epoch_ms(T0) - 30_000, to_epoch_ms(T0))["open"][0]
     order = ex.create_order("ETH/USDT", "buy", "market", 0.1, client_order_id="e1")
-    assert order.average == ask
-    assert order.fee == pytest.approx(0.1 * ask * 0.001)  # default fee: Binance's 0.1 %
+    assert order.average == opened == ex.fetch_ticker("ETH/USDT").last
+    assert order.fee == pytest.approx(0.1 * opened * 0.001)  # default fee: Binance's 0.1 %
 
 
 def test_amounts_floor_to_the_step_and_prices_round_to_the_tick(ex: SimExchange) -> None:
@@ -384,7 +385,7 @@ def test_a_crossing_limit_fills_at_once_as_taker_at_no_worse_than_its_price(
     ex: SimExchange,
 ) -> None:
     ask = ex.fetch_ticker("BTC/USDT").ask
-    taker_price = _on_tick(ask * (1 + SLIP_BPS / 10_000), ROUND_CEILING)
+    taker_price = ex.fetch_ticker("BTC/USDT").last * (1 + SLIP_BPS / 10_000)
     generous = ex.create_order("BTC/USDT", "buy", "limit", 0.01, ask * 1.05, client_order_id="x1")
     assert generous.status == "filled" and generous.average == taker_price
     assert generous.trades[0].taker

@@ -7,7 +7,9 @@ codes ccxt maps to the right exception; every parameter is read through `params`
 that does not parse is a 400 with Binance's code, never a 500. Like Binance, klines include the
 still-forming candle — the connector must drop it. The last `REQUEST_LOG_SIZE` requests are
 logged with the fault they got (values cut at `MAX_LOGGED_VALUE` characters), so tests can count
-what reached the "exchange" while a long session's memory stays bounded.
+what reached the "exchange" while a long session's memory stays bounded. Orders are LIMIT,
+MARKET and STOP_LOSS_LIMIT (`POST /api/v3/order`); OCO order lists are served by `order_lists`,
+and sim refusals become Binance's codes in `refusals`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from awan_trading.domain.orders import Order
-from awan_trading.exchange.emulator.faults import Fault, FaultScript
+from awan_trading.exchange.emulator import order_lists
+from awan_trading.exchange.emulator.faults import Fault, FaultScript, fault_response
+from awan_trading.exchange.emulator.order_lists import OrderLists
 from awan_trading.exchange.emulator.params import (
     CLIENT_ORDER_ID_PATTERN,
     BinanceError,
@@ -37,12 +41,8 @@ from awan_trading.exchange.emulator.params import (
     single_values,
     text_param,
 )
-from awan_trading.exchange.errors import (
-    DuplicateClientOrderId,
-    InsufficientFunds,
-    InvalidOrder,
-    OrderNotFound,
-)
+from awan_trading.exchange.emulator.refusals import WOULD_TRIGGER, as_binance, rejected
+from awan_trading.exchange.errors import OrderNotFound
 from awan_trading.exchange.sim import SimExchange
 from awan_trading.market.timeframes import TimeframeError, parse_timeframe, to_epoch_ms
 
@@ -51,6 +51,13 @@ MAX_KLINES = 1000
 STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
 STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
 MAX_ORDER_ID = 2**63 - 1  # Binance ids are Java longs
+# POST /api/v3/order types served; LIMIT_MAKER exists only as an OCO leg here.
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK")
+SIGNED = frozenset(
+    f"{API}/{name}"
+    for name in ("account", "order", "openOrders", "orderList", "orderList/oco", "openOrderList")
+)
 # The request log keeps the last REQUEST_LOG_SIZE requests, and of each at most
 # MAX_LOGGED_PARAMS parameters cut to MAX_LOGGED_VALUE characters: a test needs names, ids and
 # prices, not a megabyte body, and a long session must not grow without bound.
@@ -68,16 +75,6 @@ class Request:
     params: dict[str, str]
     at: float  # time.monotonic() on arrival
     fault: str | None
-
-
-def filter_name(refusal: InvalidOrder) -> str:
-    """The Binance filter a sim refusal corresponds to (the sim words its rules by name)."""
-    text = str(refusal)
-    if "min_notional" in text:
-        return "NOTIONAL"
-    if "min_amount" in text or "amount" in text:
-        return "LOT_SIZE"
-    return "PRICE_FILTER"
 
 
 def loggable(params: dict[str, str]) -> dict[str, str]:
@@ -123,6 +120,7 @@ class EmulatorState:
     received: int = 0  # every request ever, including those the bounded log has let go
     accepted: dict[str, int] = field(default_factory=dict)  # client order id -> orders made
     duplicate_submissions: int = 0  # POSTs reusing the id of an order already accepted
+    lists: OrderLists = field(default_factory=OrderLists)  # OCO ids (`order_lists`)
 
     def __post_init__(self) -> None:
         self.by_id = {s.replace("/", ""): s for s in self.symbols}
@@ -153,7 +151,8 @@ class EmulatorState:
                     "status": "TRADING",
                     "baseAsset": market.base,
                     "quoteAsset": market.quote,
-                    "orderTypes": ["LIMIT", "MARKET"],
+                    "orderTypes": list(ORDER_TYPES),
+                    "ocoAllowed": True,
                     "isSpotTradingAllowed": True,
                     "permissions": ["SPOT"],
                     "filters": [
@@ -237,16 +236,20 @@ class EmulatorState:
 
     def order_json(self, order: Order, *, full: bool = False) -> dict[str, Any]:
         created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
+        # An untriggered stop is not working yet: Binance reports workingTime -1 until then.
+        waiting = order.type == "stop_loss_limit" and order.status == "accepted"
         reply: dict[str, Any] = {
             "symbol": order.symbol.replace("/", ""), "orderId": int(order.exchange_order_id),
-            "orderListId": -1, "clientOrderId": order.client_order_id,
+            "orderListId": self.lists.id_of(order), "clientOrderId": order.client_order_id,
             "transactTime": created, "time": created, "updateTime": updated,
-            "workingTime": created, "price": _num(order.price or 0.0),
+            "workingTime": -1 if waiting else created, "price": _num(order.price or 0.0),
             "origQty": _num(order.amount), "executedQty": _num(order.filled),
             "cummulativeQuoteQty": _num((order.average or 0.0) * order.filled),
             "status": STATUS[order.status], "timeInForce": "GTC",
             "type": order.type.upper(), "side": order.side.upper(),
         }  # fmt: skip
+        if order.stop_price is not None:
+            reply["stopPrice"] = _num(order.stop_price)
         if full:
             reply["fills"] = [
                 {"price": _num(f.price), "qty": _num(f.amount), "commission": _num(f.fee),
@@ -255,19 +258,33 @@ class EmulatorState:
             ]  # fmt: skip
         return reply
 
+    def check_trigger(self, symbol: str, side: str, stop_price: float) -> None:
+        """Binance refuses a stop its last price has already reached (-2010): a sell stop at
+        or above the market, a buy stop at or below it."""
+        last = self.sim.fetch_ticker(symbol).last
+        if (stop_price >= last) if side == "SELL" else (stop_price <= last):
+            raise rejected(WOULD_TRIGGER)
+
     def create(self, params: dict[str, str]) -> dict[str, Any]:
         symbol = self.symbol(params)
         side = choice_param(params, "side", ("BUY", "SELL"), required=True)
-        kind = choice_param(params, "type", ("LIMIT", "MARKET"), required=True)
+        kind = choice_param(params, "type", ORDER_TYPES, required=True)
         quantity = decimal_param(params, "quantity", required=True, invalid_msg="Invalid quantity.")
         price = decimal_param(
-            params, "price", required=kind == "LIMIT", invalid_msg="Invalid price."
+            params, "price", required=kind != "MARKET", invalid_msg="Invalid price."
         )
+        stop = decimal_param(params, "stopPrice", required=kind == "STOP_LOSS_LIMIT")
+        if kind == "STOP_LOSS_LIMIT":
+            choice_param(params, "timeInForce", TIME_IN_FORCE, required=True)
+        elif stop is not None:
+            raise BinanceError(400, -1106, "Parameter 'stopPrice' sent when not required.")
         cid = text_param(params, "newClientOrderId", CLIENT_ORDER_ID_PATTERN, required=True)
         if cid in self.accepted:
             self.duplicate_submissions += 1
         assert side and kind and quantity and cid  # required above
-        try:
+        if stop is not None:
+            self.check_trigger(symbol, side, float(stop))
+        with as_binance():
             order = self.sim.create_order(
                 symbol,
                 side.lower(),  # type: ignore[arg-type]
@@ -275,17 +292,8 @@ class EmulatorState:
                 float(quantity),
                 float(price) if price is not None else None,
                 client_order_id=cid,
+                stop_price=float(stop) if stop is not None else None,
             )
-        except DuplicateClientOrderId:
-            raise BinanceError(400, -2010, "Duplicate order sent.") from None
-        except InsufficientFunds:
-            raise BinanceError(
-                400, -2010, "Account has insufficient balance for requested action."
-            ) from None
-        except InvalidOrder as exc:
-            # Binance names the filter ("Filter failure: LOT_SIZE"), and ccxt maps LOT_SIZE and
-            # PRICE_FILTER in the body to InvalidOrder; the sim's reason follows for people.
-            raise BinanceError(400, -1013, f"Filter failure: {filter_name(exc)}; {exc}") from None
         self.accepted[cid] = self.accepted.get(cid, 0) + 1
         return self.order_json(order, full=True)
 
@@ -312,27 +320,6 @@ class EmulatorState:
         return [self.order_json(o) for o in self.sim.fetch_open_orders(symbol)]
 
 
-def _fault_response(fault: Fault) -> web.Response | None:
-    """The reply that replaces processing, for faults that refuse the request outright."""
-    if fault.kind == "rate_limit":
-        body = {"code": -1003, "msg": "Too many requests; current limit is 6000 weight."}
-        return web.json_response(
-            body, status=429, headers={"Retry-After": f"{fault.retry_after:g}"}
-        )
-    if fault.kind == "ban":
-        body = {"code": -1003, "msg": "Way too many requests; IP banned."}
-        return web.json_response(
-            body, status=418, headers={"Retry-After": f"{fault.retry_after:g}"}
-        )
-    if fault.kind == "server_error":
-        html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-        return web.Response(text=html, status=502, content_type="text/html")
-    if fault.kind == "internal_error":
-        body = {"code": -1001, "msg": "Internal error; unable to process your request."}
-        return web.json_response(body, status=500)
-    return None
-
-
 def build_app(state: EmulatorState) -> web.Application:
     """One catch-all route: apply the fault script, dispatch, render Binance JSON."""
 
@@ -348,7 +335,7 @@ def build_app(state: EmulatorState) -> web.Application:
             Request(method, path, loggable(params), time.monotonic(), fault.kind if fault else None)
         )
         if fault is not None:
-            refused = _fault_response(fault)
+            refused = fault_response(fault)
             if refused is not None:
                 return refused
             if fault.kind == "slow":
@@ -393,14 +380,22 @@ def dispatch(
         return state.klines(params, fault)
     if path == f"{API}/ticker/24hr":
         return state.ticker(params, fault)
-    if path in (f"{API}/account", f"{API}/order", f"{API}/openOrders"):
+    if path in SIGNED:
         state.check_key(headers)
         if path == f"{API}/account":
             return state.account()
         if path == f"{API}/openOrders":
             return state.open_orders(params)
-        if method == "POST":
+        if path == f"{API}/openOrderList":
+            return order_lists.open_lists(state)
+        if path == f"{API}/orderList/oco" and method == "POST":
+            return order_lists.create_oco(state, params)
+        if path == f"{API}/orderList" and method in ("GET", "DELETE"):
+            if method == "GET":
+                return order_lists.query_list(state, params)
+            return order_lists.cancel_list(state, params)
+        if path == f"{API}/order" and method == "POST":
             return state.create(params)
-        if method in ("GET", "DELETE"):
+        if path == f"{API}/order" and method in ("GET", "DELETE"):
             return state.find(params, cancel=method == "DELETE")
     raise BinanceError(404, -1000, f"emulator: no endpoint {method} {path}")

@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
+from aiohttp import web
+
 FaultKind = Literal[
     "rate_limit",  # HTTP 429 + Retry-After; the request is not processed
     "ban",  # HTTP 418 + Retry-After; the request is not processed
@@ -101,3 +103,24 @@ class FaultScript:
                 if candidates and rng.random() < rate:
                     return rng.choice(candidates)
         return None
+
+
+def fault_response(fault: Fault) -> web.Response | None:
+    """The reply that replaces processing, for faults that refuse the request outright."""
+    if fault.kind == "rate_limit":
+        body = {"code": -1003, "msg": "Too many requests; current limit is 6000 weight."}
+        return web.json_response(
+            body, status=429, headers={"Retry-After": f"{fault.retry_after:g}"}
+        )
+    if fault.kind == "ban":
+        body = {"code": -1003, "msg": "Way too many requests; IP banned."}
+        return web.json_response(
+            body, status=418, headers={"Retry-After": f"{fault.retry_after:g}"}
+        )
+    if fault.kind == "server_error":
+        html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return web.Response(text=html, status=502, content_type="text/html")
+    if fault.kind == "internal_error":
+        body = {"code": -1001, "msg": "Internal error; unable to process your request."}
+        return web.json_response(body, status=500)
+    return None

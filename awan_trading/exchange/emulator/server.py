@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -47,13 +48,16 @@ def make_state(
     start: datetime | None = None,
     fee_rate: float | None = None,
     slippage_bps: float = 0.0,
+    clock: Callable[[], datetime] | None = None,
 ) -> EmulatorState:
+    """A sim-backed emulator state. Its clock is the wall clock moved to `start`, or `clock`
+    itself when given (a test that drives time, say to make a resting stop trigger)."""
     sim = SimExchange(
         SimMarket(seed),
         fee_rate=fee_rate,
         slippage_bps=slippage_bps,
         balances=dict(balances if balances is not None else {"USDT": 100_000.0}),
-        clock=shifted_clock(start),
+        clock=clock or shifted_clock(start),
     )
     return EmulatorState(sim=sim, symbols=tuple(symbols), api_key=api_key)
 

@@ -1,0 +1,456 @@
+"""The idempotent executor: one signal → at most one order, whatever launches it twice.
+
+    Executor(exchange, store, *, bot, strategy, risk, fee, slippage, notifier=None,
+             clock=None, stop_limit_offset=0.005, resend_within=timedelta(minutes=2),
+             live_confirmed=False, symbols=())
+    .reconcile() -> ReconcileReport       # required before the first execute, then every N min
+    .execute(signal) -> ExecutionResult   # idempotent per signal id
+    .on_candle_close(symbol, candle) -> list[ExecutionResult]   # the position manager's duties
+    .force_exit(symbol, request_id) -> ExecutionResult
+    .paused -> bool
+
+`strategy` is a `Strategy` or its `StrategyParams` (stop_loss / take_profit / trailing_stop);
+`fee` the fraction sizing reserves; `slippage` the fraction sizing adds to the signal price.
+
+The order path for a signal (each `fault_point` is where the crash harness kills it):
+reconciled? → order for this signal already recorded? (→ resume it, never place again) →
+risk check (`risk.check_entry` / `check_exit`; a refusal is a `bot_events` row) → size
+(`sizing.size_entry`; an exit sells the whole position) → intent recorded, then its order row
+in status `intent` (the store refuses a second intent for one client order id) → `intent` →
+[exit: cancel the protective list, confirmed → `canceled`] → market order (the connector adopts
+after a timeout; a still-unknown outcome is recorded `unknown` and looked up later, never re-sent
+blind) → `accepted` → fills, order row, positions rebuilt from fills → `recorded` →
+[entry: place the protective list] → `protected` → notify (failures never matter) → `notified`.
+
+Until a reconciliation succeeds nothing is placed: `execute` refuses with `not_reconciled`.
+The manager duties (`on_candle_close`: protective fills, trailing stop, pause / resume /
+force-exit from the control table) live in `execution.manager`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from awan_trading.config import RiskConfig
+from awan_trading.domain.ids import Leg, client_order_id, control_key, parse_client_order_id
+from awan_trading.domain.orders import Order, Submitted, TimedOut, apply_all
+from awan_trading.domain.positions import Position, epoch_ms
+from awan_trading.domain.reports import report_events
+from awan_trading.domain.signals import OrderIntent, SignalRecord
+from awan_trading.errors import ClientOrderIdError, OrderStateError
+from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.errors import (
+    DuplicateClientOrderId,
+    ExchangeError,
+    OrderNotFound,
+    PermanentExchangeError,
+    TransientExchangeError,
+)
+from awan_trading.execution import ledger, protection
+from awan_trading.execution.exits import ExitLevels, ExitParams
+from awan_trading.execution.faults import fault_point
+from awan_trading.execution.notifier import Notifier, notify
+from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
+from awan_trading.execution.refusals import Refusal
+from awan_trading.execution.risk import RiskState, check_entry, check_exit, utc_day
+from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
+from awan_trading.logs import get_logger
+from awan_trading.notify.messages import format_fill
+from awan_trading.storage.base import BotEvent, EquitySnapshot, Store
+
+log = get_logger(__name__)
+
+Outcome = Literal["filled", "placed", "refused", "already_done", "unknown"]
+ENTRY_LEGS = frozenset({"entry"})
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What one call did: the order (if any), or why nothing was placed."""
+
+    signal_id: str | None  # the signal, the entry signal (protective exits) or None (force exit)
+    client_order_id: str | None
+    outcome: Outcome
+    order: Order | None = None
+    refusal: Refusal | None = None
+
+
+class Executor:
+    """The order path over one exchange and one store (see the module docstring)."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        store: Store,
+        *,
+        bot: str,
+        strategy: Any,
+        risk: RiskConfig,
+        fee: float,
+        slippage: float,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] | None = None,
+        stop_limit_offset: float = 0.005,
+        resend_within: timedelta = timedelta(minutes=2),
+        live_confirmed: bool = False,
+        symbols: Iterable[str] = (),
+    ) -> None:
+        self.exchange = exchange
+        self.store = store
+        self.bot = bot
+        self.params: ExitParams = getattr(strategy, "params", strategy)
+        self.risk = risk
+        self.fee = fee
+        self.slippage = slippage
+        self.notifier = notifier
+        self._clock = clock or exchange.now
+        self.stop_limit_offset = stop_limit_offset
+        self.resend_within = resend_within
+        self.live_confirmed = live_confirmed
+        self.symbols = tuple(symbols)
+        self.reconciled = False
+        self.paused = self._restore_pause()
+
+    # --- public ---------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        when = self._clock()
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+    def reconcile(self) -> ReconcileReport:
+        """Bring the store in line with the exchange; trading is allowed only after `ok`."""
+        report = run_reconcile(self)
+        self.reconciled = report.ok
+        kind = "reconciled" if report.ok else "reconcile_failed"
+        self.event(kind, report.describe(), {"problems": list(report.problems)})
+        return report
+
+    def execute(self, signal: SignalRecord) -> ExecutionResult:
+        """Act on `signal` once: a buy enters, a sell exits (module docstring for the path)."""
+        leg: Leg = "entry" if signal.side == "buy" else "exit"
+        cid = client_order_id(signal.signal_id, leg)
+        if not self.reconciled:
+            return self._refuse(signal.signal_id, cid, self._not_reconciled(signal.symbol))
+        done = self._existing(cid)
+        if done is not None:
+            return self._resume(signal.signal_id, done)
+        state = self.risk_state()
+        refusal = (
+            check_entry(signal.symbol, state)
+            if leg == "entry"
+            else check_exit(signal.symbol, state)
+        )
+        if refusal is not None:
+            return self._refuse(signal.signal_id, cid, refusal)
+        if leg == "entry":
+            sized = self._size_entry(signal)
+            if isinstance(sized, Refusal):
+                return self._refuse(signal.signal_id, cid, sized)
+            amount = sized
+        else:
+            amount = self._position_amount(signal.symbol)
+        return self._place(
+            signal.signal_id, cid, signal.symbol, "buy" if leg == "entry" else "sell", amount,
+            signal_ts=epoch_ms(signal.ts),
+        )  # fmt: skip
+
+    def force_exit(self, symbol: str, request_id: int) -> ExecutionResult:
+        """Close `symbol` at market for a control request: cancel its list, then sell."""
+        cid = client_order_id(control_key(request_id, symbol), "force_exit")
+        if not self.reconciled:
+            return self._refuse(None, cid, self._not_reconciled(symbol))
+        done = self._existing(cid)
+        if done is not None:
+            return self._resume(None, done)
+        refusal = check_exit(symbol, self.risk_state())
+        if refusal is not None:
+            return self._refuse(None, cid, refusal)
+        return self._place(None, cid, symbol, "sell", self._position_amount(symbol))
+
+    def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[ExecutionResult]:
+        """The position manager's duties after a strategy candle of `symbol` closed."""
+        from awan_trading.execution.manager import on_candle_close
+
+        return on_candle_close(self, symbol, candle)
+
+    # --- state ----------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, Position]:
+        return {p.symbol: p for p in self.store.positions(self.exchange.name) if p.is_open}
+
+    def risk_state(self) -> RiskState:
+        """`RiskState` from the store: positions, entries in flight, today's realized PnL."""
+        name = self.exchange.name
+        now = self.now()
+        day = utc_day(now)
+        pending = {
+            o.symbol
+            for o in ledger.to_reconcile(self.store, name)
+            if _leg(o.client_order_id) == "entry" and not o.is_terminal
+        }
+        fills = [f for fs in ledger.fills_by_order(self.store, name).values() for f in fs]
+        return RiskState(
+            limits=self.risk,
+            day=day,
+            day_start_equity=self._day_start_equity(now),
+            realized_pnl_today=ledger.realized_on(fills, day),
+            open_positions=frozenset(self.positions()),
+            pending_entries=frozenset(pending),
+            paused=self.paused,
+            exchange=name,
+            live_confirmed=self.live_confirmed,
+        )
+
+    def equity(self) -> tuple[float, float]:
+        """(equity, free cash) in the quote currency: positions marked at their entry price."""
+        balance = self.exchange.fetch_balance()
+        quote = self._quote()
+        marked = sum(p.amount * p.entry_price for p in self.positions().values())
+        return balance.total(quote) + marked, balance.free.get(quote, 0.0)
+
+    def _quote(self) -> str:
+        symbols = list(self.positions()) or list(self.symbols) or ["BTC/USDT"]
+        return symbols[0].split("/")[1]
+
+    def _day_start_equity(self, now: datetime) -> float:
+        """The first equity snapshot of the UTC day; recorded now if the day has none yet."""
+        curve = self.store.equity_curve(self.exchange.name)
+        start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        if curve.height:
+            today = curve.filter(curve["ts"] >= start)
+            if today.height:
+                return float(today["equity"][0])
+        equity, cash = self.equity()
+        self.store.record_equity(EquitySnapshot(self.exchange.name, now, equity, cash))
+        return equity
+
+    def _restore_pause(self) -> bool:
+        """The pause flag survives restarts: the latest control event in `bot_events` says it."""
+        events = self.store.events(self.bot, limit=1000)
+        for kind in events.sort("id", descending=True)["kind"]:
+            if kind in ("control_pause", "control_resume"):
+                return kind == "control_pause"
+        return False
+
+    def event(self, kind: str, message: str, data: Mapping[str, Any] | None = None) -> None:
+        self.store.record_event(
+            BotEvent(
+                self.bot, kind, message, json.dumps(dict(data or {}), sort_keys=True, default=str)
+            )
+        )
+        log.info(message, kind=kind, bot=self.bot)
+
+    # --- the order path -------------------------------------------------------------------
+
+    def _existing(self, cid: str) -> Order | None:
+        """The recorded order of `cid`, rebuilt from an intent when the row was lost."""
+        order = ledger.load_order(self.store, self.exchange.name, cid)
+        if order is not None:
+            return order
+        intent = self.store.get_order_intent(cid)
+        if intent is None:
+            return None
+        order = Order.from_intent(intent)
+        self.store.record_order(order)
+        return order
+
+    def _size_entry(self, signal: SignalRecord) -> float | Refusal:
+        market = self.exchange.markets().get(signal.symbol)
+        rules = MarketRules.of(market) if market else MarketRules()
+        equity, cash = self.equity()
+        sized = size_entry(
+            signal.symbol,
+            price=signal.price * (1.0 + self.slippage),
+            equity=equity,
+            cash=cash,
+            fee=self.fee,
+            stake=StakeRule(self.risk.stake_fraction, None, self.risk.max_position_quote),
+            rules=rules,
+        )
+        return sized if isinstance(sized, Refusal) else sized.amount
+
+    def _position_amount(self, symbol: str) -> float:
+        market = self.exchange.markets().get(symbol)
+        amount = self.positions()[symbol].amount
+        return floor_to_step(amount, market.amount_increment) if market else amount
+
+    def _place(
+        self,
+        signal_id: str | None,
+        cid: str,
+        symbol: str,
+        side: Literal["buy", "sell"],
+        amount: float,
+        *,
+        signal_ts: int = 0,
+    ) -> ExecutionResult:
+        intent = OrderIntent(cid, signal_id, self.exchange.name, symbol, side, "market", amount,
+                             None, created_at=self.now())  # fmt: skip
+        if not self.store.record_order_intent(intent):
+            return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
+        order = Order.from_intent(intent)
+        self.store.record_order(order)
+        fault_point("intent")
+        return self._send(signal_id, order, signal_ts=signal_ts)
+
+    def _send(self, signal_id: str | None, order: Order, *, signal_ts: int = 0) -> ExecutionResult:
+        """Place a recorded, never-sent order and carry it through the rest of the path."""
+        if order.side == "sell":
+            self._cancel_protection(order.symbol)
+            fault_point("canceled")
+        try:
+            report = self.exchange.create_order(
+                order.symbol, order.side, "market", order.amount,
+                client_order_id=order.client_order_id,
+            )  # fmt: skip
+        except DuplicateClientOrderId:
+            return self._resume(signal_id, order)  # the venue has it: adopt, never re-send
+        except TransientExchangeError as error:
+            unknown = apply_all(order, [Submitted(self.now()), TimedOut(self.now())])
+            self.store.record_order(unknown)
+            self.event("order_unknown", f"{order.client_order_id}: outcome unknown ({error})")
+            return ExecutionResult(signal_id, order.client_order_id, "unknown", unknown)
+        except PermanentExchangeError as error:
+            rejected = ledger.reject(self.store, order, str(error), self.now())
+            refusal = Refusal("exchange_rejected", order.symbol, f"{order.symbol}: {error}")
+            return self._refuse(signal_id, order.client_order_id, refusal, rejected)
+        fault_point("accepted")
+        recorded = self._settle(order, report, signal_ts=signal_ts)
+        return self._finish(signal_id, recorded)
+
+    def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
+        """Record the venue's report of `local`: fills, order row, positions from the fills."""
+        moved = apply_all(local, report_events(local, report))
+        fresh = ledger.record(self.store, moved, known=local.trade_ids)
+        if fresh or moved.filled != local.filled:
+            self.sync_positions(signal_ts={moved.symbol: signal_ts} if signal_ts else None)
+        return moved
+
+    def _finish(self, signal_id: str | None, order: Order) -> ExecutionResult:
+        fault_point("recorded")
+        if order.side == "buy" and order.filled > 0:
+            self.ensure_protection(order.symbol)
+        fault_point("protected")
+        if order.filled > 0:
+            notify(self.notifier, format_fill(order.symbol, order.side, order.filled,
+                                              order.average or 0.0, order.client_order_id))  # fmt: skip
+        fault_point("notified")
+        outcome: Outcome = "filled" if order.status == "filled" else "placed"
+        if order.status == "unknown":
+            outcome = "unknown"
+        return ExecutionResult(signal_id, order.client_order_id, outcome, order)
+
+    def _resume(self, signal_id: str | None, order: Order | None) -> ExecutionResult:
+        """A signal already handled: bring its order up to date; place nothing new."""
+        if order is None:
+            return ExecutionResult(signal_id, None, "unknown")
+        cid = order.client_order_id
+        if not order.is_terminal:
+            try:
+                report = self.exchange.fetch_order(order.symbol, client_order_id=cid)
+            except OrderNotFound:
+                if order.status == "intent" and self.now() - order.created_at <= self.resend_within:
+                    return self._send(signal_id, order)  # never reached the venue: same id
+                ledger.reject(self.store, order, "the exchange has no such order", self.now())
+                return ExecutionResult(signal_id, cid, "already_done", order)
+            except TransientExchangeError:
+                return ExecutionResult(signal_id, cid, "unknown", order)
+            order = self._settle(order, report)
+            if order.side == "buy" and order.filled > 0:
+                self.ensure_protection(order.symbol)
+        return ExecutionResult(signal_id, cid, "already_done", order)
+
+    def _refuse(
+        self,
+        signal_id: str | None,
+        cid: str | None,
+        refusal: Refusal,
+        order: Order | None = None,
+    ) -> ExecutionResult:
+        event = refusal.to_event(self.bot, self.now())
+        data = {**json.loads(event.data), "signal_id": signal_id, "client_order_id": cid}
+        self.store.record_event(replace(event, data=json.dumps(data, sort_keys=True)))
+        log.info(refusal.message, kind=refusal.reason, bot=self.bot)
+        return ExecutionResult(signal_id, cid, "refused", order, refusal)
+
+    def _not_reconciled(self, symbol: str) -> Refusal:
+        return Refusal(
+            "not_reconciled",
+            symbol,
+            f"{symbol}: no successful reconciliation with {self.exchange.name} yet; "
+            "nothing is placed until one succeeds",
+        )
+
+    # --- positions and protection ---------------------------------------------------------
+
+    def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
+        """Rebuild the positions from fills; give a new round trip its exit levels."""
+        positions = ledger.rebuild_positions(self.store, self.exchange.name)
+        for symbol, position in positions.items():
+            if position.signal_ts:
+                continue  # levels already set for this round trip (kept by the rebuild)
+            levels = ExitLevels.at_entry(position.entry_price, self.params)
+            position.stop_price = levels.stop_price
+            position.target_price = levels.target_price
+            position.high_water = levels.high_water
+            position.signal_ts = (signal_ts or {}).get(symbol) or position.entry_ts
+            self.store.save_position(position)
+        return positions
+
+    def ensure_protection(self, symbol: str, *, n: int | None = None) -> list[Order]:
+        """Place the position's protective list unless its current one is resting."""
+        position = self.positions().get(symbol)
+        if position is None or not protection.expects_protection(self.params):
+            return []
+        current = protection.current_n(position)
+        if n is None:
+            if current is not None and self._list_resting(position):
+                return []
+            n = 0 if current is None else current + 1
+        market = self.exchange.markets()[symbol]
+        plan = protection.design(position, self.params, market, n=n,
+                                 limit_offset=self.stop_limit_offset)  # fmt: skip
+        if plan is None:
+            return []
+        legs = protection.place(self.exchange, self.store, plan)
+        self._record_legs(legs)
+        position.stop_client_order_id = plan.stop_id
+        self.store.save_position(position)
+        return legs
+
+    def _list_resting(self, position: Position) -> bool:
+        ids = protection.leg_ids_of(position) or ()
+        loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
+        return any(o is not None and o.is_resting for o in loaded)
+
+    def _cancel_protection(self, symbol: str) -> list[Order]:
+        """Cancel the position's list (confirmed by lookup) and record each leg's end."""
+        position = self.positions().get(symbol)
+        ids = protection.leg_ids_of(position) if position else None
+        if not ids:
+            return []
+        legs = protection.cancel(self.exchange, symbol, ids)
+        self._record_legs(legs)
+        return legs
+
+    def _record_legs(self, legs: Iterable[Order]) -> None:
+        for report in legs:
+            local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
+            try:
+                if local is None:
+                    ledger.record(self.store, report)
+                else:
+                    self._settle(local, report)
+            except (OrderStateError, ExchangeError) as error:
+                self.event("record_failed", f"{report.client_order_id}: {error}")
+
+
+def _leg(cid: str) -> str | None:
+    try:
+        return parse_client_order_id(cid).leg
+    except ClientOrderIdError:
+        return None

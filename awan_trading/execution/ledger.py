@@ -1,0 +1,178 @@
+"""What the order path reads from and writes to the store, with fills as the source of truth.
+
+Two writes can never be one transaction here (the store offers none across tables), so the
+order in which they happen is the safety argument:
+
+1. **Fills before the order row.** A process killed between the two leaves fills whose order
+   row is stale, never an order row that claims fills the store does not have. Loading an
+   order therefore *replays its recorded fills* onto the row (`load_order`): the order row,
+   like the `positions` table, is a projection that can be recomputed.
+2. **The intent, then the order row in status `intent`,** both before the exchange is called:
+   the intent row is the guard (one per client order id), the order row is what
+   reconciliation lists as "not terminal yet". A crash between the two leaves an intent without
+   an order row; re-executing the signal finds the intent and resolves it (the executor never
+   places when the intent already existed).
+3. **Positions are rebuilt from fills** (`Store.rebuild_positions`) after every recorded fill,
+   so the projection always equals the fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+
+from awan_trading.domain.orders import (
+    TERMINAL_STATUSES,
+    Canceled,
+    Expired,
+    Fill,
+    Order,
+    Rejected,
+    Traded,
+    apply,
+    apply_all,
+)
+from awan_trading.domain.positions import Position, epoch_ms
+from awan_trading.execution.risk import utc_day
+from awan_trading.storage.base import Store
+from awan_trading.storage.rows import fill_from_row
+from awan_trading.storage.schema import as_utc
+
+NON_TERMINAL = ("intent", "submitted", "accepted", "partially_filled", "unknown")
+
+
+def order_from_row(row: dict) -> Order:
+    """An `ORDERS_SCHEMA` row as an `Order` without trades (see `load_order`)."""
+    return Order(
+        client_order_id=row["client_order_id"],
+        exchange_order_id=row["exchange_order_id"],
+        exchange=row["exchange"],
+        symbol=row["symbol"],
+        side=row["side"],
+        type=row["type"],
+        amount=row["amount"],
+        price=row["price"],
+        status=row["status"],
+        filled=row["filled"] or 0.0,
+        average=row["average"],
+        fee=row["fee"] or 0.0,
+        fee_currency=row["fee_currency"] or "",
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+        stop_price=row["stop_price"],
+        signal_id=row["signal_id"],
+    )
+
+
+def replay_fills(row: Order, fills: Iterable[Fill]) -> Order:
+    """The order its recorded fills add up to: the row's identity, the fills' amounts.
+
+    A row without fills is returned as is. With fills, the state is rebuilt from an accepted
+    order (a fill proves the exchange had it), then the row's own end (canceled / expired) is
+    re-applied when the fills did not complete it.
+    """
+    ordered = sorted(fills, key=lambda f: (f.ts, str(f.trade_id)))
+    if not ordered:
+        return replace(row, trades=())
+    base = replace(
+        row,
+        status="accepted",
+        exchange_order_id=row.exchange_order_id or ordered[0].exchange_order_id,
+        filled=0.0,
+        average=None,
+        fee=0.0,
+        fee_currency="",
+        trades=(),
+    )
+    order = apply_all(base, [Traded(f) for f in ordered])
+    if row.status == "canceled" and not order.is_terminal:
+        order = apply(order, Canceled(row.updated_at))
+    elif row.status == "expired" and not order.is_terminal:
+        order = apply(order, Expired(row.updated_at))
+    return order
+
+
+def fills_by_order(store: Store, exchange: str) -> dict[str, list[Fill]]:
+    out: dict[str, list[Fill]] = {}
+    for row in store.fills(exchange=exchange).iter_rows():
+        fill = fill_from_row(row)
+        out.setdefault(fill.client_order_id, []).append(fill)
+    return out
+
+
+def load_orders(
+    store: Store, exchange: str, *, statuses: Iterable[str] | None = None
+) -> dict[str, Order]:
+    """The exchange's recorded orders by client order id, each replayed from its fills."""
+    frame = store.orders(list(statuses) if statuses is not None else None)
+    fills = fills_by_order(store, exchange)
+    out: dict[str, Order] = {}
+    for row in frame.iter_rows(named=True):
+        if row["exchange"] == exchange:
+            out[row["client_order_id"]] = replay_fills(
+                order_from_row(row), fills.get(row["client_order_id"], [])
+            )
+    return out
+
+
+def load_order(store: Store, exchange: str, client_order_id: str) -> Order | None:
+    return load_orders(store, exchange).get(client_order_id)
+
+
+def to_reconcile(store: Store, exchange: str) -> list[Order]:
+    """Orders that may still change: non-terminal by their row, or made so by their fills."""
+    orders = load_orders(store, exchange)
+    frame = store.orders()
+    stale_rows = {
+        r["client_order_id"]
+        for r in frame.iter_rows(named=True)
+        if r["exchange"] == exchange and r["status"] in NON_TERMINAL
+    }
+    return [
+        o for cid, o in orders.items() if o.status not in TERMINAL_STATUSES or cid in stale_rows
+    ]
+
+
+def record(store: Store, order: Order, *, known: Iterable[str] = ()) -> list[Fill]:
+    """Fills first (once each), then the order row; returns the fills that were new."""
+    seen = set(known)
+    fresh = []
+    for fill in order.trades:
+        if fill.trade_id in seen:
+            continue
+        if store.record_fill(order.exchange, fill):
+            fresh.append(fill)
+    store.record_order(order)
+    return fresh
+
+
+def reject(store: Store, order: Order, reason: str, ts: datetime) -> Order:
+    """Record that the exchange does not have `order`: never placed (rejected), or an order it
+    once acknowledged and no longer knows (expired)."""
+    if order.is_terminal:
+        return order
+    event = Expired(ts) if order.is_resting else Rejected(ts, reason)
+    ended = apply(order, event)
+    store.record_order(ended)
+    return ended
+
+
+def rebuild_positions(store: Store, exchange: str) -> dict[str, Position]:
+    return {p.symbol: p for p in store.rebuild_positions(exchange)}
+
+
+def realized_on(fills: Iterable[Fill], day: date) -> float:
+    """Quote PnL realized by the sells on `day` (UTC), fees included, over all symbols."""
+    by_symbol: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
+    total = 0.0
+    for symbol, symbol_fills in by_symbol.items():
+        position = Position(symbol)
+        for fill in sorted(symbol_fills, key=lambda f: (f.ts, str(f.trade_id))):
+            before = position.realized_pnl
+            position.apply_fill(fill)
+            if fill.side == "sell" and utc_day(epoch_ms(fill.ts)) == day:
+                total += position.realized_pnl - before
+    return total

@@ -1,0 +1,124 @@
+"""The position manager: what happens to open positions after each strategy candle close.
+
+`on_candle_close(executor, symbol, candle)` (called as `Executor.on_candle_close`), in order:
+
+1. **Observe the venue.** Stops and targets fill *on the exchange* (the protective list rests
+   there), so the manager looks up every order of `symbol` that may still change, by client
+   order id, and records what it finds: a filled stop becomes exit fills, the OCO sibling's
+   cancel is recorded, and the positions are rebuilt from the fills — the `positions` table
+   always equals the fills.
+2. **Apply control requests** from the store's control table (`execution.controls`): pause and
+   resume flip the entry gate (stops keep working: they rest on the venue), force-exit closes
+   the position (cancel the list, confirmed, then sell at market). Each handled request is a
+   `bot_events` row and is marked handled, so it never applies twice.
+3. **Trail.** The candle's high raises the high-water mark (`ExitLevels.after_candle`, the
+   backtest's rule: check, then trail); when the resulting stop order's trigger moves up by at
+   least a tick, the list is replaced: cancel (confirmed) → `canceled` fault point → place
+   with n + 1. A stop that filled before the cancel arrived is recorded as the exit it was.
+4. **Ensure protection.** An open position without a resting list gets one (the gap after a
+   crash between cancel and place is at most this one candle).
+
+`candle` is any mapping with `high` (a polars row as a dict, for instance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from awan_trading.execution import ledger, protection
+from awan_trading.execution.controls import apply_controls
+from awan_trading.execution.faults import fault_point
+from awan_trading.execution.reconciling import sync_orders
+from awan_trading.tolerance import PRICE
+
+if TYPE_CHECKING:
+    from awan_trading.execution.executor import ExecutionResult, Executor
+
+
+def on_candle_close(
+    executor: Executor, symbol: str, candle: Mapping[str, Any]
+) -> list[ExecutionResult]:
+    results = observe(executor, symbol)
+    results.extend(apply_control_requests(executor))
+    if executor.reconciled:
+        trail(executor, symbol, float(candle["high"]))
+        executor.ensure_protection(symbol)
+    return results
+
+
+def observe(executor: Executor, symbol: str) -> list[ExecutionResult]:
+    """Record what the venue did to `symbol`'s orders; the protective fills as results."""
+    from awan_trading.execution.executor import ExecutionResult
+
+    store, name = executor.store, executor.exchange.name
+    before = {
+        o.client_order_id: o.filled for o in ledger.to_reconcile(store, name) if o.symbol == symbol
+    }
+    report = sync_orders(executor, [symbol])
+    if report.problems:
+        executor.event("observe_failed", "; ".join(report.problems), {"symbol": symbol})
+    executor.sync_positions()
+    results = []
+    for cid, filled in before.items():
+        order = ledger.load_order(store, name, cid)
+        if order is not None and order.filled > filled and order.side == "sell":
+            results.append(ExecutionResult(order.signal_id, cid, "filled", order))
+    return results
+
+
+def apply_control_requests(executor: Executor) -> list[ExecutionResult]:
+    """Pause / resume / force-exit from the control table, each applied once and logged."""
+    requests = executor.store.pending_controls(executor.bot)
+    if not requests:
+        return []
+    held = list(executor.positions())
+    outcome = apply_controls(executor.paused, requests, held)
+    results = []
+    if outcome.paused != executor.paused:
+        executor.paused = outcome.paused
+        kind = "control_pause" if outcome.paused else "control_resume"
+        executor.event(kind, "trading paused (stops keep working)" if outcome.paused
+                       else "trading resumed")  # fmt: skip
+    by_symbol = {}
+    for request in sorted(requests, key=lambda r: r.id):
+        if request.action == "force_exit":
+            for symbol in held if request.symbol is None else [request.symbol]:
+                by_symbol.setdefault(symbol, request.id)
+    for symbol in outcome.force_exits:
+        result = executor.force_exit(symbol, by_symbol[symbol])
+        executor.event("control_force_exit", f"{symbol}: force exit → {result.outcome}",
+                       {"symbol": symbol, "client_order_id": result.client_order_id})  # fmt: skip
+        results.append(result)
+    for request_id in outcome.handled:
+        executor.store.mark_control_handled(request_id)
+    return results
+
+
+def trail(executor: Executor, symbol: str, high: float) -> bool:
+    """Raise the high-water mark; replace the stop when its trigger moves up. True if moved."""
+    position = executor.positions().get(symbol)
+    if position is None or not executor.params.trailing_stop:
+        return False
+    levels = protection.levels_of(position, executor.params)
+    raised = levels.after_candle(high)
+    if raised.high_water == position.high_water:
+        return False
+    market = executor.exchange.markets()[symbol]
+    old = levels.stop_order(tick=market.price_increment, limit_offset=executor.stop_limit_offset)
+    new = raised.stop_order(tick=market.price_increment, limit_offset=executor.stop_limit_offset)
+    position.high_water = raised.high_water
+    executor.store.save_position(position)
+    if new is None or (old is not None and not PRICE.gt_scalar(new[0], old[0])):
+        return False
+    ids = protection.leg_ids_of(position)
+    if ids is not None:
+        legs = protection.cancel(executor.exchange, symbol, ids)
+        executor._record_legs(legs)
+        executor.sync_positions()
+        fault_point("canceled")
+        if any(leg.filled > 0 for leg in legs):
+            return False  # the stop or target filled first: that was the exit
+    n = protection.current_n(position)
+    executor.ensure_protection(symbol, n=0 if n is None else n + 1)
+    return True
