@@ -25,7 +25,6 @@ All steps run in one process (`in_process_executor`): a step subprocess would co
 of imports per step on top of the run's own launch.
 """
 
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,20 +72,22 @@ class ExecutionSetup:
 
     bot: str
     strategy: Any  # a Strategy (its params carry stop / target / trailing)
+    timeframe: str  # the strategy's: the sim matches resting orders on these candles
     risk: RiskConfig
-    fee: float
+    fee: float | None  # None: the venue's taker fee for the symbol (paper / live)
     slippage: float
     live_confirmed: bool = False
     symbols: tuple[str, ...] = ()
 
 
 def execution_setup(config: AwanConfig, strategy: Any, bot: str = BOT) -> ExecutionSetup:
-    """The executor's settings from `awan.toml`, as the live loop reads them."""
+    """The executor's settings from `awan.toml`, read as `awan live` reads them."""
     return ExecutionSetup(
         bot=bot,
         strategy=strategy,
+        timeframe=config.strategy.timeframe,
         risk=config.risk,
-        fee=config.sim.fee_rate,
+        fee=config.sim.fee_rate if config.universe.exchange == "sim" else None,
         slippage=config.sim.slippage_bps / 10_000,
         live_confirmed=config.live_confirmed,
         symbols=tuple(config.universe.symbols),
@@ -141,20 +142,27 @@ def _utc(value: datetime) -> datetime:
 
 
 def build_executor(setup: ExecutionSetup, store: StoreResource, exchange: ExchangeResource):
-    """The same `Executor` the live loop builds, over this run's exchange and store.
+    """The same `Executor` `awan live` builds (`live.runner.build_executor`), over this run's
+    exchange and store: same bot, strategy, risk limits, fee and slippage rules.
 
     Notifications are the `notify` step's job, so the executor gets none: a message is sent
-    after the trade is recorded and reported, exactly once per run that acted.
+    after the trade is recorded and reported, exactly once per run that placed an order.
     """
     from awan_trading.execution.executor import Executor
 
+    venue = exchange.get()
+    if hasattr(venue, "match_timeframe"):  # the sim: resting orders match on strategy candles
+        venue.match_timeframe = setup.timeframe
+    fee = setup.fee
+    if fee is None:
+        fee = venue.markets()[setup.symbols[0]].taker_fee
     return Executor(
-        exchange.get(),
+        venue,
         store.get(),
         bot=setup.bot,
         strategy=setup.strategy,
         risk=setup.risk,
-        fee=setup.fee,
+        fee=fee,
         slippage=setup.slippage,
         live_confirmed=setup.live_confirmed,
         symbols=setup.symbols,
