@@ -20,7 +20,10 @@ from awan_pipelines.execution import JOB_NAME, SYMBOL_TAG, signal_run_request
 from awan_pipelines.partitions import partition_key
 from awan_pipelines.resources import TelegramResource
 from awan_pipelines.sensors import SignalSelection, make_signal_sensor
+from awan_trading.config import load_settings
 from awan_trading.domain.ids import client_order_id
+from awan_trading.market.timeframes import from_epoch_ms, parse_timeframe, to_epoch_ms
+from awan_trading.storage import open_store
 from tests.pipelines.execution_fixtures import share, sim_venue
 from tests.pipelines.signal_rows import context, signal_frame
 
@@ -173,3 +176,81 @@ def test_a_run_config_that_does_not_match_the_store_places_nothing(defs, instanc
 def test_the_definitions_run_execution_in_process(config, settings):
     job = build_definitions(config, settings).resolve_job_def(JOB_NAME)
     assert job.executor_def.name == dg.in_process_executor.name
+
+
+# --- sensor mode vs inline ------------------------------------------------------------------
+
+# ETH/USDT enters on the 19:00 candle's buy signal and is stopped out at 00:00 on the sim.
+REPLAY = ("2024-03-10T17:00:00+00:00", "2024-03-11T02:00:00+00:00")
+
+
+def replay(config, home, execution: str, instance=None):
+    """`awan live` replaying REPLAY on the sim with its store under `home`; the store.
+
+    In sensor mode this test is the Dagster daemon: after each close it ticks the signal
+    sensor on the replay clock and runs each requested execute_signal run in `instance`, on
+    the loop's exchange, before the loop goes on to the next close.
+    """
+    from awan_trading.live.runner import build_loop, plan_from
+    from awan_trading.storage.hot import open_cache
+
+    settings = load_settings(home=home)
+    store = open_store(settings.resolved_store_url(), migrate=True)
+    plan = plan_from(config, execution=execution, start=REPLAY[0], end=REPLAY[1])
+    loop, clock = build_loop(plan, config, store, open_cache(""))
+    if execution == "inline":
+        loop.run_replay(clock, plan.start, plan.end)
+        return store
+
+    defs = build_definitions(
+        config, settings, {"exchange": share(f"parity-{home}", loop.executor.exchange)}
+    )
+    ctx = context()
+    sensor = make_signal_sensor(
+        defs.resolve_job_def(JOB_NAME),
+        SignalSelection("sim", ctx.strategy, ctx.params_hash, ctx.timeframe),
+        clock=clock.now,
+    )
+    cursor, launched = None, []
+    # `run_replay`'s steps, one at a time: after each close, one sensor tick and its runs,
+    # before the next close (what the loop's sensor mode waits for in a replay). One thread:
+    # the embedded store is a file that one process writes at a time.
+    tf = parse_timeframe(plan.timeframe)
+    opens = tf.opens_ms(to_epoch_ms(plan.start), to_epoch_ms(plan.end))
+    closes = [from_epoch_ms(tf.add_ms(t, 1)) for t in opens]
+    clock.set(plan.start)
+    loop.start()
+    for i, close in enumerate(closes):
+        clock.wait_until(close, loop.stop)
+        loop.step(close, trade=i < len(closes) - 1)
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"store": defs.resources["store"]}
+        ) as tick_context:
+            result = sensor.evaluate_tick(tick_context)
+        cursor = result.cursor
+        for request in result.run_requests:
+            assert execute(defs, instance, request).success
+            launched.append(request.run_key)
+    assert launched, "the window's signal never reached the sensor"
+    return store
+
+
+def trades_of(store):
+    from awan_trading.domain.trades import closed_trades
+    from awan_trading.storage.rows import fill_from_row
+
+    fills = [fill_from_row(row) for row in store.fills().iter_rows()]
+    orders = store.orders().select(
+        "client_order_id", "side", "type", "status", "amount", "filled", "average", "fee"
+    )
+    return closed_trades(fills, exchange="sim"), orders.sort("client_order_id").rows()
+
+
+def test_sensor_mode_gives_the_same_trades_as_inline(config, settings, tmp_path, instance):
+    inline_trades, inline_orders = trades_of(replay(config, tmp_path / "inline", "inline"))
+    sensor_trades, sensor_orders = trades_of(
+        replay(config, tmp_path / "sensor", "sensor", instance)
+    )
+    assert len(inline_trades) == 1  # the window's round trip: entry signal, then the stop
+    assert sensor_trades == inline_trades
+    assert sensor_orders == inline_orders
