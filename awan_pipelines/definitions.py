@@ -16,9 +16,12 @@ import dagster as dg
 from awan_pipelines.assets.features import (
     build_indicators_asset,
     build_signals_asset,
+    signals_key,
 )
-from awan_pipelines.assets.market import build_ohlcv_asset
+from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
+from awan_pipelines.assets.trading import build_trading_assets
+from awan_pipelines.execution import build_execute_signal_job, execution_setup
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
 from awan_pipelines.resources import (
@@ -28,9 +31,10 @@ from awan_pipelines.resources import (
     TelegramResource,
 )
 from awan_pipelines.schedules import build_schedules
-from awan_pipelines.sensors import run_failure_alert
+from awan_pipelines.sensors import SignalSelection, make_signal_sensor, run_failure_alert
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
+from awan_trading.exchange.factory import venue_name
 from awan_trading.logs import setup_logging
 from awan_trading.strategies import STRATEGIES, get_strategy
 
@@ -124,13 +128,24 @@ def build_definitions(
         selection=dg.AssetSelection.groups("market", "features"),
         executor_def=dg.in_process_executor,
     )
+    # Execution: signals of the configured strategy → one execute_signal run each → trades.
+    assets += build_trading_assets([signals_key(signal_tf, configured.name)], partitions)
+    execute_job = build_execute_signal_job(
+        execution_setup(config, configured), partitions, ohlcv_key(signal_tf)
+    )
+    selection = SignalSelection(
+        venue_name(config.universe.exchange),
+        configured.name,
+        configured.params.params_hash(),
+        signal_tf,
+    )
     reports = dg.AssetSelection.groups("reports")
     reports_job = dg.define_asset_job("reports_job", selection=reports)
     return dg.Definitions(
         assets=assets,
-        jobs=[ingest_job, reports_job],
+        jobs=[ingest_job, reports_job, execute_job],
         schedules=build_schedules(ingest_job.name, reports_job.name, symbols),
-        sensors=[run_failure_alert],
+        sensors=[run_failure_alert, make_signal_sensor(execute_job, selection)],
         resources={**build_resources(config, settings), **(resource_overrides or {})},
     )
 

@@ -9,6 +9,8 @@ constructing the connector some other way in application code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import ccxt
@@ -31,12 +33,14 @@ def open_exchange(
     *,
     api_url: str | None = None,
     store: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Exchange:
     """The exchange for `mode` (`sim`, `paper:<ccxt id>`, `live:<ccxt id>`).
 
     `settings` supplies the API key and secret for live mode (default: `load_settings()`);
     `api_url` points ccxt at another host (the loopback emulator); `store` (anything with
-    `fills()`) restores a paper account's balances from its recorded fills.
+    `fills()`) restores a paper account's balances from its recorded fills; `clock` drives
+    the sim's "now" (a live-loop replay moves it candle by candle).
     """
     if mode == "sim":
         from awan_trading.exchange.sim import SimExchange
@@ -47,6 +51,7 @@ def open_exchange(
             fee_rate=config.sim.fee_rate,
             slippage_bps=config.sim.slippage_bps,
             balances=dict(config.sim.starting_balance),
+            clock=clock,
         )
     kind, _, venue_id = mode.partition(":")
     if kind not in ("paper", "live") or not venue_id:

@@ -1,0 +1,162 @@
+"""The candle pipeline of one candle close: window, missing tail, validation, store, cache, indicators.
+
+At each close the feed takes each symbol's window from the hot cache (the store when the cache
+misses or Redis is down), asks the exchange only for the candles after the window's last one,
+validates them together with the window's tail (so a duplicate, a step back in time or a broken
+candle is refused before anything is written), writes the store first and the cache second
+(`storage.hot`: a crash or a dead Redis between the two loses nothing), and updates the
+indicators from a bounded window (`indicators.update_indicators`). The store gets the new
+candles' indicator values too, so a signal's lineage can show exactly what it saw.
+
+The window is `warmup_candles(params) + rows - 1` candles: enough for the last `rows` indicator
+rows (the strategy's look-back) to equal a full-history computation. A cold start, or a gap
+longer than the window, fetches the whole window once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from awan_trading.exchange.base import Exchange
+from awan_trading.indicators import IndicatorParams, update_indicators, warmup_candles
+from awan_trading.logs import get_logger
+from awan_trading.market.schema import CANDLE_COLUMNS, empty_candles
+from awan_trading.market.timeframes import from_epoch_ms, parse_timeframe, to_epoch_ms
+from awan_trading.market.validation import ensure_valid
+from awan_trading.storage.base import Store
+from awan_trading.storage.cache import HotCache
+from awan_trading.storage.hot import recent_candles
+
+log = get_logger(__name__)
+
+INDICATOR_STORE_COLUMNS = (
+    "bb_lower", "bb_mid", "bb_upper", "ema_fast", "ema_slow", "rsi", "stochrsi_k",
+    "stochrsi_d", "atr", "macd", "macd_signal", "macd_hist",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """What one close brought: the new candles and the indicator rows to decide on."""
+
+    close: datetime
+    candles: pl.DataFrame  # the candles fetched at this close (all symbols)
+    indicators: pl.DataFrame  # the last `rows` rows per symbol with indicator columns
+    ready: tuple[str, ...]  # symbols whose last candle closes at `close`
+
+
+class CandleFeed:
+    """Per-symbol candle windows kept current close by close (see the module docstring)."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        store: Store,
+        cache: HotCache,
+        *,
+        venue: str,
+        symbols: Sequence[str],
+        timeframe: str,
+        params: IndicatorParams,
+        rows: int,
+    ) -> None:
+        self.exchange = exchange
+        self.store = store
+        self.cache = cache
+        self.venue = venue
+        self.symbols = tuple(symbols)
+        self.tf = parse_timeframe(timeframe)
+        self.params = params
+        self.rows = rows
+        self.need = warmup_candles(params) + rows - 1
+
+    def window(self, symbol: str) -> pl.DataFrame:
+        """The symbol's last `need` candles as the cache (else the store) holds them."""
+        return recent_candles(
+            self.store, self.cache, self.venue, symbol, self.tf.name, self.need
+        ).select(CANDLE_COLUMNS)
+
+    def _missing(self, symbol: str, window: pl.DataFrame, close_ms: int) -> pl.DataFrame:
+        """The candles after the window's last one up to `close_ms`, from the exchange."""
+        first_needed = self.tf.add_ms(close_ms, -self.need)
+        start = first_needed
+        if window.height:
+            after = self.tf.add_ms(to_epoch_ms(window["ts"][-1]), 1)
+            start = max(after, first_needed)
+        if start >= close_ms:
+            return empty_candles()
+        fetched = self.exchange.fetch_ohlcv(
+            symbol, self.tf, from_epoch_ms(start), from_epoch_ms(close_ms)
+        )
+        return fetched.select(CANDLE_COLUMNS) if fetched.height else empty_candles()
+
+    def advance(self, close: datetime) -> FeedUpdate:
+        """Bring every window up to the candle that closes at `close` (its open + one candle)."""
+        close_ms = to_epoch_ms(close)
+        windows: dict[str, pl.DataFrame] = {}
+        fresh: list[pl.DataFrame] = []
+        for symbol in self.symbols:
+            window = self.window(symbol)
+            new = self._missing(symbol, window, close_ms)
+            windows[symbol] = window
+            if new.height:
+                fresh.append(new)
+        candles = pl.concat(fresh) if fresh else empty_candles()
+        if candles.height:
+            candles = self._write(candles, windows)
+        merged = [
+            pl.concat([windows[s], candles.filter(pl.col("symbol") == s)]).tail(self.need)
+            if candles.height
+            else windows[s].tail(self.need)
+            for s in self.symbols
+        ]
+        frame = (
+            pl.concat([m for m in merged if m.height])
+            if any(m.height for m in merged)
+            else (empty_candles())
+        )
+        last_open = from_epoch_ms(self.tf.add_ms(close_ms, -1))
+        ready = tuple(m["symbol"][0] for m in merged if m.height and m["ts"][-1] == last_open)
+        indicators = (
+            update_indicators(frame, self.params, rows=self.rows) if frame.height else frame
+        )
+        if candles.height:
+            self._write_indicators(indicators, candles)
+        return FeedUpdate(close, candles, indicators, ready)
+
+    def _write(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        """Validate the new candles after each window's last row; store, then cache."""
+        tails = [w.tail(1) for w in windows.values() if w.height]
+        checked = ensure_valid(
+            pl.concat([*tails, candles]).sort("symbol", "ts"),
+            self.tf,
+            context=f"{self.venue} {self.tf.name} candles up to {candles['ts'].max()}",
+        )
+        candles = checked.join(pl.concat(tails).select("symbol", "ts"), on=["symbol", "ts"],
+                               how="anti") if tails else checked  # fmt: skip
+        self.store.upsert_candles(self.venue, self.tf.name, candles)
+        for symbol, part in candles.group_by("symbol", maintain_order=True):
+            name = str(symbol[0])
+            if not self.cache.append_candles(self.venue, name, self.tf.name, part.sort("ts")):
+                # no window cached (cold, restarted, Redis back after an outage): rebuild it
+                self.cache.set_candles(
+                    self.venue, name, self.tf.name,
+                    pl.concat([windows[name], part]).tail(self.cache.capacity),
+                )  # fmt: skip
+        return candles
+
+    def _write_indicators(self, indicators: pl.DataFrame, candles: pl.DataFrame) -> None:
+        """The indicator values of the new candles into the store, the latest into the cache."""
+        columns = [c for c in INDICATOR_STORE_COLUMNS if c in indicators.columns]
+        new = indicators.join(candles.select("symbol", "ts"), on=["symbol", "ts"], how="semi")
+        if new.height:
+            self.store.write_indicators(
+                self.venue, self.tf.name, new.select("symbol", "ts", *columns)
+            )
+        for row in indicators.group_by("symbol").tail(1).iter_rows(named=True):
+            values = {c: row[c] for c in columns if row[c] is not None}
+            self.cache.set_indicators(self.venue, row["symbol"], self.tf.name, values)

@@ -1,0 +1,267 @@
+"""`LiveLoop`: what the daemon does at each candle close, and the drivers that call it.
+
+One `step(close)`, in this order — the order of the backtest's own candle, so a replay through
+the sim gives the backtest's trades:
+
+1. **Candles.** `CandleFeed.advance`: the window from the cache, the missing tail from the
+   exchange, validated, store then cache, indicators updated from a bounded window.
+2. **Positions.** For each symbol whose candle closed, the position manager
+   (`Executor.on_candle_close`): the stops and targets that filled on the exchange during that
+   candle become exits, the control table is obeyed (pause, resume, force-exit), the trailing
+   stop follows the candle's high, an unprotected position gets its protective orders. This
+   runs in both execution modes: it is the loop's duty, not a signal's.
+3. **Decide.** `replay.decide` — the function the backtest replay is held to — on the
+   populated window and the portfolio from the store (open positions, orders in flight).
+4. **Signals out.** `outbox`: store (with `seq`), Redis stream, pair ranking.
+5. **Execute.** `inline`: the loop hands each signal to the same `Executor` the Dagster job
+   uses, exits first, entries best score first. `sensor`: Dagster executes; a replay waits
+   until each signal has an order or a refusal before the next candle, so it is deterministic.
+6. **Heartbeat.**
+
+`run_live` follows the wall clock; `run_replay` moves a `ReplayClock` (the sim exchange's
+clock) from close to close over [start, end]. The last close of a replay only settles the
+positions (step 2): a decision there would trade after the end, where the backtest stops.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import polars as pl
+
+from awan_trading.domain.ids import client_order_id, parse_client_order_id
+from awan_trading.domain.signals import SignalRecord
+from awan_trading.errors import AwanError, ClientOrderIdError
+from awan_trading.live.clock import Clock, ReplayClock
+from awan_trading.live.feed import CandleFeed
+from awan_trading.live.health import beat
+from awan_trading.live.outbox import emit, rank_pairs, signal_records
+from awan_trading.logs import get_logger
+from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
+from awan_trading.replay import Action, PortfolioState, decide
+from awan_trading.signals import SignalContext
+from awan_trading.storage.base import Store
+from awan_trading.storage.cache import HotCache
+from awan_trading.strategies.base import Strategy
+
+log = get_logger(__name__)
+
+ExecutionMode = Literal["inline", "sensor"]
+_ENTRY_LEGS = {"entry"}
+_EXIT_LEGS = {"exit", "risk_exit", "force_exit"}
+_PENDING = ["intent", "submitted", "accepted", "partially_filled", "unknown"]
+
+
+class LiveLoopError(AwanError):
+    """The loop cannot go on (a sensor-mode replay whose signals are never executed)."""
+
+
+class Execution(Protocol):
+    """What the loop needs of `execution.executor.Executor`."""
+
+    def reconcile(self) -> Any: ...
+
+    def execute(self, signal: SignalRecord) -> Any: ...
+
+    def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[Any]: ...
+
+
+@dataclass
+class StepReport:
+    """What one close did (for logs, the heartbeat and tests)."""
+
+    close: datetime
+    candles: int
+    signals: list[SignalRecord] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+    stopped: bool = False  # SIGTERM arrived: signals after the one in flight were left
+
+
+class LiveLoop:
+    """The per-close pipeline over one venue, one strategy and one timeframe."""
+
+    def __init__(
+        self,
+        feed: CandleFeed,
+        strategy: Strategy,
+        store: Store,
+        cache: HotCache,
+        executor: Execution,
+        *,
+        bot: str,
+        execution: ExecutionMode,
+        max_open_positions: int,
+        stop: threading.Event | None = None,
+        sensor_timeout: float = 300.0,
+    ) -> None:
+        self.feed = feed
+        self.strategy = strategy
+        self.store = store
+        self.cache = cache
+        self.executor = executor
+        self.bot = bot
+        self.execution = execution
+        self.max_open_positions = max_open_positions
+        self.stop = stop or threading.Event()
+        self.sensor_timeout = sensor_timeout
+        self.venue = feed.venue
+        self.tf = feed.tf
+        self.context = SignalContext.of(strategy, feed.tf.name)
+        self._clock: Clock | None = None
+
+    # --- one close --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Reconcile with the exchange before the first decision (positions, orders in flight)."""
+        beat(self.store, self.bot, "starting")
+        report = self.executor.reconcile()
+        log.info("reconciled", bot=self.bot, venue=self.venue, ok=getattr(report, "ok", True))
+
+    def step(self, close: datetime, *, trade: bool = True) -> StepReport:
+        """Everything that happens at the close `close` (module docstring); `trade=False` only
+        settles positions."""
+        update = self.feed.advance(close)
+        report = StepReport(close, update.candles.height)
+        last = update.indicators.group_by("symbol", maintain_order=True).tail(1)
+        for candle in last.filter(pl.col("symbol").is_in(update.ready)).iter_rows(named=True):
+            report.results.extend(self.executor.on_candle_close(candle["symbol"], candle))
+        if trade and update.ready:
+            signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
+            window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
+            actions = decide(
+                window, self.portfolio(), self.strategy, ts=signal_ts,
+                max_open_positions=self.max_open_positions, context=self.context,
+            )  # fmt: skip
+            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
+            report.signals = signal_records(actions, window, self.context, self.venue)
+            emit(self.store, self.cache, report.signals)
+            self._execute(report)
+        beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
+        return report
+
+    def portfolio(self) -> PortfolioState:
+        """Open positions and orders in flight, as `decide` sees them (cash is not used)."""
+        positions = {p.symbol: p for p in self.store.positions(self.venue) if p.is_open}
+        state = PortfolioState(cash=0.0, positions=positions)
+        orders = self.store.orders(_PENDING).filter(pl.col("exchange") == self.venue)
+        for cid, symbol in orders.select("client_order_id", "symbol").iter_rows():
+            try:
+                leg = parse_client_order_id(cid).leg
+            except ClientOrderIdError:
+                continue  # not awan's order: it is nobody's entry or exit
+            if leg in _ENTRY_LEGS:
+                state.pending_entries[symbol] = Action("enter", symbol, 0)
+            elif leg in _EXIT_LEGS:
+                state.pending_exits[symbol] = Action("exit", symbol, 0)
+        return state
+
+    def _execute(self, report: StepReport) -> None:
+        if self.execution == "inline":
+            for record in report.signals:
+                if self.stop.is_set():
+                    left = len(report.signals) - report.signals.index(record)
+                    log.warning("stopping: signals left unexecuted", count=left)
+                    report.stopped = True
+                    return
+                report.results.append(self.executor.execute(record))
+        elif report.signals and isinstance(self._clock, ReplayClock):
+            self._await_execution(report.signals)
+
+    def _await_execution(self, records: list[SignalRecord]) -> None:
+        """Block until each signal has an order past `intent` or a refusal (sensor replays)."""
+        waiting = {r.signal_id: r for r in records}
+        deadline = time.monotonic() + self.sensor_timeout
+        while waiting:
+            if self.stop.is_set():
+                return
+            for signal_id in list(waiting):
+                if self._settled(waiting[signal_id]):
+                    del waiting[signal_id]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise LiveLoopError(
+                    f"sensor mode: {len(waiting)} signal(s) not executed within "
+                    f"{self.sensor_timeout:.0f} s (first: {next(iter(waiting))}); is the Dagster "
+                    "daemon running the execution sensor?"
+                )
+            self.stop.wait(0.05)
+
+    def _settled(self, record: SignalRecord) -> bool:
+        leg = "entry" if record.side == "buy" else "exit"
+        cid = client_order_id(record.signal_id, leg)
+        orders = self.store.orders().filter(pl.col("client_order_id") == cid)
+        if orders.height and orders["status"][0] not in ("intent", "submitted"):
+            return True
+        events = self.store.events(self.bot, limit=200)
+        for data in events.get_column("data").to_list():
+            if record.signal_id in data and json.loads(data).get("signal_id") == record.signal_id:
+                return True
+        return False
+
+    # --- drivers ----------------------------------------------------------------------------
+
+    def run_replay(
+        self, clock: ReplayClock, start: datetime, end: datetime,
+        on_step: Callable[[StepReport], None] | None = None,
+    ) -> list[StepReport]:  # fmt: skip
+        """Replay the closes of the candles opening in [start, end) on `clock`."""
+        self._clock = clock
+        reports = []
+        closes = [from_epoch_ms(self.tf.add_ms(t, 1)) for t in self.tf.opens_ms(
+            to_epoch_ms(start), to_epoch_ms(end))]  # fmt: skip
+        clock.set(start)
+        self.start()
+        for i, close in enumerate(closes):
+            if not clock.wait_until(close, self.stop):
+                break
+            report = self.step(close, trade=i < len(closes) - 1)
+            reports.append(report)
+            if on_step is not None:
+                on_step(report)
+            if report.stopped or self.stop.is_set():
+                break
+        beat(self.store, self.bot, "stopped")
+        return reports
+
+    def run_live(self, clock: Clock, *, close_delay: float = 0.0, tick: float = 5.0) -> int:
+        """Follow `clock` close by close until `stop`; returns the number of closes handled.
+
+        Between closes the loop wakes every `tick` seconds to record what the exchange did to
+        the open positions' protective orders (a stop that filled mid-candle is an exit now,
+        not at the close) and to beat. After a pause longer than one candle (a restart, a slow
+        exchange) only the latest close is decided on: the feed fetches every missed candle,
+        but a decision about an old candle would trade at a price that is gone.
+        """
+        self._clock = clock
+        self.start()
+        done, last = 0, None
+        while not self.stop.is_set():
+            close = self.tf.ceil(clock.now())
+            if last is not None and close <= last:
+                close = self.tf.add(last, 1)
+            while not self.stop.is_set() and clock.now() < close:
+                wake = min(close, clock.now() + timedelta(seconds=tick))
+                if clock.wait_until(wake, self.stop) and wake < close:
+                    self.tick()
+            if self.stop.is_set() or (close_delay > 0 and self.stop.wait(close_delay)):
+                break
+            last = max(close, self.tf.floor(clock.now()))
+            self.step(last)
+            done += 1
+        beat(self.store, self.bot, "stopped")
+        return done
+
+    def tick(self) -> None:
+        """Between closes: observe the protective orders of the open positions, and beat."""
+        from awan_trading.execution.manager import observe
+
+        for symbol in self.portfolio().positions:
+            observe(self.executor, symbol)  # type: ignore[arg-type]
+        beat(self.store, self.bot, "ok tick")
