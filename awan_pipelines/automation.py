@@ -6,9 +6,10 @@ to Dagster's `eager()`, both because of what awan's assets are:
 
 - features drop `in_latest_time_window()`: a backfill of last month's candles must recompute
   last month's indicators and signals, not only today's;
-- reports (unpartitioned, reading every partition) drop `~any_deps_missing()`: with history
-  partitions from `universe.history_start`, some upstream day is always missing, which would
-  block them for good. They run when any signal or candle partition they read was updated.
+- reports (unpartitioned, reading every partition) keep only "a signals partition was
+  updated, and nothing upstream or of their own is running": with history partitions from
+  `universe.history_start` some upstream day is always missing, so `~any_deps_missing()` would
+  block them for good, and `newly_missing()` would start a backtest before any candle exists.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ def features_condition() -> dg.AutomationCondition:
 
 
 def reports_condition() -> dg.AutomationCondition:
-    """After any upstream partition was updated, once nothing upstream is still running."""
-    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    """After signals were updated (or are requested in the same tick, so the reports run after
+    them), once nothing upstream is still running. Candles alone do not trigger: a backtest
+    decides on signals, and new candles without their signals would show a stale backtest."""
+    return (
+        dg.AutomationCondition.any_deps_updated()
+        .ignore(dg.AssetSelection.groups("market"))
+        .since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("after upstream updates")
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
