@@ -43,6 +43,10 @@ def workspace_module(workspace: Path = WORKSPACE) -> tuple[str, str]:
 def code_location(instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
     """The workspace's code location, loaded in this process under its workspace name."""
     module, name = workspace_module()
+    # A code server imports the module fresh, so its definitions read the environment as it is
+    # now (the demo points AWAN_CONFIG_FILE at its own config); a copy imported earlier in this
+    # process may have read another environment.
+    sys.modules.pop(module, None)
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(
             executable_path=sys.executable, module_name=module, working_directory=str(ROOT)
