@@ -17,32 +17,38 @@ import polars as pl
 
 from awan_pipelines.partitions import DATE, SYMBOL, dimensions
 
-PREVIEW_ROWS = 5
-_TYPES = {
-    pl.Float64: "float",
-    pl.Float32: "float",
-    pl.Int64: "int",
-    pl.Int32: "int",
-    pl.Boolean: "bool",
-}
+PREVIEW_ROWS = 3
 
 
 def table(records: list[dict], columns: Mapping[str, str]) -> dg.MetadataValue:
-    """A table entry: the UI renders it with a header per column and scrolls wide tables."""
+    """A table entry with its schema, which the UI renders as a table."""
     return dg.MetadataValue.table(
         records=[dg.TableRecord(r) for r in records],
         schema=dg.TableSchema(columns=[dg.TableColumn(n, kind) for n, kind in columns.items()]),
     )
 
 
-def frame_table(frame: pl.DataFrame) -> dg.MetadataValue:
-    """Every column of `frame` (times as `YYYY-MM-DD HH:MM` UTC text, floats as numbers)."""
+def preview_table(frame: pl.DataFrame) -> dg.MetadataValue:
+    """The first rows, transposed: one line per column, one value column per row.
+
+    A frame has up to ~20 columns (candles plus indicators) and the UI's metadata panel is
+    narrow, so a row-per-record table hides most of them off to the right; a line per column
+    shows every column, whatever the width. Times are `YYYY-MM-DD HH:MM` UTC.
+    """
     shown = frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
-    columns = {
-        name: next((kind for t, kind in _TYPES.items() if dtype == t), "string")
-        for name, dtype in shown.schema.items()
-    }
-    return table(shown.to_dicts(), columns)
+    rows = list(shown.iter_rows())
+    labels = [f"row {i + 1}" for i in range(len(rows))]
+    records = [
+        {"column": name, **{label: _cell(row[i]) for label, row in zip(labels, rows, strict=True)}}
+        for i, name in enumerate(shown.columns)
+    ]
+    return table(records, {"column": "string", **dict.fromkeys(labels, "string")})
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "null"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def rows_of(frame: pl.DataFrame, key: str | dg.MultiPartitionKey) -> pl.DataFrame:
@@ -60,7 +66,7 @@ def rows_metadata(rows: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     if rows.height:
         meta["first_ts"] = dg.MetadataValue.timestamp(rows["ts"].min())
         meta["last_ts"] = dg.MetadataValue.timestamp(rows["ts"].max())
-        meta["preview"] = frame_table(rows.sort("ts").head(PREVIEW_ROWS))
+        meta["preview"] = preview_table(rows.sort("ts").head(PREVIEW_ROWS))
     return meta
 
 

@@ -231,15 +231,15 @@ def build_backtest_asset(
         lowest = float(result.equity["equity"].min())
         return dg.MaterializeResult(
             metadata={
-                **metric_entries(result.metrics),
-                **plots,
-                "metrics": metrics_table(result.metrics),
-                "trades": trades_table(result.trades),
                 "window_start": dg.MetadataValue.timestamp(first),
                 "window_end": dg.MetadataValue.timestamp(last),
                 "window_days": dg.MetadataValue.float(
                     round((last - first).total_seconds() / 86_400, 2)
                 ),
+                **metric_entries(result.metrics),
+                **plots,
+                "metrics": metrics_table(result.metrics),
+                "trades": trades_table(result.trades),
                 "symbols": dg.MetadataValue.text(", ".join(sorted(candles["symbol"].unique()))),
                 "params": dg.MetadataValue.json(strategy.params.model_dump(mode="json")),
             },

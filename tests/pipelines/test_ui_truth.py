@@ -34,16 +34,18 @@ def test_each_partition_of_a_two_symbol_range_run_shows_its_own_rows(duckdb_defs
                 assert _day(first.value) == day and _day(last.value) == day
             preview = meta.get("preview")
             if preview is not None:
-                records = [r.data for r in preview.value.records]
-                assert {r["symbol"] for r in records} == {symbol}, (asset, key)
-                assert {r["ts"][:10] for r in records} == {day}
+                fields = {r.data["column"]: r.data for r in preview.value.records}
+                values = [v for k, v in fields["symbol"].items() if k != "column"]
+                assert set(values) == {symbol}, (asset, key)
+                days = {v[:10] for k, v in fields["ts"].items() if k != "column"}
+                assert days == {day}
         if asset != "signals_1h_ema_trend":
             assert {m["dagster/row_count"].value for m in events.values()} == {24}
     # Every column of the frame is in the preview, indicators included.
     meta = {
         e.partition: e.metadata for e in result.asset_materializations_for_node("indicators_1h")
     }
-    columns = {c.name for c in meta["2024-01-02|ETH/USDT"]["preview"].value.schema.columns}
+    columns = {r.data["column"] for r in meta["2024-01-02|ETH/USDT"]["preview"].value.records}
     assert {"symbol", "ts", "close", "bb_upper", "stochrsi_k", "macd_hist"} <= columns
     store_rows = stored(duckdb_defs).read_signals(
         "sim",
