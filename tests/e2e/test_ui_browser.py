@@ -9,6 +9,7 @@ also written to `docs/screenshots/`, where the README shows them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -86,8 +87,10 @@ def demo_ui(tmp_path_factory) -> Iterator[tuple[int, Path, dict[str, str]]]:
     port = free_port()
     log = (tmp / "dagster.log").open("w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml")]
-        + ["-h", "127.0.0.1", "-p", str(port)],
+        [
+            *(str(Path(sys.executable).parent / "dagster"), "dev"),
+            *("-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -118,20 +121,18 @@ def demo_ui(tmp_path_factory) -> Iterator[tuple[int, Path, dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def page(chromium, demo_ui):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     port = demo_ui[0]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium)
-        tab = browser.new_page(viewport={"width": 1400, "height": 900})
+        tab = browser.new_page(viewport={"width": 1400, "height": 1100})
         tab.set_default_timeout(120_000)
         tab.goto(f"http://127.0.0.1:{port}/overview", wait_until="networkidle")
         # A first visit asks to join the community; a newcomer clicks it away.
-        skip = tab.get_by_role("button", name="Skip")
-        try:
-            skip.click(timeout=15_000)
-        except Exception:  # noqa: BLE001 — the dialog is optional
-            pass
+        with contextlib.suppress(PlaywrightTimeout):
+            tab.get_by_role("button", name="Skip").click(timeout=15_000)
         tab.base = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
         yield tab
         browser.close()
@@ -198,18 +199,28 @@ def test_a_signals_partition_shows_its_own_rows(page, demo_ui):
 
 def test_the_backtest_shows_metrics_trades_and_plots(page, demo_ui):
     _, tmp, _ = demo_ui
-    open_page(page, "/assets/backtest_boll_stoch")
+    # ema_trend trades more often than boll_stoch: a week of demo data gives its curve a shape.
+    open_page(page, "/assets/backtest_ema_trend")
     for key in ("window_start", "total_return_pct", "sharpe", "trade_count", "trades"):
         page.get_by_text(key, exact=True).first.wait_for()
-    for alt in ("equity", "chart"):
-        image = page.locator(f"img[alt='{alt}']").first
-        image.scroll_into_view_if_needed()
+    # A plot is one click away: its row's "[Show Markdown]" opens it in a dialog.
+    for key, alt, name in (
+        ("equity_curve", "equity", "backtest_equity"),
+        ("entries_exits", "chart", "backtest_entries"),
+    ):
+        row = page.locator("tr", has=page.get_by_text(key, exact=True)).first
+        row.scroll_into_view_if_needed()
+        row.get_by_text("[Show Markdown]").click()
+        dialog = page.get_by_role("dialog")
+        image = dialog.locator(f"img[alt='{alt}']").first
         image.wait_for()
         assert image.evaluate("img => img.complete && img.naturalWidth > 0"), alt
-    equity_row = page.locator("tr", has=page.locator("img[alt='equity']")).first
-    screenshot(equity_row, "backtest_equity", tmp)
-    body = page.locator("body").inner_text()
-    assert " %" in body  # metrics table: percentages as percentages
+        page.wait_for_timeout(500)
+        screenshot(dialog, name, tmp)
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
+    metrics = page.locator("tr", has=page.get_by_text("metrics", exact=True)).first
+    assert "%" in metrics.inner_text()  # percentages as percentages
 
 
 RUNS = """
@@ -269,7 +280,7 @@ mutation($params: ExecutionParams!) {
 
 
 def test_a_ui_materialization_runs_its_steps_in_process(demo_ui):
-    port, tmp, env = demo_ui
+    port, _, env = demo_ui
     key = f"{demo_day(2)}|BTC/USDT"
     day, symbol = key.split("|")
     # What the UI's "Materialize" sends for one partition of ohlcv_1h.
