@@ -121,6 +121,7 @@ def build_assets(config: AwanConfig) -> list[dg.AssetsDefinition]:
     assets += build_trading_assets([signals_key(signal_tf, configured.name)], partitions)
     return assets
 
+
 def build_jobs(config: AwanConfig) -> list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition]:
     """Named jobs: candles alone (the schedule; automation carries them downstream), candles
     with their features in one run (backfills, the demo), the reports, and `execute_signal`

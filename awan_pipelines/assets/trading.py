@@ -24,9 +24,12 @@ import dagster as dg
 from awan_pipelines.assets.features import signals_key
 from awan_pipelines.partitions import DATE, SYMBOL, partition_key
 from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_pipelines.versions import code_version
+from awan_trading.domain import positions as domain_positions
 from awan_trading.domain.positions import Position
 from awan_trading.domain.signals import SignalRecord
 from awan_trading.exchange.base import Exchange
+from awan_trading.execution import executor, exits, sizing
 from awan_trading.storage import Store
 
 TRADES = dg.AssetKey("trades")
@@ -56,6 +59,8 @@ def build_trading_assets(
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"duckdb"},
+        # What an order looks like follows the executor and its sizing/exit rules.
+        code_version=code_version(executor, sizing, exits),
         description=(
             "Orders placed for signals, one materialization per order on the signal's "
             "candle partition; reported by execute_signal runs."
@@ -66,6 +71,7 @@ def build_trading_assets(
         key=POSITIONS,
         deps=[TRADES],
         group_name=GROUP,
+        code_version=code_version(domain_positions),
         kinds={"duckdb"},
         description="Open positions from the fills: amount, entry, stop, target, unrealized PnL.",
     )
