@@ -119,7 +119,8 @@ def run_demo(days: int = DAYS) -> int:
     console.print(
         "\nOpen the UI (asset graph, lineage, checks, plots):\n"
         f"  [bold]AWAN_CONFIG_FILE={config_file} DAGSTER_HOME={home} "
-        ".venv/bin/dagster dev -w workspace.yaml[/]"
+        ".venv/bin/dagster dev -w workspace.yaml[/]",
+        soft_wrap=True,  # one line, so it can be copied whatever the terminal's width
     )
     return 0 if reports.success else 1
 
