@@ -7,16 +7,27 @@ backend, modest sizes and downsampled lines — a 1M-candle run must not produce
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
+if TYPE_CHECKING:
+    from matplotlib import pyplot
+
 MAX_POINTS = 4_000
 MAX_SYMBOLS = 4
+
+
+def _pyplot() -> pyplot:
+    """matplotlib on the Agg backend, imported on first use: it costs seconds, and most
+    processes that import this module (Dagster run workers, the CLI) never draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _stride(n: int) -> int:
@@ -29,6 +40,7 @@ def plot_equity(equity: pl.DataFrame, path: Path) -> Path:
     ts = equity.get_column("ts").to_numpy()
     eq = equity.get_column("equity").to_numpy()
     drawdown = eq / np.maximum.accumulate(eq) - 1.0 if eq.size else eq
+    plt = _pyplot()
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(9, 4.5), dpi=80, sharex=True, height_ratios=(3, 1)
     )
@@ -55,6 +67,7 @@ def plot_trades(frame: pl.DataFrame, trades: pl.DataFrame, path: Path) -> Path:
         if s not in symbols
     ]
     symbols = symbols[:MAX_SYMBOLS]
+    plt = _pyplot()
     fig, axes = plt.subplots(
         len(symbols), 1, figsize=(9, 2.6 * len(symbols)), dpi=80, squeeze=False
     )

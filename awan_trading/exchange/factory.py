@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import ccxt
-
 from awan_trading.config import AwanConfig, Settings, load_settings
 from awan_trading.errors import ConfigError
 from awan_trading.exchange.base import Exchange
@@ -58,6 +56,8 @@ def open_exchange(
         raise ConfigError(
             f"unknown exchange {mode!r}; use 'sim', 'paper:<ccxt id>' or 'live:<ccxt id>'"
         )
+    import ccxt  # seconds to import: only paper/live pay it, never the sim or `awan --help`
+
     if venue_id not in ccxt.exchanges:
         raise ConfigError(f"exchange {mode!r}: {venue_id!r} is not a ccxt exchange id")
     from awan_trading.exchange.ccxt_exchange import CcxtExchange
