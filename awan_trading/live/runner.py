@@ -154,3 +154,14 @@ def build_loop(
         max_open_positions=config.risk.max_open_positions, stop=stop,
     )  # fmt: skip
     return loop, clock
+
+
+def run_replay(loop: LiveLoop, clock: ReplayClock, plan: LivePlan, on_step=None):  # noqa: ANN001, ANN201
+    """`LiveLoop.run_replay` over the plan's window, on one held store connection if the
+    store offers it (DuckDB: see `DuckDBStore.held`)."""
+    assert plan.start is not None and plan.end is not None
+    held = getattr(loop.store, "held", None)
+    if held is None:
+        return loop.run_replay(clock, plan.start, plan.end, on_step)
+    with held():
+        return loop.run_replay(clock, plan.start, plan.end, on_step)
