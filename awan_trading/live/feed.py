@@ -114,13 +114,13 @@ class CandleFeed:
             else windows[s].tail(self.need)
             for s in self.symbols
         ]
-        frame = pl.concat([m for m in merged if m.height]) if any(m.height for m in merged) else (
-            empty_candles()
+        frame = (
+            pl.concat([m for m in merged if m.height])
+            if any(m.height for m in merged)
+            else (empty_candles())
         )
         last_open = from_epoch_ms(self.tf.add_ms(close_ms, -1))
-        ready = tuple(
-            m["symbol"][0] for m in merged if m.height and m["ts"][-1] == last_open
-        )
+        ready = tuple(m["symbol"][0] for m in merged if m.height and m["ts"][-1] == last_open)
         indicators = (
             update_indicators(frame, self.params, rows=self.rows) if frame.height else frame
         )
@@ -154,7 +154,9 @@ class CandleFeed:
         columns = [c for c in INDICATOR_STORE_COLUMNS if c in indicators.columns]
         new = indicators.join(candles.select("symbol", "ts"), on=["symbol", "ts"], how="semi")
         if new.height:
-            self.store.write_indicators(self.venue, self.tf.name, new.select("symbol", "ts", *columns))
+            self.store.write_indicators(
+                self.venue, self.tf.name, new.select("symbol", "ts", *columns)
+            )
         for row in indicators.group_by("symbol").tail(1).iter_rows(named=True):
             values = {c: row[c] for c in columns if row[c] is not None}
             self.cache.set_indicators(self.venue, row["symbol"], self.tf.name, values)

@@ -39,7 +39,9 @@ def install_stop_handlers(stop: threading.Event) -> None:
         return
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("stop requested; finishing the order in flight", signal=signal.Signals(signum).name)
+        log.info(
+            "stop requested; finishing the order in flight", signal=signal.Signals(signum).name
+        )
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)

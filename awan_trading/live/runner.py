@@ -9,8 +9,10 @@ exchange is touched, so a user mistake is one line and nothing half-started.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from awan_trading.config import AwanConfig, Settings
 from awan_trading.errors import ConfigError
@@ -18,11 +20,15 @@ from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.live.clock import ReplayClock, WallClock, parse_speed
 from awan_trading.live.feed import CandleFeed
-from awan_trading.live.loop import ExecutionMode, LiveLoop
+from awan_trading.live.loop import ExecutionMode, LiveLoop, StepReport
 from awan_trading.market.timeframes import parse_timeframe, parse_utc
 from awan_trading.storage.base import Store
 from awan_trading.storage.cache import HotCache
 from awan_trading.strategies.base import Strategy
+
+if TYPE_CHECKING:  # the executor pulls in the whole order path: imported when a loop is built
+    from awan_trading.execution.executor import Executor
+    from awan_trading.execution.notifier import Notifier
 
 EXECUTION_MODES = ("inline", "sensor")
 
@@ -71,11 +77,15 @@ def plan_from(
     try:
         UniverseConfig(exchange=mode)
     except ValueError as exc:
-        raise ConfigError(f"--mode: {mode!r} must be sim, paper:<ccxt id> or live:<ccxt id>") from exc
+        raise ConfigError(
+            f"--mode: {mode!r} must be sim, paper:<ccxt id> or live:<ccxt id>"
+        ) from exc
     if execution not in EXECUTION_MODES:
         raise ConfigError(f"--execution must be inline or sensor, got {execution!r}")
-    chosen = tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else tuple(
-        config.universe.symbols
+    chosen = (
+        tuple(s.strip() for s in symbols.split(",") if s.strip())
+        if symbols
+        else tuple(config.universe.symbols)
     )
     if not chosen:
         raise ConfigError("--symbols is empty; give BASE/QUOTE symbols such as BTC/USDT,ETH/USDT")
@@ -99,7 +109,9 @@ def plan_from(
             raise ConfigError(f"--start/--end replay history on the sim only, not on {mode!r}")
         begin, finish = parse_utc(start, what="--start"), parse_utc(end, what="--end")
         if finish <= begin:
-            raise ConfigError(f"--end {finish.isoformat()} is not after --start {begin.isoformat()}")
+            raise ConfigError(
+                f"--end {finish.isoformat()} is not after --start {begin.isoformat()}"
+            )
         if parse_timeframe(tf).count_between(begin, finish) < 2:
             raise ConfigError(f"[--start, --end) holds fewer than two {tf} candles")
     return LivePlan(mode, execution, chosen, tf, chosen_strategy, bot, begin, finish,  # type: ignore[arg-type]
@@ -107,8 +119,13 @@ def plan_from(
 
 
 def build_executor(
-    plan: LivePlan, config: AwanConfig, exchange: Exchange, store: Store, clock, notifier=None
-):  # noqa: ANN001, ANN201  (the executor module is imported lazily: it is heavy)
+    plan: LivePlan,
+    config: AwanConfig,
+    exchange: Exchange,
+    store: Store,
+    clock: ReplayClock | WallClock,
+    notifier: Notifier | None = None,
+) -> Executor:
     """The same `Executor` the Dagster execution job builds, over this loop's exchange."""
     from awan_trading.execution.executor import Executor
 
@@ -132,7 +149,7 @@ def build_loop(
     settings: Settings | None = None,
     stop: threading.Event | None = None,
     api_url: str | None = None,
-    notifier=None,  # noqa: ANN001
+    notifier: Notifier | None = None,
 ) -> tuple[LiveLoop, ReplayClock | WallClock]:
     """The loop, its exchange and its clock, as `awan live` runs them."""
     clock: ReplayClock | WallClock = (
@@ -141,9 +158,8 @@ def build_loop(
     exchange = open_exchange(
         plan.mode, config, settings, api_url=api_url, store=store, clock=clock.now
     )
-    match = getattr(exchange, "match_timeframe", None)
-    if match is not None or hasattr(exchange, "match_timeframe"):
-        exchange.match_timeframe = plan.timeframe  # type: ignore[attr-defined]
+    if hasattr(exchange, "match_timeframe"):  # the sim judges resting orders on our candles
+        exchange.match_timeframe = plan.timeframe
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
@@ -156,7 +172,12 @@ def build_loop(
     return loop, clock
 
 
-def run_replay(loop: LiveLoop, clock: ReplayClock, plan: LivePlan, on_step=None):  # noqa: ANN001, ANN201
+def run_replay(
+    loop: LiveLoop,
+    clock: ReplayClock,
+    plan: LivePlan,
+    on_step: Callable[[StepReport], None] | None = None,
+) -> list[StepReport]:
     """`LiveLoop.run_replay` over the plan's window, on one held store connection if the
     store offers it (DuckDB: see `DuckDBStore.held`)."""
     assert plan.start is not None and plan.end is not None
