@@ -186,3 +186,16 @@ def run_replay(
         return loop.run_replay(clock, plan.start, plan.end, on_step)
     with held():
         return loop.run_replay(clock, plan.start, plan.end, on_step)
+
+
+def check_replay_store(store: Store, venue: str) -> None:
+    """A replay starts from the sim's starting balance with no orders: refuse a store that
+    already holds orders of `venue`, whose client order ids the replay would reuse."""
+    orders = store.orders()
+    count = orders.filter(orders["exchange"] == venue).height
+    if count:
+        raise ConfigError(
+            f"the store {store.url} already holds {count} {venue} order(s) from an earlier run; "
+            "a replay starts from an empty account: point AWAN_STORE_URL at a new store "
+            "(e.g. duckdb:///.awan/replay.duckdb)"
+        )
