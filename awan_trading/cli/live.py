@@ -57,7 +57,7 @@ def live_command(
     """Run the live loop: at each candle close, candles → indicators → signals → orders."""
     from awan_trading.config import load_config, load_settings
     from awan_trading.domain.trades import closed_trades
-    from awan_trading.live.health import install_stop_handlers
+    from awan_trading.live.health import stop_on_signals
     from awan_trading.live.runner import build_loop, check_replay_store, plan_from, run_replay
     from awan_trading.storage import open_store
     from awan_trading.storage.hot import open_cache
@@ -73,7 +73,6 @@ def live_command(
         check_replay_store(store, plan.venue)
     cache = open_cache()
     stop = threading.Event()
-    install_stop_handlers(stop)
     notifier = None
     if settings.telegram_token is not None and settings.telegram_chat_id:
         from awan_trading.notify.telegram import TelegramNotifier
@@ -82,20 +81,17 @@ def live_command(
     loop, clock = build_loop(plan, cfg, store, cache, settings=settings, stop=stop,
                              notifier=notifier)  # fmt: skip
     what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode} · {plan.execution}"
-    if not plan.is_replay:
-        console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)
-        closes = loop.run_live(clock, close_delay=0.0 if plan.mode == "sim" else 2.0)
-        console.print(f"stopped after {closes} candle close(s)", highlight=False)
-        return
-    reports = run_replay(loop, clock, plan)  # type: ignore[arg-type]
+    with stop_on_signals(stop):
+        if not plan.is_replay:
+            console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)
+            closes = loop.run_live(clock, close_delay=0.0 if plan.mode == "sim" else 2.0)
+            console.print(f"stopped after {closes} candle close(s)", highlight=False)
+            return
+        reports = run_replay(loop, clock, plan)  # type: ignore[arg-type]
     from awan_trading.storage.rows import fill_from_row
 
     fills = [fill_from_row(r) for r in store.fills(exchange=plan.venue).iter_rows()]
-    trades = [
-        t
-        for t in closed_trades(fills, exchange=plan.venue)
-        if plan.start is not None and t.entry_ts >= int(plan.start.timestamp() * 1000)
-    ]
+    trades = closed_trades(fills, exchange=plan.venue)
     signals = sum(len(r.signals) for r in reports)
     console.print(
         f"replayed {len(reports)} close(s) of {what}: {signals} signal(s), "

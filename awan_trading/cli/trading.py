@@ -86,8 +86,9 @@ def trades_command(
         console.print("no closed trades" + (f" for {symbol}" if symbol else ""), highlight=False)
         return
     table = Table(title=f"closed trades ({len(trades)})")
-    for column in ("trade_id", "symbol", "strategy", "entry", "exit", "amount", "fee", "pnl",
-                   "exit_reason", "signals (entry / exit)", "client order ids"):  # fmt: skip
+    table.add_column("trade_id", no_wrap=True, min_width=16)
+    for column in ("symbol", "strategy", "entry", "exit", "amount", "fee", "pnl", "exit_reason",
+                   "signals (entry / exit)", "client order ids"):  # fmt: skip
         table.add_column(column, overflow="fold")
     for t in trades:
         table.add_row(
@@ -96,7 +97,7 @@ def trades_command(
             f"{t.amount:.8g}", f"{t.fee:.6g}", f"{t.pnl:+.6g}", t.exit_reason,
             f"{t.entry_signal_id or '-'} / {t.exit_signal_id or '-'}", " ".join(t.client_order_ids),
         )  # fmt: skip
-    console.print(table, width=max(console.width, 220))
+    console.print(table)
     console.print(f"total PnL {sum(t.pnl for t in trades):+.6g}", highlight=False)
 
 
@@ -140,7 +141,7 @@ def positions_command(as_json: JsonOption = False) -> None:
             f"{r['stop_price']:.8g}" if r["stop_price"] else "-",
             f"{r['target_price']:.8g}" if r["target_price"] else "-", r["signal_id"] or "-",
         )  # fmt: skip
-    console.print(table, width=max(console.width, 160))
+    console.print(table)
 
 
 @app.command("lineage")
