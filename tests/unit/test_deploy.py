@@ -371,7 +371,8 @@ def test_the_live_loop_runs_in_sensor_mode_restarts_and_is_checked_by_its_heartb
     assert check[:3] == ["CMD", "awan", "heartbeat"] and "--max-age" in check
     # the health check's limit leaves room for the loop's slowest wake-up (a 5 s tick)
     assert float(check[check.index("--max-age") + 1]) >= 60
-    assert environment(live)["AWAN_STORE_URL"] == environment(rendered["services"]["code"])[
-        "AWAN_STORE_URL"
-    ]
+    assert (
+        environment(live)["AWAN_STORE_URL"]
+        == environment(rendered["services"]["code"])["AWAN_STORE_URL"]
+    )
     assert {"migrate", "redis"} <= set(live["depends_on"])
