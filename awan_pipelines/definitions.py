@@ -16,9 +16,13 @@ import dagster as dg
 from awan_pipelines.assets.features import (
     build_indicators_asset,
     build_signals_asset,
+    signals_key,
 )
-from awan_pipelines.assets.market import build_ohlcv_asset
+from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
+from awan_pipelines.assets.trading import build_trading_assets
+from awan_pipelines.automation import automation_sensor
+from awan_pipelines.execution import build_execute_signal_job, execution_setup
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
 from awan_pipelines.resources import (
@@ -28,15 +32,18 @@ from awan_pipelines.resources import (
     TelegramResource,
 )
 from awan_pipelines.schedules import build_schedules
-from awan_pipelines.sensors import run_failure_alert
+from awan_pipelines.sensors import SignalSelection, make_signal_sensor, run_failure_alert
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
+from awan_trading.exchange.factory import venue_name
+from awan_trading.logs import setup_logging
 from awan_trading.strategies import STRATEGIES, get_strategy
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 BACKTEST_DAYS = 30
+CANDLES_JOB, INGEST_JOB, REPORTS_JOB = "candles_job", "ingest_job", "reports_job"
 
 
 def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]:
@@ -80,10 +87,8 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
     }
 
 
-def build_definitions(
-    config: AwanConfig, settings: Settings, resource_overrides: dict[str, object] | None = None
-) -> dg.Definitions:
-    """The code location for this config; `resource_overrides` swaps resources (tests, tools)."""
+def build_assets(config: AwanConfig) -> list[dg.AssetsDefinition]:
+    """Every asset of the location: per timeframe ohlcv → indicators → signals, then reports."""
     partitions = build_partitions(config)
     configured = get_strategy(config.strategy.name, config.strategy.params)
     # Every registered strategy gets signals, as long as it reads the same indicators as the
@@ -101,9 +106,7 @@ def build_definitions(
         max_open_positions=config.risk.max_open_positions,
         stake_fraction=config.risk.stake_fraction,
     )
-
-    # One set of assets per configured timeframe; backtests and the ranking (what trades) use
-    # the strategy's timeframe.
+    # Backtests and the ranking (what trades) read the signals of the strategy's timeframe.
     assets: list[dg.AssetsDefinition] = []
     for tf in timeframes:
         assets.append(build_ohlcv_asset(tf, partitions))
@@ -114,28 +117,69 @@ def build_definitions(
         for s in strategies
     ]
     assets.append(build_pair_ranking_asset(configured, signal_tf, symbols))
+    # Execution: signals of the configured strategy → one execute_signal run each → trades.
+    assets += build_trading_assets([signals_key(signal_tf, configured.name)], partitions)
+    return assets
 
-    # In-process: each step is a short link in a chain (ohlcv → indicators → signals) and a
-    # step subprocess costs 7–17 s of imports on 2 cores, far more than the work itself.
-    # Scale-out comes from runs (one per symbol in a backfill), not from steps.
-    ingest_job = dg.define_asset_job(
-        "ingest_job",
-        selection=dg.AssetSelection.groups("market", "features"),
-        executor_def=dg.in_process_executor,
+def build_jobs(config: AwanConfig) -> list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition]:
+    """Named jobs: candles alone (the schedule; automation carries them downstream), candles
+    with their features in one run (backfills, the demo), the reports, and `execute_signal`
+    (one run per signal, requested by the signal sensor)."""
+    return [
+        dg.define_asset_job(CANDLES_JOB, selection=dg.AssetSelection.groups("market")),
+        dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.groups("market", "features")),
+        dg.define_asset_job(REPORTS_JOB, selection=dg.AssetSelection.groups("reports")),
+        build_execute_signal_job(
+            execution_setup(config, _configured(config)),
+            build_partitions(config),
+            ohlcv_key(config.strategy.timeframe),
+        ),
+    ]
+
+
+def _configured(config: AwanConfig):
+    return get_strategy(config.strategy.name, config.strategy.params)
+
+
+def build_sensors(config: AwanConfig, execute_job: dg.JobDefinition) -> list:
+    """Run-failure alerts, declarative automation, and signal → execution runs."""
+    configured = _configured(config)
+    selection = SignalSelection(
+        venue_name(config.universe.exchange),
+        configured.name,
+        configured.params.params_hash(),
+        config.strategy.timeframe,
     )
-    reports = dg.AssetSelection.groups("reports")
-    reports_job = dg.define_asset_job("reports_job", selection=reports)
+    return [run_failure_alert, automation_sensor(), make_signal_sensor(execute_job, selection)]
+
+
+def build_definitions(
+    config: AwanConfig, settings: Settings, resource_overrides: dict[str, object] | None = None
+) -> dg.Definitions:
+    """The code location for this config; `resource_overrides` swaps resources (tests, tools)."""
+    symbols = list(config.universe.symbols)
+    jobs = build_jobs(config)
+    execute_job = next(j for j in jobs if isinstance(j, dg.JobDefinition))
     return dg.Definitions(
-        assets=assets,
-        jobs=[ingest_job, reports_job],
-        schedules=build_schedules(ingest_job.name, reports_job.name, symbols),
-        sensors=[run_failure_alert],
+        assets=build_assets(config),
+        jobs=jobs,
+        schedules=build_schedules(CANDLES_JOB, symbols),
+        sensors=build_sensors(config, execute_job),
         resources={**build_resources(config, settings), **(resource_overrides or {})},
+        # In process for every job, the UI's "Materialize" (the implicit asset job) included:
+        # each step is a short link in a chain (ohlcv → indicators → signals) and a step
+        # subprocess costs 7–17 s of imports on 2 cores, far more than the work itself.
+        # Scale-out comes from runs (one per symbol in a backfill), not from steps.
+        executor=dg.in_process_executor,
     )
 
 
 def _load() -> dg.Definitions:
     settings = load_settings()
+    # Every process that loads the code location (code server, run workers, `dagster dev`)
+    # logs the awan way: level and format from the settings, every secret redacted, including
+    # from `context.log` lines before they reach Dagster's event log.
+    setup_logging(settings)
     return build_definitions(load_config(settings.config_file), settings)
 
 

@@ -5,24 +5,34 @@ days × the configured symbols from the offline sim exchange into DuckDB through
 Dagster jobs a deployment runs (validation, checks, indicators, signals), refreshes the
 backtest and ranking reports, prints what happened, and leaves the runs in a Dagster instance
 under `.awan/dagster` so `dagster dev` shows their lineage, checks and plots.
+
+Its runs are the code location's (`runs.py`): one ingest run per symbol, as a backfill
+launches them, then the reports. Its partitions start where its data does: it writes
+`<AWAN_HOME>/demo.toml`, the config with `history_start` set to the first demo day, and the UI
+command it prints loads that file — so a fresh demo shows 7 materialized days, not 7 days in a
+sea of missing ones since `history_start`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
-from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S, max_runtime_tags
-from awan_trading.config import load_config, load_settings
-from awan_trading.errors import AwanError
-from awan_trading.logs import configure_logging
+from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S, max_runtime_tags, symbol_tags
+from awan_pipelines.runs import CodeLocation, code_location, execute_job_run
+from awan_trading.config import DEFAULT_CONFIG_FILE, Settings, load_config, load_settings
+from awan_trading.errors import AwanError, ConfigError
+from awan_trading.logs import setup_logging
+from awan_trading.masking import mask_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 7
@@ -40,86 +50,117 @@ def dagster_home(awan_home: Path) -> Path:
     return home
 
 
+def demo_config(settings: Settings, first: date) -> Path:
+    """`<AWAN_HOME>/demo.toml`: the active config with `history_start = first`.
+
+    Written as text so the file keeps its comments; then loaded like any config, which
+    refuses anything the substitution could have broken.
+    """
+    source = settings.config_file or Path(DEFAULT_CONFIG_FILE)
+    text = source.read_text() if source.exists() else ""
+    line = f"history_start = {first.isoformat()}"
+    text, found = re.subn(r"(?m)^history_start\s*=\s*[0-9-]+", line, text)
+    if not found:
+        text, found = re.subn(r"(?m)^\[universe\]\s*$", f"[universe]\n{line}", text)
+    if not found:
+        text += f"\n[universe]\n{line}\n"
+    target = settings.home / "demo.toml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    if load_config(target).universe.history_start != first:
+        raise ConfigError(f"{source}: could not set universe.history_start for the demo")
+    return target
+
+
 def run_demo(days: int = DAYS) -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    config = load_config(settings.config_file)
+    setup_logging(settings)
+    today = datetime.now(UTC).date()
+    first_day = today - timedelta(days=days)
+    config_file = demo_config(settings, first_day).resolve()
+    # The code location (here and in `dagster dev`) reads its config from this variable.
+    os.environ["AWAN_CONFIG_FILE"] = str(config_file)
+    config = load_config(config_file)
     home = dagster_home(settings.home)
-    from awan_pipelines.definitions import build_definitions
-
-    defs = build_definitions(config, settings)
 
     symbols = sorted(config.universe.symbols)
-    today = datetime.now(UTC).date()
-    first, last = (
-        (today - timedelta(days=days)).isoformat(),
-        (today - timedelta(days=1)).isoformat(),
-    )
+    first, last = first_day.isoformat(), (today - timedelta(days=1)).isoformat()
     instance = dg.DagsterInstance.get()
     console.print(
         f"[bold]awan demo[/]: backfilling {first} → {last} × {', '.join(symbols)} from the "
-        f"{config.universe.exchange} exchange into {settings.resolved_store_url()}"
+        f"{config.universe.exchange} exchange into {mask_url(settings.resolved_store_url())}"
     )
-    with console.status("ingest_job: fetch, validate, store, indicators, signals …"):
-        ingest = run_ingest(defs, instance, first, last, symbols)
-    console.print(
-        f"ingest run {ingest.run_id}: {'[green]success' if ingest.success else '[red]failed'}"
-    )
-    if not ingest.success:
-        return 1
-    with console.status("reports_job: backtests and pair ranking …"):
-        reports = defs.resolve_job_def("reports_job").execute_in_process(
-            instance=instance,
-            run_config=QUIET_LOGS,
-            tags={"awan/trigger": "demo", **max_runtime_tags(DEMO_MAX_RUNTIME_S)},
-            raise_on_error=False,
-        )
+    with code_location(instance) as location:
+        ingest = []
+        for symbol in symbols:
+            with console.status(
+                f"ingest_job {symbol}: fetch, validate, store, indicators, signals …"
+            ):
+                ingest.append(run_ingest(instance, location, first, last, symbol))
+            ok = ingest[-1].success
+            console.print(
+                f"ingest run {ingest[-1].run_id} ({symbol}): "
+                f"{'[green]success' if ok else '[red]failed'}"
+            )
+            if not ok:
+                return 1
+        with console.status("reports_job: backtests and pair ranking …"):
+            reports = execute_job_run(
+                instance,
+                location,
+                "reports_job",
+                {"awan/trigger": "demo", **max_runtime_tags(DEMO_MAX_RUNTIME_S)},
+                QUIET_LOGS,
+            )
     console.print(
         f"reports run {reports.run_id}: {'[green]success' if reports.success else '[red]failed'}"
     )
     print_summary(ingest, reports)
     console.print(
         "\nOpen the UI (asset graph, lineage, checks, plots):\n"
-        f"  [bold]DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml[/]"
+        f"  [bold]AWAN_CONFIG_FILE={config_file} DAGSTER_HOME={home} "
+        ".venv/bin/dagster dev -w workspace.yaml[/]"
     )
     return 0 if reports.success else 1
 
 
 def run_ingest(
-    defs: dg.Definitions,
     instance: dg.DagsterInstance,
+    location: CodeLocation,
     first: str,
     last: str,
-    symbols: list[str],
+    symbol: str,
     max_runtime_s: int = DEMO_MAX_RUNTIME_S,
-) -> dg.ExecuteInProcessResult:
-    """One run over the rectangle of days × symbols, as a single-run backfill would launch.
+) -> dg.ExecutionResult:
+    """One symbol's days in one run of `ingest_job`, as a single-run backfill launches them.
 
     The run executes inside this process, so no code server watches it: if the demo is killed,
     only the monitoring daemon (`dagster dev` on this instance) ends the run, after
     `max_runtime_s` (`awan_pipelines.run_limits`).
     """
-    return defs.resolve_job_def("ingest_job").execute_in_process(
-        instance=instance,
-        run_config=QUIET_LOGS,
-        tags={
-            "dagster/asset_partition_range_start": f"{first}|{symbols[0]}",
-            "dagster/asset_partition_range_end": f"{last}|{symbols[-1]}",
+    return execute_job_run(
+        instance,
+        location,
+        "ingest_job",
+        {
+            "dagster/asset_partition_range_start": f"{first}|{symbol}",
+            "dagster/asset_partition_range_end": f"{last}|{symbol}",
             "awan/trigger": "demo",
+            **symbol_tags(symbol),
             **max_runtime_tags(max_runtime_s),
         },
-        raise_on_error=False,
+        QUIET_LOGS,
     )
 
 
-def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProcessResult) -> None:
+def print_summary(ingest: Sequence[dg.ExecutionResult], reports: dg.ExecutionResult) -> None:
     assets = Table(title="materialized")
     for column in ("asset", "partitions", "rows", "first", "last"):
         assets.add_column(column)
     for node in sorted(
-        {e.asset_key.to_user_string() for e in ingest.get_asset_materialization_events()}
+        {e.asset_key.to_user_string() for r in ingest for e in r.get_asset_materialization_events()}
     ):
-        events = ingest.asset_materializations_for_node(node)
+        events = [e for r in ingest for e in r.asset_materializations_for_node(node)]
         if not events:
             continue
         rows = sum(e.metadata["dagster/row_count"].value for e in events)
@@ -132,27 +173,26 @@ def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProces
             node,
             str(len(events)),
             f"{rows:,}",
-            min(s[0] for s in spans) if spans else "-",
-            max(s[1] for s in spans) if spans else "-",
+            _utc(min(s[0] for s in spans)) if spans else "-",
+            _utc(max(s[1] for s in spans)) if spans else "-",
         )
     console.print(assets)
-    checks = ingest.get_asset_check_evaluations()
+    checks = [c for r in ingest for c in r.get_asset_check_evaluations()]
     failed = [c for c in checks if not c.passed]
     console.print(f"asset checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
-    metrics = Table(title="backtests (last 30 days of stored 1h candles)")
-    for column in ("strategy", "trades", "total return", "sharpe", "max drawdown"):
+    metrics = Table(title="backtests (on the stored signals)")
+    for column in ("strategy", "window", "trades", "total return", "sharpe", "max drawdown"):
         metrics.add_column(column, justify="right")
     for node in ("backtest_boll_stoch", "backtest_ema_trend"):
         for event in reports.asset_materializations_for_node(node):
-            values = {
-                r.data["metric"]: r.data["value"] for r in event.metadata["metrics"].value.records
-            }
+            values = {k: v.value for k, v in event.metadata.items()}
             metrics.add_row(
                 node.removeprefix("backtest_"),
-                f"{values.get('trades', 0):.0f}",
-                f"{values.get('total_return', 0):+.2%}",
+                f"{values['window_days']:.1f} days to {_utc(values['window_end'])}",
+                f"{values.get('trade_count', 0)}",
+                f"{values.get('total_return_pct', 0):+.2f} %",
                 f"{values['sharpe']:.2f}" if "sharpe" in values else "-",
-                f"{values.get('max_drawdown', 0):.2%}",
+                f"{values.get('max_drawdown_pct', 0):.2f} %",
             )
     console.print(metrics)
     for event in reports.asset_materializations_for_node("pair_ranking"):
@@ -165,6 +205,10 @@ def print_summary(ingest: dg.ExecuteInProcessResult, reports: dg.ExecuteInProces
                 str(row["rank"]), row["symbol"], row["side"], f"{row['score']:.4f}", row["ts"]
             )
         console.print(ranking)
+
+
+def _utc(timestamp: float) -> str:
+    return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d %H:%M}"
 
 
 def main() -> None:

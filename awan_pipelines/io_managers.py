@@ -2,7 +2,8 @@
 
 Assets return frames and never talk to the store; this module decides what a partition means in
 the store (a per-symbol [start, end) window), replaces exactly that window in one transaction,
-and loads exactly the window (plus look-back) a downstream asset asked for. What an asset holds
+and loads exactly the window (plus look-back) a downstream asset asked for. The metadata a
+partition shows is computed by the assets, per partition (`awan_pipelines.metadata`). What an asset holds
 — candles, indicators, signals — and its timeframe come from the asset's definition metadata,
 so one IO manager serves every asset.
 """
@@ -24,66 +25,6 @@ KIND = "awan/kind"
 TIMEFRAME = "awan/timeframe"
 STRATEGY = "awan/strategy"
 CANDLES, INDICATORS, SIGNALS = "candles", "indicators", "signals"
-
-
-def frame_metadata(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
-    """Row count, first/last ts and a preview: what the UI shows for each materialization.
-
-    Gaps are counted by the `ohlcv` asset, which has already validated the frame; the IO
-    manager does not validate it a second time.
-
-    For a run over several partitions Dagster copies output metadata onto every partition, so
-    the IO manager then labels these as the run's (`run_*`) and the asset adds each partition's
-    own row count and time span (`partition_metadata`).
-    """
-    meta: dict[str, dg.MetadataValue] = {"dagster/row_count": dg.MetadataValue.int(frame.height)}
-    if frame.height and "ts" in frame.columns:
-        meta["first_ts"] = dg.MetadataValue.text(str(frame["ts"].min()))
-        meta["last_ts"] = dg.MetadataValue.text(str(frame["ts"].max()))
-    if "symbol" in frame.columns:
-        meta["symbols"] = dg.MetadataValue.text(
-            ", ".join(sorted(frame["symbol"].unique().to_list()))
-        )
-    preview = frame.head(5).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
-    meta["preview"] = dg.MetadataValue.md(_markdown_table(preview))
-    return meta
-
-
-def partition_metadata(context: dg.AssetExecutionContext, frame: pl.DataFrame) -> None:
-    """Each partition's own row count and first/last ts, when a run covers several."""
-    keys = context.partition_keys
-    if len(keys) <= 1:
-        return
-    spans: dict[str, tuple[int, object, object]] = {}
-    if frame.height:
-        per_day = frame.group_by(pl.col("ts").dt.strftime("%Y-%m-%d").alias("day"), "symbol").agg(
-            pl.len().alias("rows"),
-            pl.col("ts").min().alias("first"),
-            pl.col("ts").max().alias("last"),
-        )
-        spans = {
-            f"{r['day']}|{r['symbol']}": (r["rows"], r["first"], r["last"])
-            for r in per_day.iter_rows(named=True)
-        }
-    for key in keys:
-        rows, first, last = spans.get(key, (0, None, None))
-        meta: dict[str, object] = {"dagster/row_count": dg.MetadataValue.int(rows)}
-        if first is not None:
-            meta |= {"first_ts": str(first), "last_ts": str(last)}
-        context.add_asset_metadata(meta, partition_key=key)
-
-
-def _markdown_table(frame: pl.DataFrame) -> str:
-    if frame.is_empty():
-        return "_no rows_"
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join([head, rule, *rows])
-
-
-def _cell(value: object) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _windows(
@@ -157,13 +98,11 @@ class StoreIOManager(dg.ConfigurableIOManager):
                     raise DataError(
                         f"{context.asset_key.to_user_string()}: unknown awan/kind {kind!r}"
                     )
-        meta = {
-            **frame_metadata(obj),
-            "rows_written": written,
-        }
-        if len(context.asset_partition_keys) > 1:
-            meta = {f"run_{k.removeprefix('dagster/')}": v for k, v in meta.items()}
-        context.add_output_metadata(meta)
+        # Row counts, times and previews are the asset's, per partition (awan_pipelines.metadata);
+        # what was written is known per window here, so it is shown only when a run writes one
+        # partition — on a range run Dagster would copy a run-wide count onto every partition.
+        if len(context.asset_partition_keys) == 1:
+            context.add_output_metadata({"rows_written": written})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         upstream = context.upstream_output

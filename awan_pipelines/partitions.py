@@ -46,7 +46,7 @@ def windows_by_symbol(
     """
     days: dict[str, list[datetime]] = defaultdict(list)
     for key in keys:
-        dims = key.keys_by_dimension if isinstance(key, dg.MultiPartitionKey) else _split(key)
+        dims = dimensions(key)
         days[dims[SYMBOL]].append(datetime.fromisoformat(dims[DATE]).replace(tzinfo=UTC))
     windows: dict[str, list[tuple[datetime, datetime]]] = {}
     for symbol, starts in days.items():
@@ -62,12 +62,12 @@ def windows_by_symbol(
 
 def partition_dates(keys: list[dg.MultiPartitionKey] | list[str]) -> set[str]:
     """The `YYYY-MM-DD` dates that a list of day × symbol keys covers."""
-    return {
-        (k.keys_by_dimension if isinstance(k, dg.MultiPartitionKey) else _split(k))[DATE]
-        for k in keys
-    }
+    return {dimensions(k)[DATE] for k in keys}
 
 
-def _split(key: str) -> dict[str, str]:
+def dimensions(key: dg.MultiPartitionKey | str) -> dict[str, str]:
+    """`{"date": "YYYY-MM-DD", "symbol": "BTC/USDT"}` of a key or its `date|symbol` string."""
+    if isinstance(key, dg.MultiPartitionKey):
+        return dict(key.keys_by_dimension)
     day, symbol = key.split("|", 1)
     return {DATE: day, SYMBOL: symbol}

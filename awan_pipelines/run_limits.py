@@ -1,4 +1,4 @@
-"""How long a run may stay in progress before Dagster's run monitoring ends it.
+"""Run limits: how long a run may stay in progress, and one run per symbol at a time.
 
 A run whose process dies without reporting (SIGKILL, OOM kill, a code-server container that
 restarts with its runs inside) stays `STARTED` and keeps its queued-coordinator slot for good.
@@ -29,3 +29,13 @@ def max_runtime_tags(seconds: int) -> dict[str, str]:
     if seconds <= 0:
         raise ValueError(f"a run's maximum runtime must be positive, got {seconds}")
     return {dg.MAX_RUNTIME_SECONDS_TAG: str(seconds)}
+
+
+# `dagster.yaml` allows one in-progress run per value of this tag: runs that write or trade one
+# symbol queue behind each other instead of racing on its rows and orders.
+SYMBOL_TAG = "awan/symbol"
+
+
+def symbol_tags(symbol: str) -> dict[str, str]:
+    """The tag that puts a run under its symbol's concurrency limit."""
+    return {SYMBOL_TAG: symbol}

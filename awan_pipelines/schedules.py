@@ -1,10 +1,12 @@
-"""Schedules: keep today's partitions current, refresh the reports nightly.
+"""The ingest schedule: keep today's candle partitions current.
 
-The ingest schedule asks for the running day's partition of every symbol every few minutes;
-each request replaces that day's window, so repeated ticks are idempotent and the day fills up
-as candles close. A run that dies without reporting is ended by the monitoring daemon after
-`INGEST_TODAY_MAX_RUNTIME_S`, so it cannot hold a run slot for good. Reports (backtests,
-ranking) are cheap but not urgent: once a night.
+It asks for the running day's candles of every symbol every few minutes; each request replaces
+that day's window, so repeated ticks are idempotent and the day fills up as candles close.
+Indicators, signals and reports follow by their automation conditions (`automation.py`). Each
+run is one symbol's and carries `awan/symbol`, the tag `dagster.yaml` limits to one run per
+symbol at a time, so a slow tick queues behind the previous one instead of racing it. A run
+that dies without reporting is ended by the monitoring daemon after
+`INGEST_TODAY_MAX_RUNTIME_S`, so it cannot hold a run slot for good.
 """
 
 from __future__ import annotations
@@ -12,15 +14,12 @@ from __future__ import annotations
 import dagster as dg
 
 from awan_pipelines.partitions import partition_key
-from awan_pipelines.run_limits import INGEST_TODAY_MAX_RUNTIME_S, max_runtime_tags
+from awan_pipelines.run_limits import INGEST_TODAY_MAX_RUNTIME_S, max_runtime_tags, symbol_tags
 
 INGEST_CRON = "*/5 * * * *"
-REPORTS_CRON = "30 0 * * *"
 
 
-def build_schedules(
-    ingest_job: str, reports_job: str, symbols: list[str]
-) -> list[dg.ScheduleDefinition]:
+def build_schedules(ingest_job: str, symbols: list[str]) -> list[dg.ScheduleDefinition]:
     @dg.schedule(
         job_name=ingest_job,
         cron_schedule=INGEST_CRON,
@@ -36,14 +35,9 @@ def build_schedules(
                 partition_key=partition_key(day, symbol),
                 tags={
                     "awan/trigger": "ingest_today",
+                    **symbol_tags(symbol),
                     **max_runtime_tags(INGEST_TODAY_MAX_RUNTIME_S),
                 },
             )
 
-    nightly = dg.ScheduleDefinition(
-        name="nightly_reports",
-        job_name=reports_job,
-        cron_schedule=REPORTS_CRON,
-        execution_timezone="UTC",
-    )
-    return [ingest_today, nightly]
+    return [ingest_today]

@@ -1,4 +1,17 @@
-"""Sensors of the awan code location: run-failure alerts to Telegram.
+"""Sensors of the awan code location: signals → execution runs, run-failure alerts.
+
+`make_signal_sensor(job, selection)` turns each new row of the store's `signals` table into one
+run of the execution job (the shape of Dagster's project_fully_featured sensors: a factory
+over the job, unit-tested with `build_sensor_context(cursor=…)`). The cursor is the store's
+`seq`, so a tick reads only rows it has not seen; the run key is the signal id, so the daemon
+launches a key once per instance. That dedup lives in the instance database and goes with it
+(a wiped or new instance starts from cursor 0 and re-requests every fresh signal), which is
+why the execution itself is idempotent per signal id through the store's intent guard.
+
+Not every row is for this location to trade: only the configured exchange, strategy,
+parameter hash and timeframe are, and only while the signal is fresh — a backfill writes
+months of historical signals, and trading those now would be wrong. Skipped rows still
+advance the cursor.
 
 A failed ingest or execution run is something a trader must hear about without watching the
 UI. The alert names the job and run id (to open it in the UI), the partition, the failed step
@@ -8,12 +21,111 @@ no-op when Telegram is not configured, so the sensor itself never fails a tick f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
-from awan_pipelines.resources import TelegramResource
+from awan_pipelines.execution import signal_run_request
+from awan_pipelines.resources import StoreResource, TelegramResource
+from awan_trading.market.timeframes import parse_timeframe
 from awan_trading.notify import format_run_failure
+
+SIGNAL_SENSOR = "signal_sensor"
+SIGNAL_PAGE = 500  # rows per store read; a tick reads pages until it has seen them all
+
+
+@dataclass(frozen=True)
+class SignalSelection:
+    """Which signals this location executes, and until when after their candle closed.
+
+    `max_delay` counts from the close of the signal's candle (`ts + timeframe`, when the
+    strategy decided); the default, one candle, keeps a signal tradable until the next
+    candle closes, after which the next decision supersedes it.
+    """
+
+    exchange: str
+    strategy: str
+    params_hash: str
+    timeframe: str
+    max_delay: timedelta | None = None
+
+    def skip_reason(self, row: Mapping[str, Any], now: datetime) -> str | None:
+        """Why `row` is not executed here (a short label for the tick's log), or None."""
+        for name in ("exchange", "strategy", "params_hash", "timeframe"):
+            if row[name] != getattr(self, name):
+                return f"other {name}"
+        tf = parse_timeframe(self.timeframe)
+        ts = row["ts"] if row["ts"].tzinfo else row["ts"].replace(tzinfo=UTC)
+        closed = ts + tf.delta
+        if now - closed > (self.max_delay if self.max_delay is not None else tf.delta):
+            return "stale"
+        return None
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_signal_sensor(
+    job: dg.JobDefinition,
+    selection: SignalSelection,
+    *,
+    name: str = SIGNAL_SENSOR,
+    clock: Callable[[], datetime] | None = None,
+    minimum_interval_seconds: int = 5,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    """A sensor requesting one `job` run per new selected signal (run_key = signal id).
+
+    `clock` is what "now" means for freshness (the wall clock; a replay passes the sim's).
+    Dagster's default interval is 30 s; a signal waits at most `minimum_interval_seconds`
+    plus the daemon's loop for its tick.
+    """
+    now = clock or _wall_clock
+
+    @dg.sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=(
+            f"One {job.name} run per new {selection.strategy} {selection.timeframe} signal "
+            f"on {selection.exchange} (run key = signal id); cursor = the store's seq."
+        ),
+    )
+    def signal_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
+        cursor = int(context.cursor or 0)
+        at = now()
+        requests: list[dg.RunRequest] = []
+        skipped: Counter[str] = Counter()
+        while True:
+            page = store.get().signals_after(cursor, limit=SIGNAL_PAGE)
+            for row in page.iter_rows(named=True):
+                reason = selection.skip_reason(row, at)
+                if reason is None:
+                    requests.append(signal_run_request(row))
+                else:
+                    skipped[reason] += 1
+            if page.height:
+                cursor = int(page["seq"][-1])
+            if page.height < SIGNAL_PAGE:
+                break
+        summary = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+        if summary:
+            context.log.info(f"skipped signals up to seq {cursor}: {summary}")
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=str(cursor),
+            skip_reason=None
+            if requests
+            else f"no new signal to execute (seq {cursor}); {summary}".rstrip("; "),
+        )
+
+    return signal_sensor
 
 
 def _error_text(event: dg.DagsterEvent) -> str:

@@ -13,7 +13,6 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -29,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from awan_trading.errors import AwanError, ConfigError
 from awan_trading.market.timeframes import parse_timeframe
+from awan_trading.masking import url_passwords
 
 DEFAULT_CONFIG_FILE = "awan.toml"
 
@@ -213,17 +213,11 @@ class Settings(BaseSettings):
         """Every secret string, for the log redactor."""
         secrets = [self.exchange_api_key, self.exchange_api_secret, self.telegram_token]
         values = [s.get_secret_value() for s in secrets if s is not None]
-        values += [_url_password(self.store_url.get_secret_value())]
+        # Found without parsing: a password with `/`, `@` or a space breaks urllib's parser.
+        values += url_passwords(self.store_url.get_secret_value())
         if self.redis_url is not None:
-            values.append(_url_password(self.redis_url.get_secret_value()))
+            values += url_passwords(self.redis_url.get_secret_value())
         return [v for v in values if v]
-
-
-def _url_password(url: str) -> str:
-    try:
-        return urlsplit(url).password or ""
-    except ValueError:
-        return ""
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -7,9 +7,19 @@ traceback, while programming errors still surface as ordinary exceptions.
 
 from __future__ import annotations
 
+from awan_trading.masking import redact
+
 
 class AwanError(Exception):
-    """An expected failure whose message is meant for the user as-is."""
+    """An expected failure whose message is meant for the user as-is.
+
+    Its message is redacted when the error is made (registered secrets, URL passwords): it
+    travels to the CLI's error line, Dagster's step failure, a Telegram alert, and every one of
+    them must be safe, whatever driver message it wraps.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(AwanError):

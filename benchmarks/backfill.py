@@ -6,7 +6,7 @@ Goal (issue 5): under 3 minutes on this machine for `ohlcv_1m`. What runs:
   (`build_definitions`) for a config with the symbols and timeframe `1m` only, a fresh DuckDB
   store and a fresh SQLite Dagster instance in a temp dir. The runs are the ones a
   `BackfillPolicy.single_run()` backfill launches over a day × symbol asset: one run per symbol
-  covering the whole date range (DAGSTER_NOTES: the daemon splits a single-run backfill per
+  covering the whole date range (the daemon splits a single-run backfill per
   static key), each executed with `execute_in_process` and the range tags
   `dagster/asset_partition_range_start` / `_end` the daemon puts on those runs. Each run is the
   real asset (cache-first fetch from the sim, validation of every candle, the three checks) and

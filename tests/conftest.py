@@ -87,7 +87,7 @@ class PgDatabase:
 
     @property
     def dagster_url(self) -> str:
-        """The dagster-postgres URL: psycopg2 named explicitly (DAGSTER_NOTES pitfall)."""
+        """The dagster-postgres URL: psycopg2 named explicitly (SQLAlchemy 2.1 would pick psycopg 3)."""
         return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.name}"
 
     def connect(self) -> psycopg.Connection:

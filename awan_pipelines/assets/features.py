@@ -13,17 +13,21 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+import awan_trading.indicators.core
+import awan_trading.indicators.frame
+import awan_trading.signals
 from awan_pipelines.assets.market import ohlcv_key
-from awan_pipelines.io_managers import (
-    INDICATORS,
-    KIND,
-    SIGNALS,
-    STRATEGY,
-    TIMEFRAME,
-    partition_metadata,
-)
+from awan_pipelines.automation import features_condition
+from awan_pipelines.io_managers import INDICATORS, KIND, SIGNALS, STRATEGY, TIMEFRAME
+from awan_pipelines.metadata import add_partition_metadata
 from awan_pipelines.partitions import DATE, SYMBOL, windows_by_symbol
-from awan_trading.indicators import add_indicators, warmup_candles
+from awan_pipelines.versions import code_version
+from awan_trading.indicators import (
+    IndicatorParams,
+    add_indicators,
+    lookbacks,
+    warmup_candles,
+)
 from awan_trading.market.schema import CANDLE_COLUMNS
 from awan_trading.market.timeframes import Timeframe, parse_timeframe
 from awan_trading.market.validation import findings_frame
@@ -33,6 +37,7 @@ from awan_trading.strategies import BaseStrategy
 DAY_MS = 86_400_000
 UNIQUE_IDS_CHECK = "unique_signal_ids"
 ON_VALID_CANDLES_CHECK = "on_valid_candles"
+WARMED_UP_CHECK = "no_null_after_warmup"
 
 
 def lookback_days(candles: int, tf: Timeframe) -> int:
@@ -101,6 +106,25 @@ def signal_checks(
     )
 
 
+def nulls_after_warmup(
+    computed: pl.DataFrame, own: pl.DataFrame, params: IndicatorParams
+) -> pl.DataFrame:
+    """Own rows with a null indicator where TA-Lib must already have given a value.
+
+    An indicator's first value comes at a fixed row of its input (`lookbacks`); past that row
+    of a symbol's window (look-back included) every value must exist, or a signal downstream
+    would decide on a hole.
+    """
+    if own.is_empty():
+        return own
+    position = pl.int_range(pl.len()).over("symbol", order_by="ts")
+    late_null = pl.any_horizontal(
+        [pl.col(c).is_null() & (position >= n) for c, n in lookbacks(params).items()]
+    )
+    flagged = computed.filter(late_null).select("symbol", "ts")
+    return own.join(flagged, on=["symbol", "ts"], how="semi")
+
+
 def indicators_key(timeframe: str) -> dg.AssetKey:
     return dg.AssetKey(f"indicators_{timeframe}")
 
@@ -115,9 +139,10 @@ def build_indicators_asset(
     tf = parse_timeframe(timeframe)
     params = strategy.indicator_params()
     days = lookback_days(warmup_candles(params), tf)
+    key = indicators_key(tf.name)
 
     @dg.asset(
-        key=indicators_key(tf.name),
+        key=key,
         group_name="features",
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -131,16 +156,37 @@ def build_indicators_asset(
         ins={"candles": dg.AssetIn(ohlcv_key(tf.name), partition_mapping=with_lookback(days))},
         kinds={"polars", "talib"},
         description=f"Bollinger, EMA, RSI, Stochastic RSI, ATR and MACD on {tf} candles ({days} day(s) of look-back).",
+        code_version=code_version(
+            awan_trading.indicators.core, awan_trading.indicators.frame, params=params.model_dump()
+        ),
+        automation_condition=features_condition(),
+        check_specs=[
+            dg.AssetCheckSpec(
+                WARMED_UP_CHECK,
+                asset=key,
+                blocking=True,
+                description="no indicator is null once its warm-up rows have passed",
+            )
+        ],
     )
-    def indicators(context: dg.AssetExecutionContext, candles: pl.DataFrame) -> pl.DataFrame:
+    def indicators(context: dg.AssetExecutionContext, candles: pl.DataFrame):
         context.log.info(
             f"computing indicators over {candles.height} candles incl. {days} day(s) of look-back"
         )
-        result = own_rows(
-            add_indicators(candles, params) if candles.height else candles, context.partition_keys
+        computed = add_indicators(candles, params) if candles.height else candles
+        result = own_rows(computed, context.partition_keys)
+        add_partition_metadata(context, result)
+        yield dg.Output(result)
+        late = nulls_after_warmup(computed, result, params) if result.height else result
+        yield dg.AssetCheckResult(
+            check_name=WARMED_UP_CHECK,
+            passed=late.height == 0,
+            metadata={
+                "rows": result.height,
+                "null_after_warmup": late.height,
+                "first": str(late["ts"].min()) if late.height else "-",
+            },
         )
-        partition_metadata(context, result)
-        return result
 
     return indicators
 
@@ -172,6 +218,10 @@ def build_signals_asset(
         },
         kinds={"polars"},
         description=f"{strategy.name} entry/exit signals on {tf} candles; each signal id seeds one idempotent order.",
+        code_version=code_version(
+            type(strategy), awan_trading.signals, params=strategy.params.model_dump(mode="json")
+        ),
+        automation_condition=features_condition(),
         check_specs=[
             dg.AssetCheckSpec(
                 UNIQUE_IDS_CHECK, asset=key, blocking=True, description="no signal_id twice"
@@ -194,7 +244,7 @@ def build_signals_asset(
             f"{rows.height} signal(s) over {indicators.height} candles incl. look-back"
         )
         result = own_rows(rows, context.partition_keys)
-        partition_metadata(context, result)
+        add_partition_metadata(context, result)
         yield dg.Output(result)
         yield from signal_checks(result, indicators, tf)
 

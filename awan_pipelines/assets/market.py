@@ -1,7 +1,7 @@
 """`ohlcv_<tf>`: candles per day × symbol, fetched, validated, then handed to the IO manager.
 
 Validation happens here, before the IO manager writes, because a blocking asset check runs
-only after the write (DAGSTER_NOTES): a partition with a bad candle fails with the full report
+only after the write (the materialization is already recorded then): a partition with a bad candle fails with the full report
 and the store keeps its previous rows. Gaps are only warnings and pass, visible as a check.
 """
 
@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME, partition_metadata
+import awan_trading.market.validation
+from awan_pipelines.io_managers import CANDLES, KIND, TIMEFRAME
+from awan_pipelines.metadata import add_partition_metadata, rows_of
 from awan_pipelines.partitions import partition_dates, windows_by_symbol
 from awan_pipelines.resources import ExchangeResource, StoreResource
+from awan_pipelines.versions import code_version
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.cache_first import missing_ranges
 from awan_trading.market.schema import empty_candles
@@ -70,6 +73,7 @@ def build_ohlcv_asset(
         metadata={KIND: CANDLES, TIMEFRAME: tf.name},
         kinds={"polars"},
         description=f"{tf} OHLCV candles per UTC day and symbol, validated before they are stored.",
+        code_version=code_version(awan_trading.market.validation),
         check_specs=[
             dg.AssetCheckSpec(
                 CANDLE_RULES_CHECK, asset=key, blocking=True, description="every candle rule holds"
@@ -120,10 +124,13 @@ def build_ohlcv_asset(
                     "findings": dg.MetadataValue.md(findings_markdown(errors)),
                 },
             )
-        partition_metadata(context, candles)
         gaps = findings.filter(pl.col("rule") == "gap") if findings.height else findings
-        gaps_key = "gaps" if len(context.partition_keys) == 1 else "run_gaps"
-        yield dg.Output(candles, metadata={gaps_key: gaps.height})
+        add_partition_metadata(
+            context,
+            candles,
+            {str(k): {"gaps": rows_of(gaps, k).height} for k in context.partition_keys},
+        )
+        yield dg.Output(candles)
         yield dg.AssetCheckResult(
             check_name=CANDLE_RULES_CHECK,
             passed=True,

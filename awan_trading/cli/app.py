@@ -2,7 +2,9 @@
 
 User mistakes (bad file, bad option, invalid config) end with one red line on stderr and exit
 code 2 — never a traceback — so `awan_command` wraps each command body and turns any
-`AwanError` into that line.
+`AwanError` into that line. The app's callback runs before every command and sets logging up
+the way every awan process does (`setup_logging`): `AWAN_LOG_LEVEL`/`AWAN_LOG_FORMAT` apply and
+every secret in the settings is redacted from whatever any library logs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from awan_trading.config import load_settings
 from awan_trading.errors import AwanError
+from awan_trading.logs import setup_logging
 
 app = typer.Typer(
     name="awan",
@@ -43,6 +47,16 @@ def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
     # A Text, not markup: a message quoting `[...]` (a list of timeframes) must print as is.
     err_console.print(Text.assemble(("error:", "bold red"), " ", first), soft_wrap=True)
     return typer.Exit(code)
+
+
+@app.callback()
+def _setup() -> None:
+    """awan: observable, replayable, safe crypto trading."""
+    try:
+        settings = load_settings()
+    except AwanError as exc:
+        raise fail(str(exc)) from None
+    setup_logging(settings)
 
 
 def awan_command(fn: Callable[P, R]) -> Callable[P, R]:

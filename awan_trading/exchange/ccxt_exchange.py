@@ -114,7 +114,7 @@ class CcxtExchange(CcxtOrders):
         self.order_lookup_delay = order_lookup_delay
         options: dict[str, Any] = {"warnOnFetchOpenOrdersWithoutSymbol": False}
         if exchange_id.startswith("binance"):
-            # One exchangeInfo call for load_markets (EXCHANGE_NOTES §A).
+            # One exchangeInfo call for load_markets: spot only, no currencies or margin look-ups.
             options |= {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}
             options |= {"fetchMargins": False}
         config: dict[str, Any] = {

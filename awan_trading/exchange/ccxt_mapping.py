@@ -65,7 +65,7 @@ def rewrite_urls(urls: Any, base: str) -> Any:
 
 
 def map_error(exc: ccxt.BaseError, where: str, retry_after: float | None) -> ExchangeError:
-    """The awan error for a ccxt exception (EXCHANGE_NOTES §D); the message is redacted.
+    """The awan error for a ccxt exception; the message is redacted.
 
     Order matters: ccxt's hierarchy nests (OrderNotFound is an InvalidOrder, every
     NetworkError is an OperationFailed, BadResponse is an OperationFailed but means bad data).
@@ -307,7 +307,12 @@ def to_order(
     if side not in ("buy", "sell"):
         raise BadExchangeData(f"{where}: unsupported side {side!r}")
     type_ = order_type(raw, where)
-    created = _number(raw.get("timestamp"), f"{where}: timestamp", positive=True)
+    created = raw.get("timestamp")
+    if isinstance(created, int | float) and created <= 0:
+        # Binance's reply to placing a stop has no creation time but `workingTime` -1 (not
+        # triggered yet), which ccxt takes as the timestamp; the transaction time is it.
+        created = raw.get("lastUpdateTimestamp")
+    created = _number(created, f"{where}: timestamp", positive=True)
     updated = raw.get("lastUpdateTimestamp") or raw.get("lastTradeTimestamp") or created
     fees = [f for f in (raw.get("fees") or [raw.get("fee")]) if f]
     fee_currency = next((str(f["currency"]) for f in fees if f.get("currency")), "")

@@ -5,8 +5,9 @@ money, so its fills must follow the same model the backtests and the sim exchang
 otherwise paper results would measure a different fill model, not the strategy. Rather than
 copying that model, `PaperExchange` *is* a `SimExchange` whose market data source is the real
 venue: `VenueMarketData` offers the three things the fill model reads from `SimMarket`
-(a symbol's precision, the current price, closed 1m candles for matching resting limit
-orders) from ccxt. Candles, tickers and markets are the venue's own.
+(a symbol's precision, the current price, closed candles for matching resting orders —
+limits, stop_loss_limit sells, OCO sells) from ccxt, so paper fills follow exactly the sim's
+rules (`execution.fills`) on real prices. Candles, tickers and markets are the venue's own.
 
 Balances live in the store the same way fills do: the executor records every fill, and a
 paper account restarted later starts from its configured balance plus those fills
@@ -70,9 +71,8 @@ class VenueMarketData:
         frame = self.venue.fetch_ohlcv(symbol, "1m", from_epoch_ms(start_ms), from_epoch_ms(end_ms))
         if frame.is_empty():
             return empty_candles()
-        grid = pl.DataFrame(
-            {"ts": pl.datetime_range(frame["ts"].min(), frame["ts"].max(), "1m", eager=True)}
-        )
+        span = pl.datetime_range(frame["ts"].min(), frame["ts"].max(), "1m", eager=True)
+        grid = pl.DataFrame({"ts": span.cast(frame.schema["ts"])})  # the venue's time unit
         filled = grid.join(frame, on="ts", how="left").with_columns(
             pl.col("close").forward_fill(), pl.lit(symbol).alias("symbol")
         )
@@ -81,6 +81,15 @@ class VenueMarketData:
             pl.col("volume").fill_null(0.0),
         )
         return filled.select(frame.columns)
+
+    def candles(
+        self, symbol: str, timeframe: Timeframe, start_ms: int, end_ms: int
+    ) -> pl.DataFrame:
+        """Closed candles of a higher match timeframe, as the venue reports them (a resting
+        order is judged on whatever candles exist; a missing one judges nothing)."""
+        return self.venue.fetch_ohlcv(
+            symbol, timeframe, from_epoch_ms(start_ms), from_epoch_ms(end_ms)
+        )
 
 
 class PaperExchange(SimExchange):
@@ -92,6 +101,7 @@ class PaperExchange(SimExchange):
         *,
         slippage_bps: float = 0.0,
         balances: dict[str, float] | None = None,
+        match_timeframe: Timeframe | str = "1m",
     ) -> None:
         self.venue = venue
         self._venue_markets = venue.markets()
@@ -101,6 +111,7 @@ class PaperExchange(SimExchange):
             slippage_bps=slippage_bps,
             balances=balances,
             clock=venue.now,
+            match_timeframe=match_timeframe,
         )
         self._booting = False
         self.name = f"paper:{venue.name}"

@@ -49,6 +49,7 @@ from awan_trading.exchange.errors import (
 )
 from awan_trading.exchange.sim_market import SimMarket, SymbolProfile
 from awan_trading.exchange.sim_matching import match_candles
+from awan_trading.exchange.sim_orders import CLIENT_ORDER_ID_RE as CLIENT_ORDER_ID_RE  # re-export
 from awan_trading.exchange.sim_orders import (
     SimOrder,
     check_client_order_ids,

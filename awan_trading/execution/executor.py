@@ -333,7 +333,10 @@ class Executor:
     def _finish(self, signal_id: str | None, order: Order) -> ExecutionResult:
         fault_point("recorded")
         if order.side == "buy" and order.filled > 0:
-            self.ensure_protection(order.symbol)
+            try:
+                self.ensure_protection(order.symbol)
+            except ExchangeError as error:  # the next candle close or reconciliation retries
+                self.event("protection_failed", f"{order.symbol}: {error}")
         fault_point("protected")
         if order.filled > 0:
             notify(self.notifier, format_fill(order.symbol, order.side, order.filled,

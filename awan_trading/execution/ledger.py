@@ -101,18 +101,20 @@ def fills_by_order(store: Store, exchange: str) -> dict[str, list[Fill]]:
     return out
 
 
-def load_orders(
-    store: Store, exchange: str, *, statuses: Iterable[str] | None = None
-) -> dict[str, Order]:
-    """The exchange's recorded orders by client order id, each replayed from its fills."""
-    frame = store.orders(list(statuses) if statuses is not None else None)
+def load_orders(store: Store, exchange: str, *, stale: set[str] | None = None) -> dict[str, Order]:
+    """The exchange's recorded orders by client order id, each replayed from its fills.
+
+    `stale`, when given, receives the ids whose row is not terminal (one read serves both).
+    """
+    frame = store.orders()
     fills = fills_by_order(store, exchange)
     out: dict[str, Order] = {}
     for row in frame.iter_rows(named=True):
         if row["exchange"] == exchange:
-            out[row["client_order_id"]] = replay_fills(
-                order_from_row(row), fills.get(row["client_order_id"], [])
-            )
+            cid = row["client_order_id"]
+            out[cid] = replay_fills(order_from_row(row), fills.get(cid, []))
+            if stale is not None and row["status"] in NON_TERMINAL:
+                stale.add(cid)
     return out
 
 
@@ -122,16 +124,9 @@ def load_order(store: Store, exchange: str, client_order_id: str) -> Order | Non
 
 def to_reconcile(store: Store, exchange: str) -> list[Order]:
     """Orders that may still change: non-terminal by their row, or made so by their fills."""
-    orders = load_orders(store, exchange)
-    frame = store.orders()
-    stale_rows = {
-        r["client_order_id"]
-        for r in frame.iter_rows(named=True)
-        if r["exchange"] == exchange and r["status"] in NON_TERMINAL
-    }
-    return [
-        o for cid, o in orders.items() if o.status not in TERMINAL_STATUSES or cid in stale_rows
-    ]
+    stale: set[str] = set()
+    orders = load_orders(store, exchange, stale=stale)
+    return [o for cid, o in orders.items() if o.status not in TERMINAL_STATUSES or cid in stale]
 
 
 def record(store: Store, order: Order, *, known: Iterable[str] = ()) -> list[Fill]:

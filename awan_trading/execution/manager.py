@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from awan_trading.domain.ids import client_order_id
+from awan_trading.exchange.errors import InvalidOrder
 from awan_trading.execution import ledger, protection
 from awan_trading.execution.controls import apply_controls
 from awan_trading.execution.faults import fault_point
@@ -42,7 +44,7 @@ def on_candle_close(
     results = observe(executor, symbol)
     results.extend(apply_control_requests(executor))
     if executor.reconciled:
-        trail(executor, symbol, float(candle["high"]))
+        results.extend(trail(executor, symbol, float(candle["high"])))
         executor.ensure_protection(symbol)
     return results
 
@@ -95,22 +97,25 @@ def apply_control_requests(executor: Executor) -> list[ExecutionResult]:
     return results
 
 
-def trail(executor: Executor, symbol: str, high: float) -> bool:
-    """Raise the high-water mark; replace the stop when its trigger moves up. True if moved."""
+def trail(executor: Executor, symbol: str, high: float) -> list[ExecutionResult]:
+    """Raise the high-water mark; replace the stop when its trigger moves up.
+
+    Returns the exit a replacement turned into (a stop already above the market), if any.
+    """
     position = executor.positions().get(symbol)
     if position is None or not executor.params.trailing_stop:
-        return False
+        return []
     levels = protection.levels_of(position, executor.params)
     raised = levels.after_candle(high)
     if raised.high_water == position.high_water:
-        return False
+        return []
     market = executor.exchange.markets()[symbol]
     old = levels.stop_order(tick=market.price_increment, limit_offset=executor.stop_limit_offset)
     new = raised.stop_order(tick=market.price_increment, limit_offset=executor.stop_limit_offset)
     position.high_water = raised.high_water
     executor.store.save_position(position)
     if new is None or (old is not None and not PRICE.gt_scalar(new[0], old[0])):
-        return False
+        return []
     ids = protection.leg_ids_of(position)
     if ids is not None:
         legs = protection.cancel(executor.exchange, symbol, ids)
@@ -118,7 +123,15 @@ def trail(executor: Executor, symbol: str, high: float) -> bool:
         executor.sync_positions()
         fault_point("canceled")
         if any(leg.filled > 0 for leg in legs):
-            return False  # the stop or target filled first: that was the exit
+            return []  # the stop or target filled first: that was the exit
     n = protection.current_n(position)
-    executor.ensure_protection(symbol, n=0 if n is None else n + 1)
-    return True
+    try:
+        executor.ensure_protection(symbol, n=0 if n is None else n + 1)
+    except InvalidOrder as error:
+        # The raised stop is already above the market (it would trigger at once, which the
+        # venue refuses): the backtest exits at the next open, so exit at market now.
+        executor.event("stop_above_market", f"{symbol}: {error}; exiting at market")
+        cid = client_order_id(position.signal_id or "", "risk_exit", 0 if n is None else n + 1)
+        amount = executor._position_amount(symbol)
+        return [executor._place(position.signal_id, cid, symbol, "sell", amount)]
+    return []

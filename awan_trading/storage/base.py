@@ -9,7 +9,6 @@ a TypeError, not a lost column, and storage never imports the exchange layer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -20,6 +19,7 @@ from awan_trading.domain.orders import Fill, Order
 from awan_trading.domain.positions import Position
 from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import AwanError, DataError
+from awan_trading.masking import mask_url  # noqa: F401  (re-exported: callers import it from here)
 
 ControlAction = Literal["pause", "resume", "force_exit"]
 
@@ -34,16 +34,6 @@ class StoreUnavailableError(StoreError):
 
 class StoreWindowError(DataError):
     """A partition write got rows outside the window it was asked to replace."""
-
-
-_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):([^@/\s]*)@")
-_PARAM_PASSWORD = re.compile(r"(?i)(password=)([^&\s]+)")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by `***`, safe for logs, errors and `awan db status`."""
-    masked = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", url)
-    return _PARAM_PASSWORD.sub(lambda m: f"{m.group(1)}***", masked)
 
 
 def utcnow() -> datetime:

@@ -35,9 +35,10 @@ from redis.retry import Retry
 
 from awan_trading.domain.signals import SignalRecord
 from awan_trading.errors import ConfigError
-from awan_trading.logs import get_logger
+from awan_trading.logs import get_logger, register_secrets
 from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import EPOCH, parse_timeframe
+from awan_trading.masking import url_passwords
 from awan_trading.storage.base import mask_url
 
 T = TypeVar("T")
@@ -269,6 +270,7 @@ class RedisCache:
         signal_stream_len: int = 10_000,
     ) -> None:
         self.url = mask_url(url)
+        register_secrets(url_passwords(url))  # redis-py's errors may quote the URL
         self.prefix, self.capacity, self.candle_ttl = prefix, capacity, candle_ttl
         self.signal_stream_len = signal_stream_len
         self.breaker = breaker or CircuitBreaker(f"redis {self.url}")

@@ -29,7 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from awan_trading.logs import register_secrets
 from awan_trading.market.schema import empty_candles
+from awan_trading.masking import url_passwords
 from awan_trading.storage.base import StoreError, StoreUnavailableError, mask_url
 from awan_trading.storage.migrations import (
     MIGRATIONS_TABLE,
@@ -98,6 +100,8 @@ class PostgresStore(SqlRecords):
     ) -> None:
         self._dsn = url
         self.url = mask_url(url)
+        # psycopg_pool's connection warnings and libpq's errors quote the DSN or bits of it.
+        register_secrets(url_passwords(url))
         self.attempts = attempts
         self.timescale = timescale or TimescaleOptions()
         self._pool = ConnectionPool(

@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def _restore_signals() -> None:
-    # Background shells may hand children an ignored SIGTERM/SIGINT (DAGSTER_NOTES).
+    # Background shells may hand children an ignored SIGTERM/SIGINT (seen on CI machines).
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

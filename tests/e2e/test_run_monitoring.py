@@ -62,14 +62,13 @@ mutation($params: ExecutionParams!) {
 DEMO_SCRIPT = textwrap.dedent(
     f"""
     import dagster as dg
-    from awan_pipelines.definitions import build_definitions
     from awan_pipelines.demo import run_ingest
-    from awan_trading.config import load_config, load_settings
+    from awan_pipelines.runs import code_location
 
-    settings = load_settings()
-    defs = build_definitions(load_config(settings.config_file), settings)
-    run_ingest(defs, dg.DagsterInstance.get(), "{FIRST}", "{LAST}", ["{SYMBOL}"],
-               max_runtime_s={DEMO_MAX_RUNTIME_S})
+    instance = dg.DagsterInstance.get()
+    with code_location(instance) as location:
+        run_ingest(instance, location, "{FIRST}", "{LAST}", "{SYMBOL}",
+                   max_runtime_s={DEMO_MAX_RUNTIME_S})
     """
 )
 

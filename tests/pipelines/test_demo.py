@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 import pytest
 
 from awan_pipelines import demo
 from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S
+from awan_pipelines.runs import code_location
+from awan_trading.config import load_config
 from awan_trading.storage import open_store
 
 CONFIG = """
@@ -28,12 +32,31 @@ def test_demo_backfills_reports_and_leaves_runs_for_the_ui(tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "ingest run" in out and "reports run" in out and "dagster dev -w workspace.yaml" in out
     assert (tmp_path / "dagster" / "dagster.yaml").exists()
-    # Its runs execute in process: only their maximum runtime lets the monitoring daemon end
-    # them if the demo is killed.
+    demo_toml = tmp_path / "home" / "demo.toml"
+    assert f"AWAN_CONFIG_FILE={demo_toml}" in out.replace("\n", "")
+    first_day = (datetime.now(UTC) - timedelta(days=2)).date()
+    # The UI's partitions start where the demo's data does.
+    assert load_config(demo_toml).universe.history_start == first_day
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
-        runs = instance.get_runs()
-        assert len(runs) == 2
-        assert {r.tags[dg.MAX_RUNTIME_SECONDS_TAG] for r in runs} == {str(DEMO_MAX_RUNTIME_S)}
+        runs = {r.job_name: r for r in instance.get_runs()}
+        assert set(runs) == {"ingest_job", "reports_job"}
+        # Its runs execute in process: only their maximum runtime lets the monitoring daemon
+        # end them if the demo is killed.
+        assert {r.tags[dg.MAX_RUNTIME_SECONDS_TAG] for r in runs.values()} == {
+            str(DEMO_MAX_RUNTIME_S)
+        }
+        assert runs["ingest_job"].tags["awan/symbol"] == "ETH/USDT"
+        # They are the code location's runs: its origin, and the snapshot a code server
+        # serves now — what the UI needs to show them on the timeline and re-execute them
+        # without a "different version" warning.
+        with code_location(instance) as location:
+            (repository,) = location.get_repositories().values()
+            for name, run in runs.items():
+                assert run.remote_job_origin.location_name == "awan"
+                assert run.remote_job_origin.repository_origin.repository_name == repository.name
+                assert (
+                    run.job_snapshot_id == repository.get_full_job(name).identifying_job_snapshot_id
+                )
     store = open_store(f"duckdb:///{tmp_path / 'home' / 'awan.duckdb'}")
     try:
         assert store.read_candles("sim", "ETH/USDT", "1h").height == 48

@@ -74,6 +74,7 @@ def test_partitioned_backfill_is_recorded_in_postgres(
             "candle_rules",
             "no_gaps",
             "fresh",
+            "no_null_after_warmup",
             "unique_signal_ids",
             "on_valid_candles",
         }

@@ -28,9 +28,3 @@ def test_ingest_today_requests_the_running_day_of_every_symbol(duckdb_defs, inst
     )
     assert {r.run_key for r in schedule(later)}.isdisjoint({r.run_key for r in requests})
     assert schedule.cron_schedule == "*/5 * * * *"
-
-
-def test_nightly_reports_targets_the_reports_job(duckdb_defs):
-    schedule = duckdb_defs.resolve_schedule_def("nightly_reports")
-    assert schedule.job_name == "reports_job"
-    assert schedule.execution_timezone == "UTC"

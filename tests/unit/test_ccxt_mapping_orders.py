@@ -107,3 +107,14 @@ def test_oco_legs_must_be_the_ones_asked_for() -> None:
         )
     with pytest.raises(BadExchangeData, match="are not"):
         check_legs([leg("s", "STOP_LOSS_LIMIT")], **ids, where="w")
+
+
+def test_a_placed_stop_takes_its_creation_time_from_the_transaction() -> None:
+    # Binance's placement reply for a stop has workingTime -1 (untriggered) and no `time`;
+    # ccxt turns that into timestamp -1.
+    raw = _binance("STOP_LOSS_LIMIT", triggerPrice=91.0) | {
+        "timestamp": -1, "lastUpdateTimestamp": 1_700_000_000_500,
+    }  # fmt: skip
+    order = to_order(raw, "BTC/USDT", "t", "binance")
+    assert order.created_at == order.updated_at
+    assert order.created_at.timestamp() == 1_700_000_000.5

@@ -187,7 +187,9 @@ def test_every_setting_and_secret_comes_from_the_environment(rendered):
         env = environment(services[name])
         assert env["DAGSTER_PG_URL"] == (
             "postgresql+psycopg2://awan:pg-pw-from-env@postgres:5432/dagster"
-        ), "dagster-postgres needs the psycopg2 driver named (DAGSTER_NOTES)"
+        ), (
+            "dagster-postgres needs the psycopg2 driver named (SQLAlchemy 2.1 defaults to psycopg 3, which it cannot use)"
+        )
         assert env["AWAN_STORE_URL"] == "postgresql://awan:pg-pw-from-env@postgres:5432/awan"
         assert env["AWAN_REDIS_URL"] == "redis://:redis-pw-from-env@redis:6379/0"
         assert env["AWAN_EXCHANGE_API_KEY"] == ENV["AWAN_EXCHANGE_API_KEY"]

@@ -32,7 +32,9 @@ WITHIN = timedelta(minutes=2)
 
 @pytest.fixture
 def sim() -> SimExchange:
-    return SimExchange(SimMarket(7), balances={"USDT": 100_000.0, "BTC": 1.0, "ETH": 1.0}, clock=lambda: T0)
+    return SimExchange(
+        SimMarket(7), balances={"USDT": 100_000.0, "BTC": 1.0, "ETH": 1.0}, clock=lambda: T0
+    )
 
 
 def intent_order(cid: str, side: str = "buy", amount: float = 0.01, at: datetime = T0) -> Order:

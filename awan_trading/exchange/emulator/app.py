@@ -2,13 +2,13 @@
 
 Backed by a `SimExchange`, so candles are the sim's candles (a test can compare a month fetched
 through ccxt with `SimMarket.candles` exactly) and orders fill by the sim's rules. Replies use
-Binance's shapes (EXCHANGE_NOTES §C): decimals as strings, errors as `{"code", "msg"}` with the
+Binance's shapes: decimals as strings, errors as `{"code", "msg"}` with the
 codes ccxt maps to the right exception; every parameter is read through `params`, so a value
 that does not parse is a 400 with Binance's code, never a 500. Like Binance, klines include the
 still-forming candle — the connector must drop it. The last `REQUEST_LOG_SIZE` requests are
 logged with the fault they got (values cut at `MAX_LOGGED_VALUE` characters), so tests can count
 what reached the "exchange" while a long session's memory stays bounded. Orders are LIMIT,
-MARKET and STOP_LOSS_LIMIT (`POST /api/v3/order`); OCO order lists are served by `order_lists`,
+MARKET, STOP_LOSS_LIMIT and LIMIT_MAKER (`POST /api/v3/order`); OCO order lists are served by `order_lists`,
 and sim refusals become Binance's codes in `refusals`.
 """
 
@@ -21,8 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -38,7 +37,7 @@ from awan_trading.exchange.emulator.params import (
     epoch_ms_param,
     int_param,
     mandatory,
-    single_values,
+    read_params,
     text_param,
 )
 from awan_trading.exchange.emulator.refusals import WOULD_TRIGGER, as_binance, rejected
@@ -50,9 +49,10 @@ API = "/api/v3"
 MAX_KLINES = 1000
 STATUS = {"accepted": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED"}
 STATUS |= {"canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
+ReplyTo = Literal["query", "placed", "canceled"]
 MAX_ORDER_ID = 2**63 - 1  # Binance ids are Java longs
-# POST /api/v3/order types served; LIMIT_MAKER exists only as an OCO leg here.
-ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT")
+# POST /api/v3/order types served (LIMIT_MAKER is also an OCO leg, see `order_lists`).
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS_LIMIT", "LIMIT_MAKER")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 SIGNED = frozenset(
     f"{API}/{name}"
@@ -85,22 +85,6 @@ def loggable(params: dict[str, str]) -> dict[str, str]:
             value = f"{value[:MAX_LOGGED_VALUE]}…(+{len(value) - MAX_LOGGED_VALUE} chars)"
         kept[name[:MAX_LOGGED_VALUE]] = value
     return kept
-
-
-async def read_params(request: web.Request) -> dict[str, str]:
-    """Query string and form body as one dict, decoded strictly.
-
-    aiohttp would turn undecodable bytes into U+FFFD (query) or raise (body); Binance refuses
-    them, so bytes that are not UTF-8 are -1100 and a name sent twice is -1101.
-    """
-    try:
-        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
-        if request.can_read_body:
-            body = (await request.read()).decode("utf-8")
-            pairs += parse_qsl(body, keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
-    return single_values(pairs)
 
 
 def _num(value: float | None) -> str:
@@ -234,23 +218,33 @@ class EmulatorState:
         return {"accountType": "SPOT", "canTrade": True, "balances": rows,
                 "updateTime": to_epoch_ms(self.sim.now()), "permissions": ["SPOT"]}  # fmt: skip
 
-    def order_json(self, order: Order, *, full: bool = False) -> dict[str, Any]:
+    def order_json(
+        self, order: Order, *, reply_to: ReplyTo = "query", fills: bool = False
+    ) -> dict[str, Any]:
+        """Binance's order shape for a query, a placement or a cancel, with the time fields
+        Binance sends in each: `transactTime` only after a placement or cancel (ccxt takes an
+        order's last update from it first, so a query carrying one would show a filled order
+        untouched since creation); no `time`/`updateTime` after a placement, so an untriggered
+        stop's `workingTime` of -1 reaches ccxt as it does from Binance."""
         created, updated = to_epoch_ms(order.created_at), to_epoch_ms(order.updated_at)
         # An untriggered stop is not working yet: Binance reports workingTime -1 until then.
         waiting = order.type == "stop_loss_limit" and order.status == "accepted"
         reply: dict[str, Any] = {
             "symbol": order.symbol.replace("/", ""), "orderId": int(order.exchange_order_id),
             "orderListId": self.lists.id_of(order), "clientOrderId": order.client_order_id,
-            "transactTime": created, "time": created, "updateTime": updated,
             "workingTime": -1 if waiting else created, "price": _num(order.price or 0.0),
             "origQty": _num(order.amount), "executedQty": _num(order.filled),
             "cummulativeQuoteQty": _num((order.average or 0.0) * order.filled),
             "status": STATUS[order.status], "timeInForce": "GTC",
             "type": order.type.upper(), "side": order.side.upper(),
         }  # fmt: skip
+        if reply_to != "placed":
+            reply |= {"time": created, "updateTime": updated}
+        if reply_to != "query":
+            reply["transactTime"] = updated
         if order.stop_price is not None:
             reply["stopPrice"] = _num(order.stop_price)
-        if full:
+        if fills:
             reply["fills"] = [
                 {"price": _num(f.price), "qty": _num(f.amount), "commission": _num(f.fee),
                  "commissionAsset": f.fee_currency, "tradeId": int(f.trade_id)}
@@ -295,7 +289,7 @@ class EmulatorState:
                 stop_price=float(stop) if stop is not None else None,
             )
         self.accepted[cid] = self.accepted.get(cid, 0) + 1
-        return self.order_json(order, full=True)
+        return self.order_json(order, reply_to="placed", fills=True)
 
     def find(self, params: dict[str, str], *, cancel: bool) -> dict[str, Any]:
         symbol = self.symbol(params)
@@ -313,7 +307,7 @@ class EmulatorState:
             if cancel:
                 raise BinanceError(400, -2011, "Unknown order sent.") from None
             raise BinanceError(400, -2013, "Order does not exist.") from None
-        return self.order_json(order)
+        return self.order_json(order, reply_to="canceled" if cancel else "query")
 
     def open_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol = self.symbol(params) if "symbol" in params else None

@@ -37,7 +37,7 @@ from awan_trading.exchange.errors import OrderNotFound
 from awan_trading.market.timeframes import to_epoch_ms
 
 if TYPE_CHECKING:
-    from awan_trading.exchange.emulator.app import EmulatorState
+    from awan_trading.exchange.emulator.app import EmulatorState, ReplyTo
 
 # Binance's enums for the OCO legs; the emulator serves the first of each pair.
 ABOVE_TYPES = ("LIMIT_MAKER", "STOP_LOSS_LIMIT", "STOP_LOSS", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
@@ -90,10 +90,14 @@ def _legs(state: EmulatorState, list_client_order_id: str) -> list[Order]:
 
 
 def list_json(
-    state: EmulatorState, list_client_order_id: str, legs: list[Order], *, reports: bool
+    state: EmulatorState,
+    list_client_order_id: str,
+    legs: list[Order],
+    *,
+    reports: ReplyTo | None = None,
 ) -> dict[str, Any]:
-    """Binance's order-list shape; `orderReports` (full leg orders) only where Binance sends
-    them: in the replies to placing and canceling a list."""
+    """Binance's order-list shape; `orderReports` (the legs as orders) only where Binance
+    sends them: in the replies to placing (`reports="placed"`) and canceling a list."""
     working = any(leg.is_resting for leg in legs)
     reply: dict[str, Any] = {
         "orderListId": state.lists.ids[list_client_order_id],
@@ -112,8 +116,8 @@ def list_json(
             for leg in legs
         ],
     }
-    if reports:
-        reply["orderReports"] = [state.order_json(leg) for leg in legs]
+    if reports is not None:
+        reply["orderReports"] = [state.order_json(leg, reply_to=reports) for leg in legs]
     return reply
 
 
@@ -164,7 +168,7 @@ def create_oco(state: EmulatorState, params: dict[str, str]) -> dict[str, Any]:
     state.lists.accepted[list_cid] = state.lists.accepted.get(list_cid, 0) + 1
     for leg in sorted((target, stop), key=lambda o: int(o.exchange_order_id or 0)):
         state.lists.register(list_cid, symbol, leg.client_order_id)
-    return list_json(state, list_cid, _legs(state, list_cid), reports=True)
+    return list_json(state, list_cid, _legs(state, list_cid), reports="placed")
 
 
 def _find_list(state: EmulatorState, params: dict[str, str], client_id_param: str) -> str:
@@ -189,7 +193,7 @@ def _find_list(state: EmulatorState, params: dict[str, str], client_id_param: st
 def query_list(state: EmulatorState, params: dict[str, str]) -> dict[str, Any]:
     """`GET /api/v3/orderList`: the list by `orderListId` or `origClientOrderId`."""
     list_cid = _find_list(state, params, "origClientOrderId")
-    return list_json(state, list_cid, _legs(state, list_cid), reports=False)
+    return list_json(state, list_cid, _legs(state, list_cid))
 
 
 def cancel_list(state: EmulatorState, params: dict[str, str]) -> dict[str, Any]:
@@ -208,7 +212,7 @@ def cancel_list(state: EmulatorState, params: dict[str, str]) -> dict[str, Any]:
         state.sim.cancel_order(symbol, client_order_id=resting[0].client_order_id)
     except OrderNotFound:
         raise BinanceError(400, -2011, UNKNOWN_ORDER) from None
-    return list_json(state, list_cid, _legs(state, list_cid), reports=True)
+    return list_json(state, list_cid, _legs(state, list_cid), reports="canceled")
 
 
 def open_lists(state: EmulatorState) -> list[dict[str, Any]]:
@@ -218,4 +222,4 @@ def open_lists(state: EmulatorState) -> list[dict[str, Any]]:
         if order.list_client_order_id is not None and order.list_client_order_id not in seen:
             state.lists.id_of(order)
             seen.append(order.list_client_order_id)
-    return [list_json(state, cid, _legs(state, cid), reports=False) for cid in seen]
+    return [list_json(state, cid, _legs(state, cid)) for cid in seen]

@@ -24,6 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from aiohttp import web
 
 # Binance's own patterns, quoted in its -1100 messages.
 INT_PATTERN = r"^[0-9]{1,20}$"
@@ -157,3 +160,19 @@ def choice_param(
     if raw not in options:
         raise illegal_chars(name, ", ".join(options))
     return raw
+
+
+async def read_params(request: web.Request) -> dict[str, str]:
+    """Query string and form body as one dict, decoded strictly.
+
+    aiohttp would turn undecodable bytes into U+FFFD (query) or raise (body); Binance refuses
+    them, so bytes that are not UTF-8 are -1100 and a name sent twice is -1101.
+    """
+    try:
+        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
+        if request.can_read_body:
+            body = (await request.read()).decode("utf-8")
+            pairs += parse_qsl(body, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BinanceError(400, -1100, "Illegal characters found in a parameter.") from None
+    return single_values(pairs)

@@ -24,6 +24,7 @@ from awan_trading.exchange.errors import (
 DUPLICATE = "Duplicate order sent."
 NO_BALANCE = "Account has insufficient balance for requested action."
 WOULD_TRIGGER = "Order would immediately trigger."
+WOULD_TAKE = "Order would immediately match and take."
 PRICE_RELATIONSHIP = "The relationship of the prices for the orders is not correct."
 
 
@@ -52,10 +53,13 @@ def as_binance() -> Iterator[None]:
     except InsufficientFunds:
         raise rejected(NO_BALANCE) from None
     except InvalidOrder as exc:
-        if "trigger" in str(exc):
-            # The sim's own guard against a stop at or above the market (the emulator checks
-            # first, against the same prices; this keeps both answers identical).
+        # The sim's own guards against a stop at or above the market and a maker order that
+        # would take (the emulator checks first, against the same last price; this keeps the
+        # answer identical should the price move in between).
+        if "trigger immediately" in str(exc):
             raise rejected(WOULD_TRIGGER) from None
+        if "match immediately" in str(exc):
+            raise rejected(WOULD_TAKE) from None
         # Binance names the filter ("Filter failure: LOT_SIZE"), and ccxt maps LOT_SIZE and
         # PRICE_FILTER in the body to InvalidOrder; the sim's reason follows for people.
         raise BinanceError(400, -1013, f"Filter failure: {filter_name(exc)}; {exc}") from None
