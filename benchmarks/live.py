@@ -35,6 +35,7 @@ from awan_trading.live.clock import ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_executor, build_loop, plan_from, run_replay
+from awan_trading.market.timeframes import to_epoch_ms
 from awan_trading.storage import open_store
 from awan_trading.storage.memory_cache import MemoryCache
 
@@ -89,6 +90,9 @@ def latency_emulator(days: int, tmp: Path) -> list[float]:
         exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=server.url,
                                 order_lookup_delay=0.0)  # fmt: skip
         exchange.limiter = TokenBucket(rate=1e9, capacity=1e9)
+        # ccxt's idea of "now" is the server's, synced every few minutes of wall time; in a
+        # replay the server's clock jumps a minute per close, so the client reads the replay's
+        exchange._now_ms = lambda: to_epoch_ms(clock.now())  # type: ignore[method-assign]
         feed = CandleFeed(exchange, store, MemoryCache(), venue="binance", symbols=plan.symbols,
                           timeframe=plan.timeframe, params=plan.strategy.indicator_params(),
                           rows=plan.strategy.lookback)  # fmt: skip

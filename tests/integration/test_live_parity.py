@@ -84,7 +84,7 @@ def test_inline_replay_closes_exactly_the_backtests_trades(strategy: str, tmp_pa
     )
     # fees: the sim charges amount × price × rate per fill, the backtest the same arithmetic
     assert_frame_equal(
-        live.sort("entry_ts", "symbol").select("fee"), closed.select("fee"), rtol=1e-12
+        live.sort("entry_ts", "symbol").select("fee"), closed.select("fee"), rel_tol=1e-12
     )
     still_open = backtest.filter(pl.col("exit_reason") == "end_of_data")
     assert sorted(p.symbol for p in open_positions) == sorted(still_open["symbol"].to_list())
