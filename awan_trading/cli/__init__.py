@@ -1,6 +1,14 @@
 """The `awan` command: one typer app, one module per family of commands."""
 
-from awan_trading.cli import backtest, db, emulator, indicators, market  # noqa: F401  (registers commands)
+from awan_trading.cli import (  # noqa: F401  (registers commands)
+    backtest,
+    db,
+    emulator,
+    indicators,
+    live,
+    market,
+    trading,
+)
 from awan_trading.cli.app import app
 
 __all__ = ["app"]

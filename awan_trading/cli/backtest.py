@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -89,8 +89,19 @@ def _fmt(value: object) -> str:
 @awan_command
 def backtest_command(
     data: Annotated[
-        Path, typer.Option("--data", help="a candle parquet file or a directory of them")
-    ],
+        Path | None, typer.Option("--data", help="a candle parquet file or a directory of them")
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(help="instead of --data: candles from this exchange (sim), with warm-up"),
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="with --exchange: comma-separated (default: the config's)")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="with --exchange: first candle open (UTC); no trade before")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="with --exchange: end (UTC), exclusive")] = None,
     strategy: Annotated[
         str, typer.Option("--strategy", help="registered strategy name")
     ] = "boll_stoch",
@@ -123,13 +134,20 @@ def backtest_command(
     from pydantic import ValidationError
 
     from awan_trading.backtest import BacktestConfig, run_backtest
-    from awan_trading.backtest.plots import plot_equity, plot_trades
-    from awan_trading.cli.paths import atomic_dir, check_output_dir
+    from awan_trading.cli.paths import check_output_dir
     from awan_trading.errors import ConfigError
     from awan_trading.market.validation import ensure_valid
     from awan_trading.strategies import get_strategy, parse_overrides
 
     chosen = get_strategy(strategy, parse_overrides(set_ or []))
+    if (data is None) == (exchange is None):
+        raise ConfigError("give either --data FILE_OR_DIR or --exchange sim --start … --end …")
+    if exchange is not None:
+        _backtest_exchange(exchange, symbols, timeframe, start, end, chosen, out, as_json)
+        return
+    if symbols is not None or start is not None or end is not None:
+        raise ConfigError("--symbols, --start and --end go with --exchange, not --data")
+    assert data is not None
     try:
         config = BacktestConfig(
             initial_cash=cash,
@@ -163,31 +181,73 @@ def backtest_command(
         )
         result = run_backtest(candles, chosen, config, timeframe=tf)
         progress.update(task, description=f"writing {out}")
-        metrics = {
-            "strategy": chosen.name,
-            "params": chosen.params.model_dump(mode="json"),
-            "timeframe": tf,
-            **result.metrics,
-        }
-        # All five files are written to a temporary folder first: a failure in any of them
-        # (a plot, a full disk) leaves `out` as it was instead of half a result.
-        try:
-            with atomic_dir(out) as folder:
-                result.trades.write_parquet(folder / "trades.parquet")
-                result.equity.write_parquet(folder / "equity.parquet")
-                (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-                plot_equity(result.equity, folder / "equity.png")
-                plot_trades(result.frame, result.trades, folder / "chart.png")
-        except OSError as exc:  # checked up front, but a disk can still fill up meanwhile
-            raise DataError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+        metrics = _write_outputs(result, chosen, tf, out)
+    _report(result, metrics, chosen, candles.get_column("symbol").n_unique(), tf, out, as_json)
+
+
+def _write_outputs(result: Any, chosen: Any, tf: str, out: Path) -> dict:
+    """The five files, written into a temporary folder first: a failure in any of them (a
+    plot, a full disk) leaves `out` as it was instead of half a result."""
+    from awan_trading.backtest.plots import plot_equity, plot_trades
+    from awan_trading.cli.paths import atomic_dir
+
+    metrics = {
+        "strategy": chosen.name,
+        "params": chosen.params.model_dump(mode="json"),
+        "timeframe": tf,
+        **result.metrics,
+    }
+    try:
+        with atomic_dir(out) as folder:
+            result.trades.write_parquet(folder / "trades.parquet")
+            result.equity.write_parquet(folder / "equity.parquet")
+            (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            plot_equity(result.equity, folder / "equity.png")
+            plot_trades(result.frame, result.trades, folder / "chart.png")
+    except OSError as exc:  # checked up front, but a disk can still fill up meanwhile
+        raise DataError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    return metrics
+
+
+def _backtest_exchange(
+    exchange: str, symbols: str | None, timeframe: str | None, start: str | None,
+    end: str | None, chosen: Any, out: Path, as_json: bool,
+) -> None:  # fmt: skip
+    """`--exchange sim --start --end`: the window a live replay trades, sized like live."""
+    from awan_trading.backtest.window import backtest_window, like_live_config
+    from awan_trading.cli.paths import check_output_dir
+    from awan_trading.config import load_config
+    from awan_trading.errors import ConfigError
+    from awan_trading.exchange.factory import open_exchange
+    from awan_trading.live.runner import plan_from
+
+    if exchange != "sim":
+        raise ConfigError(f"--exchange {exchange!r}: backtests on exchange candles use the sim")
+    if start is None or end is None:
+        raise ConfigError("--exchange needs --start and --end (the window to backtest)")
+    config = load_config()
+    plan = plan_from(config, mode="sim", symbols=symbols, timeframe=timeframe,
+                     strategy=chosen.name, start=start, end=end)  # fmt: skip
+    check_output_dir(out)
+    venue = open_exchange("sim", config)
+    assert plan.start is not None and plan.end is not None
+    result = backtest_window(
+        venue, plan.symbols, plan.timeframe, plan.start, plan.end, chosen,
+        like_live_config(config, venue, plan.symbols),
+    )  # fmt: skip
+    metrics = _write_outputs(result, chosen, plan.timeframe, out)
+    _report(result, metrics, chosen, len(plan.symbols), plan.timeframe, out, as_json)
+
+
+def _report(
+    result: Any, metrics: dict, chosen: Any, n_symbols: int, tf: str, out: Path, as_json: bool
+) -> None:
     if as_json:
         typer.echo(json.dumps(metrics))
         return
     from awan_trading.cli.app import console
 
-    table = Table(
-        title=f"{chosen.name} · {candles.get_column('symbol').n_unique()} symbol(s) · {tf}"
-    )
+    table = Table(title=f"{chosen.name} · {n_symbols} symbol(s) · {tf}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():

@@ -206,11 +206,27 @@ class Executor:
         )
 
     def equity(self) -> tuple[float, float]:
-        """(equity, free cash) in the quote currency: positions marked at their entry price."""
+        """(equity, free cash) in the quote currency, as the backtest sizes an entry.
+
+        Positions are marked at the venue's last price (the previous close, on the sim), the
+        backtest's "equity at the previous closes"; a position entered at this very instant
+        (an earlier entry of the same close) counts at its stake, so every entry of one close
+        is sized from the same equity, as the backtest sizes them. Without a price (a venue
+        error), a position counts at its entry price.
+        """
         balance = self.exchange.fetch_balance()
         quote = self._quote()
-        marked = sum(p.amount * p.entry_price for p in self.positions().values())
+        now = epoch_ms(self.now())
+        marked = 0.0
+        for p in self.positions().values():
+            marked += p.stake if p.entry_ts >= now else p.amount * self._last_price(p)
         return balance.total(quote) + marked, balance.free.get(quote, 0.0)
+
+    def _last_price(self, position: Position) -> float:
+        try:
+            return self.exchange.fetch_ticker(position.symbol).last
+        except ExchangeError:
+            return position.entry_price
 
     def _quote(self) -> str:
         symbols = list(self.positions()) or list(self.symbols) or ["BTC/USDT"]

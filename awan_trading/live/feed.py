@@ -74,11 +74,16 @@ class CandleFeed:
         self.rows = rows
         self.need = warmup_candles(params) + rows - 1
 
-    def window(self, symbol: str) -> pl.DataFrame:
-        """The symbol's last `need` candles as the cache (else the store) holds them."""
-        return recent_candles(
-            self.store, self.cache, self.venue, symbol, self.tf.name, self.need
-        ).select(CANDLE_COLUMNS)
+    def window(self, symbol: str, close_ms: int) -> pl.DataFrame:
+        """The symbol's last `need` candles before `close_ms`, from the cache (else the store).
+
+        Candles at or after `close_ms` are dropped: a replay of last month runs on a store
+        (and cache) that may already hold this week.
+        """
+        window = recent_candles(self.store, self.cache, self.venue, symbol, self.tf.name, self.need)
+        if window.height and to_epoch_ms(window["ts"][-1]) >= close_ms:
+            window = window.filter(pl.col("ts") < from_epoch_ms(close_ms))
+        return window.select(CANDLE_COLUMNS)
 
     def _missing(self, symbol: str, window: pl.DataFrame, close_ms: int) -> pl.DataFrame:
         """The candles after the window's last one up to `close_ms`, from the exchange."""
@@ -100,7 +105,7 @@ class CandleFeed:
         windows: dict[str, pl.DataFrame] = {}
         fresh: list[pl.DataFrame] = []
         for symbol in self.symbols:
-            window = self.window(symbol)
+            window = self.window(symbol, close_ms)
             new = self._missing(symbol, window, close_ms)
             windows[symbol] = window
             if new.height:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -33,9 +35,14 @@ def heartbeat_age(store: Store, bot: str, now: datetime | None = None) -> timede
     return (now or datetime.now(UTC)) - last[0]
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM / SIGINT set `stop` (main thread only; elsewhere the caller owns stopping)."""
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """SIGTERM / SIGINT set `stop` inside the block; the previous handlers come back after.
+
+    Only the main thread can own signal handlers; elsewhere the caller owns stopping.
+    """
     if threading.current_thread() is not threading.main_thread():
+        yield stop
         return
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -44,5 +51,9 @@ def install_stop_handlers(stop: threading.Event) -> None:
         )
         stop.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -128,9 +128,7 @@ class LiveLoop:
         settles positions."""
         update = self.feed.advance(close)
         report = StepReport(close, update.candles.height)
-        last = update.indicators.group_by("symbol", maintain_order=True).tail(1)
-        for candle in last.filter(pl.col("symbol").is_in(update.ready)).iter_rows(named=True):
-            report.results.extend(self.executor.on_candle_close(candle["symbol"], candle))
+        report.results.extend(self._manage(update.indicators, update.ready))
         if trade and update.ready:
             signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
             window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
@@ -144,6 +142,22 @@ class LiveLoop:
             self._execute(report)
         beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
+
+    def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
+        """The position manager for each symbol with a position or an order in flight; the
+        control table once even when there is none (a pause must not wait for a position)."""
+        state = self.portfolio()
+        busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
+        last = indicators.group_by("symbol", maintain_order=True).tail(1)
+        managed = last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
+        results: list[Any] = []
+        for candle in managed.iter_rows(named=True):
+            results.extend(self.executor.on_candle_close(candle["symbol"], candle))
+        if managed.is_empty():
+            from awan_trading.execution.manager import apply_control_requests
+
+            results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
+        return results
 
     def portfolio(self) -> PortfolioState:
         """Open positions and orders in flight, as `decide` sees them (cash is not used)."""

@@ -9,8 +9,10 @@ exchange is touched, so a user mistake is one line and nothing half-started.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from awan_trading.config import AwanConfig, Settings
 from awan_trading.errors import ConfigError
@@ -18,11 +20,15 @@ from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.factory import open_exchange, venue_name
 from awan_trading.live.clock import ReplayClock, WallClock, parse_speed
 from awan_trading.live.feed import CandleFeed
-from awan_trading.live.loop import ExecutionMode, LiveLoop
+from awan_trading.live.loop import ExecutionMode, LiveLoop, StepReport
 from awan_trading.market.timeframes import parse_timeframe, parse_utc
 from awan_trading.storage.base import Store
 from awan_trading.storage.cache import HotCache
 from awan_trading.strategies.base import Strategy
+
+if TYPE_CHECKING:  # the executor pulls in the whole order path: imported when a loop is built
+    from awan_trading.execution.executor import Executor
+    from awan_trading.execution.notifier import Notifier
 
 EXECUTION_MODES = ("inline", "sensor")
 
@@ -113,8 +119,13 @@ def plan_from(
 
 
 def build_executor(
-    plan: LivePlan, config: AwanConfig, exchange: Exchange, store: Store, clock, notifier=None
-):
+    plan: LivePlan,
+    config: AwanConfig,
+    exchange: Exchange,
+    store: Store,
+    clock: ReplayClock | WallClock,
+    notifier: Notifier | None = None,
+) -> Executor:
     """The same `Executor` the Dagster execution job builds, over this loop's exchange."""
     from awan_trading.execution.executor import Executor
 
@@ -138,7 +149,7 @@ def build_loop(
     settings: Settings | None = None,
     stop: threading.Event | None = None,
     api_url: str | None = None,
-    notifier=None,
+    notifier: Notifier | None = None,
 ) -> tuple[LiveLoop, ReplayClock | WallClock]:
     """The loop, its exchange and its clock, as `awan live` runs them."""
     clock: ReplayClock | WallClock = (
@@ -147,9 +158,8 @@ def build_loop(
     exchange = open_exchange(
         plan.mode, config, settings, api_url=api_url, store=store, clock=clock.now
     )
-    match = getattr(exchange, "match_timeframe", None)
-    if match is not None or hasattr(exchange, "match_timeframe"):
-        exchange.match_timeframe = plan.timeframe  # type: ignore[attr-defined]
+    if hasattr(exchange, "match_timeframe"):  # the sim judges resting orders on our candles
+        exchange.match_timeframe = plan.timeframe
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
@@ -160,3 +170,32 @@ def build_loop(
         max_open_positions=config.risk.max_open_positions, stop=stop,
     )  # fmt: skip
     return loop, clock
+
+
+def run_replay(
+    loop: LiveLoop,
+    clock: ReplayClock,
+    plan: LivePlan,
+    on_step: Callable[[StepReport], None] | None = None,
+) -> list[StepReport]:
+    """`LiveLoop.run_replay` over the plan's window, on one held store connection if the
+    store offers it (DuckDB: see `DuckDBStore.held`)."""
+    assert plan.start is not None and plan.end is not None
+    held = getattr(loop.store, "held", None)
+    if held is None:
+        return loop.run_replay(clock, plan.start, plan.end, on_step)
+    with held():
+        return loop.run_replay(clock, plan.start, plan.end, on_step)
+
+
+def check_replay_store(store: Store, venue: str) -> None:
+    """A replay starts from the sim's starting balance with no orders: refuse a store that
+    already holds orders of `venue`, whose client order ids the replay would reuse."""
+    orders = store.orders()
+    count = orders.filter(orders["exchange"] == venue).height
+    if count:
+        raise ConfigError(
+            f"the store {store.url} already holds {count} {venue} order(s) from an earlier run; "
+            "a replay starts from an empty account: point AWAN_STORE_URL at a new store "
+            "(e.g. duckdb:///.awan/replay.duckdb)"
+        )

@@ -10,6 +10,7 @@ and a long-running process never starves the others.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -63,9 +64,35 @@ class DuckDBStore(SqlRecords):
         self.path = Path(path)
         self.url = f"duckdb:///{self.path.as_posix()}"
         self.lock_timeout = lock_timeout
+        self._held: duckdb.DuckDBPyConnection | None = None
+        self._held_lock = threading.RLock()
 
     def close(self) -> None:
-        """Nothing to release: no connection outlives an operation."""
+        """Nothing to release: no connection outlives an operation (or a `held` block)."""
+
+    @contextmanager
+    def held(self) -> Iterator[DuckDBStore]:
+        """Run every operation inside the block on one connection, then release the file.
+
+        Opening a DuckDB file costs tens of milliseconds, and a live-loop replay makes dozens
+        of store calls per candle, so it holds one connection for the whole replay. While
+        held, no other process can open the file: use it for batch work (a replay, a
+        benchmark), not for a daemon that shares the store with Dagster runs.
+        """
+        with self._held_lock:
+            if self._held is not None:  # nested: the outer block owns the connection
+                yield self
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(self.path))
+            con.execute("SET TimeZone = 'UTC'")
+            self._held = con
+        try:
+            yield self
+        finally:
+            with self._held_lock:
+                self._held = None
+                con.close()
 
     # --- connections ----------------------------------------------------------------------
     def _attempts(self) -> Retrying:
@@ -78,6 +105,10 @@ class DuckDBStore(SqlRecords):
 
     @contextmanager
     def _connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._held is not None:
+            with self._held_lock:
+                yield self._held
+            return
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.path), read_only=read_only)

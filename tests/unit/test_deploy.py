@@ -33,7 +33,7 @@ from awan_trading.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-AWAN_SERVICES = {"migrate", "code", "webserver", "daemon"}
+AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live"}
 SERVICES = AWAN_SERVICES | {"postgres", "db-init", "redis"}
 # Unique values: finding one in a rendered file proves it came from the environment.
 ENV = {
@@ -362,3 +362,19 @@ def test_run_monitoring_ends_crashed_runs_with_the_default_launcher(name):
         assert not instance.run_launcher.supports_resume_run
         assert not instance.run_launcher.supports_check_run_worker_health
         assert "MONITORING" in instance.get_required_daemon_types()
+
+
+def test_the_live_loop_runs_in_sensor_mode_restarts_and_is_checked_by_its_heartbeat(rendered):
+    live = rendered["services"]["live"]
+    assert command(live)[:2] == ["awan", "live"]
+    assert command(live)[command(live).index("--execution") + 1] == "sensor"
+    assert live["restart"] == "unless-stopped"
+    check = [str(c) for c in live["healthcheck"]["test"]]
+    assert check[:3] == ["CMD", "awan", "heartbeat"] and "--max-age" in check
+    # the health check's limit leaves room for the loop's slowest wake-up (a 5 s tick)
+    assert float(check[check.index("--max-age") + 1]) >= 60
+    assert (
+        environment(live)["AWAN_STORE_URL"]
+        == environment(rendered["services"]["code"])["AWAN_STORE_URL"]
+    )
+    assert {"migrate", "redis"} <= set(live["depends_on"])
