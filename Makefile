@@ -24,7 +24,7 @@ demo: install
 
 test: install
 	.venv/bin/ruff check .
-	.venv/bin/pytest -n 2 $(PYTEST_ARGS)
+	.venv/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .

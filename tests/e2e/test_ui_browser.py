@@ -10,6 +10,7 @@ also written to `docs/screenshots/`, where the README shows them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -27,7 +28,8 @@ import pytest
 
 from tests.e2e.test_dagster_dev import _restore_signals, free_port, graphql
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module (`--dist loadgroup`), so the demo and `dagster dev` start once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui_browser")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -47,6 +49,11 @@ timeframe = "1h"
 def chromium() -> str:
     """Debian's chromium, installed when missing (Playwright's own download is unreachable)."""
     path = shutil.which("chromium")
+    if path is None:
+        # dpkg takes one installer at a time: wait for any other test process installing it.
+        lock = open("/tmp/awan-chromium-install.lock", "w")  # noqa: SIM115  (held until exit)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = shutil.which("chromium")
     if path is None:
         for command in (
             ["apt-get", "update", "-qq"],
