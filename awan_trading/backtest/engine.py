@@ -258,17 +258,16 @@ def simulate(
                 slippage,
                 price_rtol,
             )
-            if hit == STOP_HIT:
-                pass
-            elif hit == TARGET_HIT:
+            # A stop keeps `px` from protective_exit and the reason chosen above.
+            if hit == TARGET_HIT:
                 reason = TAKE_PROFIT
-            elif t == last_row[s]:
+            elif hit != STOP_HIT:
+                if t != last_row[s]:  # no exit: only now may the candle's high raise the trail
+                    if high[t, s] > high_water[s]:
+                        high_water[s] = high[t, s]
+                    continue
                 px = market_sell_price(close[t, s], slippage)
                 reason = END_OF_DATA
-            else:
-                if high[t, s] > high_water[s]:
-                    high_water[s] = high[t, s]
-                continue
             proceeds = amount[s] * px * (1.0 - fee)
             cash += proceeds
             realized_today += proceeds - stake[s]

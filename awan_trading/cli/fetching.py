@@ -87,26 +87,6 @@ def check_store(url: str) -> None:
             raise AwanError(f"--store {mask_url(url)}: unreachable ({reason})") from None
 
 
-def make_dirs(out: Path) -> list[Path]:
-    """Create `out` and missing parents; returns the folders created (to undo on failure)."""
-    created = []
-    folder = out
-    while not folder.exists():
-        created.append(folder)
-        folder = folder.parent
-    out.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def remove_if_empty(folders: list[Path]) -> None:
-    """Undo `make_dirs` as far as the folders are still empty (innermost first)."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
 # --- sinks --------------------------------------------------------------------------------
 
 

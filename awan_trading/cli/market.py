@@ -17,10 +17,9 @@ from awan_trading.cli.fetching import (
     WindowSink,
     check_out_dir,
     check_store,
-    make_dirs,
-    remove_if_empty,
     stream_symbol,
 )
+from awan_trading.cli.paths import make_parents, remove_created
 from awan_trading.cli.progress import FetchProgress
 from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
@@ -81,7 +80,7 @@ def fetch(
 
     venue = open_exchange(exchange, load_config(config))
     db = open_store(url, migrate=True) if url is not None else None
-    created = make_dirs(out) if out is not None else []
+    created = make_parents(out) if out is not None else []
     summaries = []
     try:
         with FetchProgress(err_console) as progress:
@@ -96,7 +95,7 @@ def fetch(
                     sink = StoreSink(db, venue_name(exchange), symbol, tf)
                 summaries.append(stream_symbol(venue, symbol, tf, lo, hi, sink, progress))
     except BaseException:
-        remove_if_empty(created)
+        remove_created(created)
         raise
     finally:
         if db is not None:

@@ -60,7 +60,7 @@ def check_output_file(path: Path | str, option: str = "--out") -> None:
     _probe_writable(existing, path, option)
 
 
-def _make_parents(folder: Path) -> list[Path]:
+def make_parents(folder: Path) -> list[Path]:
     """Create `folder` and missing ancestors; return the ones created, deepest first."""
     created = []
     for candidate in (folder, *folder.parents):
@@ -71,7 +71,7 @@ def _make_parents(folder: Path) -> list[Path]:
     return created
 
 
-def _remove_created(created: list[Path]) -> None:
+def remove_created(created: list[Path]) -> None:
     for folder in created:  # deepest first; a folder someone else filled meanwhile stays
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -92,14 +92,14 @@ def atomic_file(path: Path | str) -> Iterator[Path]:
     `path` (or nothing) remains.
     """
     path = Path(os.path.abspath(path))  # `out/..` or `.` have no name to put a temp beside
-    created = _make_parents(path.parent)
+    created = make_parents(path.parent)
     temporary = _temporary_name(path)
     try:
         yield temporary
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
-        _remove_created(created)
+        remove_created(created)
         raise
 
 
@@ -111,7 +111,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     gets each new file by an atomic rename. On an error nothing in `path` changes.
     """
     path = Path(os.path.abspath(path))  # `.` (the current folder) has no name otherwise
-    created = _make_parents(path.parent)
+    created = make_parents(path.parent)
     temporary = _temporary_name(path)
     try:
         temporary.mkdir()
@@ -124,5 +124,5 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         temporary.rmdir()
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
-        _remove_created(created)
+        remove_created(created)
         raise

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from awan_trading.backtest.window import backtest_window, like_live_config
 from awan_trading.config import AwanConfig
@@ -28,6 +27,7 @@ from awan_trading.live.runner import build_loop, plan_from, run_replay
 from awan_trading.storage import open_store
 from awan_trading.storage.cache import RedisCache
 from awan_trading.storage.rows import fill_from_row
+from tests.conftest import require_service
 from tests.integration.test_cache_redis import _free_port, _start_redis
 
 START, END = "2024-03-01T20:00", "2024-03-02T03:00"  # one boll_stoch round trip on BTC/USDT
@@ -39,7 +39,7 @@ def test_redis_killed_mid_run_changes_no_trade(tmp_path: Path) -> None:
     try:
         server = _start_redis(port)
     except FileNotFoundError:
-        pytest.skip("redis-server is not installed")
+        require_service("redis-server", "not installed")  # fails under CI=true
     cache = RedisCache(f"redis://127.0.0.1:{port}/0", prefix="live-test")
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols="BTC/USDT,ETH/USDT", timeframe="5m",
