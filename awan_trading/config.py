@@ -200,9 +200,40 @@ class Settings(BaseSettings):
     exchange_api_key: SecretStr | None = None
     exchange_api_secret: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    # The allowlist: commands are served and notifications sent to these chats only. The
+    # single-id `telegram_chat_id` predates it and is still honoured as one more id.
+    telegram_chat_ids: str | None = None
     telegram_chat_id: str | None = None
+    # PTB's `base_url`: the token is appended to it. Another value serves a self-hosted Bot API
+    # server or the loopback fake the tests run.
+    telegram_api_url: str = "https://api.telegram.org/bot"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+
+    @field_validator("telegram_chat_ids", "telegram_chat_id")
+    @classmethod
+    def _chat_ids_are_integers(cls, value: str | None) -> str | None:
+        for part in _split_ids(value):
+            try:
+                int(part)
+            except ValueError:
+                raise ValueError(
+                    f"chat id {part!r} is not an integer (Telegram chat ids are numbers; "
+                    "groups are negative)"
+                ) from None
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    def telegram_chats(self) -> tuple[int, ...]:
+        """The allowed chat ids, in the order given, each once."""
+        ids = _split_ids(self.telegram_chat_ids) + _split_ids(self.telegram_chat_id)
+        return tuple(dict.fromkeys(int(part) for part in ids))
 
     def resolved_store_url(self) -> str:
         """The store URL; DuckDB under `home` when none is configured."""
@@ -218,6 +249,10 @@ class Settings(BaseSettings):
         if self.redis_url is not None:
             values += url_passwords(self.redis_url.get_secret_value())
         return [v for v in values if v]
+
+
+def _split_ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -188,3 +188,16 @@ def test_cli_honours_awan_config_file_and_config(tmp_path, monkeypatch):
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert "bad.toml: strategy.params" in result.stderr and "'oversold'" in result.stderr
+
+
+def test_telegram_allowlist_merges_both_variables_in_order() -> None:
+    settings = load_settings(_env_file=None, telegram_chat_ids="1, -1002,1", telegram_chat_id="7")
+    assert settings.telegram_chats() == (1, -1002, 7)
+    assert load_settings(_env_file=None).telegram_chats() == ()
+
+
+def test_telegram_chat_id_that_is_not_a_number_fails_at_start_up() -> None:
+    with pytest.raises(ConfigError, match=r"telegram_chat_ids.*'abc' is not an integer"):
+        load_settings(_env_file=None, telegram_chat_ids="1,abc")
+    with pytest.raises(ConfigError, match="telegram_api_url"):
+        load_settings(_env_file=None, telegram_api_url="api.telegram.org")
