@@ -160,6 +160,12 @@ class NotificationOutbox:
             except queue.Empty:
                 break
 
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the sender thread to end (after `close`); True if it did."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     @property
     def pending(self) -> int:
         """Notices queued, not yet handed to the notifier."""
