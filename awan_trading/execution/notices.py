@@ -63,7 +63,13 @@ def closed_trade_of(store: Store, exchange: str, order: Order) -> ClosedTrade | 
 
 def fill_facts(executor: Executor, order: Order) -> FillFacts:
     """The fill message's facts for an order of `executor` that filled (some of) its amount."""
-    strategy = getattr(executor, "strategy_name", None) or "strategy"
+    strategy = getattr(executor, "strategy_name", None)
+    return facts_of(executor.store, executor.exchange.name, strategy, order)
+
+
+def facts_of(store: Store, exchange: str, strategy: str | None, order: Order) -> FillFacts:
+    """The fill message's facts for `order` (of `strategy`), with the store's fills for PnL."""
+    strategy = strategy or "strategy"
     facts = FillFacts(
         symbol=order.symbol,
         side=order.side,
@@ -77,7 +83,7 @@ def fill_facts(executor: Executor, order: Order) -> FillFacts:
     )
     if order.side == "buy":
         return facts
-    trade = closed_trade_of(executor.store, executor.exchange.name, order)
+    trade = closed_trade_of(store, exchange, order)
     if trade is None:  # a partial exit: the round trip is still open
         reason = _leg_reason(order.client_order_id, strategy)
         return FillFacts(**{**facts.__dict__, "reason": reason})
