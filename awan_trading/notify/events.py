@@ -24,9 +24,12 @@ from awan_trading.notify.messages import first_line
 
 NoticeKind = Literal["fill", "stop", "refusal", "error", "lifecycle", "summary", "alert", "message"]
 
-# The leg of a client order id (`domain.ids`) → the closing reason people read.
-_STOP_REASONS = {"stop_loss": "stop hit", "trailing_stop": "trailing stop hit",
-                 "take_profit": "target hit"}  # fmt: skip
+# A closed trade's exit reason (`domain.trades`) of a protective leg → the headline's words.
+_STOP_REASONS = {
+    "stop_loss": "stop hit",
+    "trailing_stop": "trailing stop hit",
+    "take_profit": "target hit",
+}
 
 
 @dataclass(frozen=True)
