@@ -56,7 +56,7 @@ def celery_enabled() -> bool:
 
 
 def executor_config() -> dict[str, Any]:
-    """The `celery_executor` config, in run-config form (`execution: config: …`).
+    """The `celery_executor` config (what `execution: config:` would hold in run config).
 
     The backend defaults to the broker's Redis when `DAGSTER_CELERY_BACKEND_URL` is unset.
     """
@@ -70,16 +70,14 @@ def executor_config() -> dict[str, Any]:
 
 
 def build_celery_ingest_job(selection: dg.AssetSelection) -> dg.UnresolvedAssetJobDefinition:
-    """`ingest_job`'s assets with the Celery executor; its default run config is
-    `executor_config()`, so a backfill launched from the UI needs no config, and the
-    launchpad shows (and may override) exactly what the run will use."""
+    """`ingest_job`'s assets with the Celery executor, configured here rather than by each
+    run's config: a backfill's range runs (and the UI's) carry no run config of their own."""
     from dagster_celery import celery_executor
 
     return dg.define_asset_job(
         CELERY_JOB,
         selection=selection,
-        executor_def=celery_executor,
-        config={"execution": {"config": executor_config()}},
+        executor_def=celery_executor.configured(executor_config(), name="awan_celery"),
         description=(
             "ingest_job's assets, each step executed by a Celery worker (start them with "
             "`docker compose --profile celery up`); without workers its steps wait in the queue."

@@ -23,8 +23,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import redis
+from dagster._serdes import deserialize_value
 
 from awan_pipelines.scale_out import BROKER_ENV, CELERY_JOB
 from tests.conftest import PgDatabase, require_service
@@ -37,7 +39,7 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT")
 DAYS = ("2024-01-01", "2024-01-02", "2024-01-03")
 PER_DAY = 1440
 DAGSTER = Path(sys.executable).with_name("dagster")
-RUN_TIMEOUT_S = 150
+RUN_TIMEOUT_S = 240
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CONFIG = """
 [universe]
@@ -90,6 +92,10 @@ def deployment(tmp_path, monkeypatch, pg_databases, broker_db):
     from awan_trading.storage import open_store
 
     open_store(store.url, migrate=True).close()
+    # The instance's schema exists before the runs start, as the webserver and daemon create it
+    # in a deployment (two runs creating it at once retry against each other).
+    with dg.DagsterInstance.get():
+        pass
     return {"env": {**os.environ, **env}, "store": store, "dagster": dagster_db}
 
 
@@ -184,8 +190,8 @@ def test_backfill_on_two_celery_workers_lands_every_partition_once(deployment, t
     assert per_partition == Counter({(a, p): 1 for a in assets for p in partitions})
     steps_by_worker: Counter[str] = Counter()
     for (raw,) in engine_events:
-        entries = json.loads(raw)["dagster_event"]["event_specific_data"]["metadata"]
-        worker = next(e["value"] for e in entries if e.get("label") == "Celery worker")
+        event = deserialize_value(raw, dg.EventLogEntry).dagster_event
+        worker = event.engine_event_data.metadata["Celery worker"].value
         steps_by_worker[worker.split("@")[0]] += 1
     # 2 runs × (ohlcv, indicators, signals per strategy) steps, each in exactly one worker.
     assert sum(steps_by_worker.values()) == len(SYMBOLS) * len(assets)
