@@ -41,8 +41,10 @@ def server(data: Path, *overrides: str) -> Iterator[redis.Redis]:
         require_service("redis-server", "the binary is not installed")
     port = _free_port()
     process = subprocess.Popen(
-        ["redis-server", str(CONF), "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--dir", str(data), *overrides],
+        [
+            *("redis-server", str(CONF), "--port", str(port), "--bind", "127.0.0.1"),
+            *("--dir", str(data), *overrides),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
