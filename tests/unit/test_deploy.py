@@ -492,3 +492,29 @@ def test_the_celery_profile_adds_workers_like_the_code_location():
     assert worker["healthcheck"]["test"]
     scaled = render({**ENV, "CELERY_WORKERS": "5"}, profiles=("celery",))
     assert int(scaled["services"]["celery-worker"]["deploy"]["replicas"]) == 5
+
+
+def test_helm_values_run_the_code_location_with_the_k8s_run_launcher():
+    """deploy/helm/values.yaml, for Dagster's chart: it parses, points at the one code location,
+    launches a pod per run, keeps dagster.prod.yaml's queue limits and driver, holds no secret."""
+    text = (ROOT / "deploy" / "helm" / "values.yaml").read_text()
+    values = yaml.safe_load(text)
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    args = deployment["dagsterApiGrpcArgs"]
+    module = args[args.index("--module-name") + 1]
+    assert module == "awan_pipelines.definitions"
+    assert (ROOT / Path(*module.split("."))).with_suffix(".py").exists()
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    secrets = {s["name"] for s in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]}
+    assert secrets == {s["name"] for s in deployment["envSecrets"]}
+    assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
+    assert "postgresqlPassword" not in values["postgresql"]
+    prod = yaml.safe_load((ROOT / "dagster.prod.yaml").read_text())["run_coordinator"]["config"]
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queued["maxConcurrentRuns"] == prod["max_concurrent_runs"]
+    assert queued["tagConcurrencyLimits"] == prod["tag_concurrency_limits"]
+    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
+    for variable in deployment.get("env", []):
+        assert not SECRET_NAMES.search(variable["name"]), f"{variable['name']}: use the Secret"
+    assert not re.search(r"://[^/\s:]+:[^@\s…]+@", text), "no credentials in URLs"
