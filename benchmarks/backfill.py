@@ -210,8 +210,8 @@ def backfill(
 ) -> Timing:
     """One single-run-backfill run per symbol over every day, as the backfill daemon splits it.
 
-    Rows are those the first selected asset wrote (candles, or candles with indicators); every
-    per-partition materialization of a run carries the run's metadata, so it is counted once.
+    Rows are those the first selected asset wrote (candles, or candles with indicators), summed
+    over its per-partition materializations.
     """
     job = defs.resolve_job_def("ingest_job")
     first, last = START.isoformat(), (START + timedelta(days=days - 1)).isoformat()
@@ -227,16 +227,12 @@ def backfill(
             run_config=QUIET,
             tags={RANGE_START: f"{first}|{symbol}", RANGE_END: f"{last}|{symbol}"},
         )
-        written: dict[str, int] = {}
+        # Each partition's materialization carries its own row count (awan_pipelines/metadata.py).
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
             materialized.add(mat.asset_key.to_user_string())
-            written[mat.asset_key.to_user_string()] = int(
-                mat.metadata[
-                    "run_rows_written" if "run_rows_written" in mat.metadata else "rows_written"
-                ].value
-            )
-        rows += written.get(selection[0].to_user_string(), 0)
+            if mat.asset_key == selection[0]:
+                rows += int(mat.metadata["dagster/row_count"].value)
         print(f"  {name} {symbol}: {time.perf_counter() - run_began:.1f} s", flush=True)
     seconds = time.perf_counter() - began
     return Timing(
