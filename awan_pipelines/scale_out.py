@@ -35,16 +35,17 @@ QUEUE = "dagster"
 # costs its work, not seconds of imports.
 WORKER_IMPORTS = ["awan_pipelines.definitions"]
 # The Celery app settings both sides use (dagster-celery merges them over its defaults):
-# - a worker takes a step only when it can run it (prefetch 1, ack after the task), so a
-#   backfill's steps spread over idle workers instead of queueing behind a busy one, and a
-#   step whose worker died is delivered again (its store write is a window replace, so a
-#   second run of it leaves the same rows);
+# - a worker takes a step only when it can run it (prefetch 1, and a message counts against
+#   that until its task ends: acks late), so a backfill's steps spread over idle workers
+#   instead of queueing behind a busy one. A step that was running when its pool process was
+#   killed fails its run (not redelivered: a step that kills its worker would loop); one held
+#   by a worker that vanished goes to another after the broker's visibility timeout, and its
+#   store write is a window replace, so running it twice leaves the same rows;
 # - results are read by the run within a second; an hour of expiry keeps them from piling up
 #   in the Redis that is also the hot cache.
 CELERY_SETTINGS: dict[str, Any] = {
     "worker_prefetch_multiplier": 1,
     "task_acks_late": True,
-    "task_reject_on_worker_lost": True,
     "result_expires": 3600,
     "broker_connection_retry_on_startup": True,
 }
