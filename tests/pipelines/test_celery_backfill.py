@@ -29,6 +29,7 @@ import redis
 from dagster._serdes import deserialize_value
 
 from awan_pipelines.scale_out import BROKER_ENV, CELERY_JOB
+from awan_trading.storage import open_store
 from tests.conftest import PgDatabase, require_service
 from tests.pipelines.celery_workers import celery_workers, claim_redis_db, release_redis_db
 
@@ -89,8 +90,6 @@ def deployment(tmp_path, monkeypatch, pg_databases, broker_db):
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from awan_trading.storage import open_store
-
     open_store(store.url, migrate=True).close()
     # The instance's schema exists before the runs start, as the webserver and daemon create it
     # in a deployment (two runs creating it at once retry against each other).
