@@ -2,6 +2,7 @@
 
 from awan_trading.cli import (  # noqa: F401  (registers commands)
     backtest,
+    control,
     db,
     emulator,
     indicators,

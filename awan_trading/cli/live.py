@@ -58,7 +58,13 @@ def live_command(
     from awan_trading.config import load_config, load_settings
     from awan_trading.domain.trades import closed_trades
     from awan_trading.live.health import stop_on_signals
-    from awan_trading.live.runner import build_loop, check_replay_store, plan_from, run_replay
+    from awan_trading.live.runner import (
+        build_loop,
+        check_replay_store,
+        plan_from,
+        record_start,
+        run_replay,
+    )  # fmt: skip
     from awan_trading.storage import open_store
     from awan_trading.storage.hot import open_cache
 
@@ -81,6 +87,7 @@ def live_command(
     loop, clock = build_loop(plan, cfg, store, cache, settings=settings, stop=stop,
                              notifier=notifier)  # fmt: skip
     what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode} · {plan.execution}"
+    record_start(store, plan)
     with stop_on_signals(stop):
         if not plan.is_replay:
             console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)
