@@ -8,6 +8,7 @@ from awan_trading.cli import (  # noqa: F401  (registers commands)
     indicators,
     live,
     market,
+    telegram,
     trading,
 )
 from awan_trading.cli.app import app

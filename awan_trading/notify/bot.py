@@ -91,7 +91,7 @@ def file_url_for(base_url: str) -> str:
     return base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -207,7 +207,7 @@ class ControlBot:
             try:
                 return await call()
             except RetryAfter as error:
-                wait = _seconds(error.retry_after)
+                wait = seconds(error.retry_after)
                 if wait > self.max_retry_after or last:
                     log.error("telegram flood control; reply dropped", retry_after=wait)
                     return None
