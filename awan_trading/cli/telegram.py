@@ -70,7 +70,7 @@ async def _send_test(token: str, base_url: str, chats: tuple[int, ...], text: st
     from telegram.error import RetryAfter, TelegramError
 
     from awan_trading.logs import redact
-    from awan_trading.notify.bot import file_url_for
+    from awan_trading.notify.bot import file_url_for, seconds
 
     def why(error: BaseException) -> str:
         return redact(f"{error} ({type(error).__name__})")
@@ -83,10 +83,7 @@ async def _send_test(token: str, base_url: str, chats: tuple[int, ...], text: st
                     try:
                         await bot.send_message(chat, text)
                     except RetryAfter as error:
-                        wait = error.retry_after
-                        await asyncio.sleep(
-                            min(30.0, getattr(wait, "total_seconds", lambda: wait)())
-                        )
+                        await asyncio.sleep(min(30.0, seconds(error.retry_after)))
                         await bot.send_message(chat, text)
                 except TelegramError as error:
                     return f"chat {chat}: {why(error)}"
