@@ -33,7 +33,7 @@ from awan_trading.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live"}
+AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live", "telegram"}
 SERVICES = AWAN_SERVICES | {"postgres", "db-init", "redis"}
 # Unique values: finding one in a rendered file proves it came from the environment.
 ENV = {
@@ -98,7 +98,17 @@ def render(env: Mapping[str, str]) -> dict:
         empty_env_file = Path(scratch) / "empty.env"
         empty_env_file.write_text("")
         done = subprocess.run(
-            [*tool, "--env-file", str(empty_env_file), "-f", str(COMPOSE), "config"],
+            # every profile's services (the opt-in `telegram` bot) rendered too
+            [
+                *tool,
+                "--env-file",
+                str(empty_env_file),
+                "--profile",
+                "telegram",
+                "-f",
+                str(COMPOSE),
+                "config",
+            ],
             capture_output=True,
             text=True,
             env={**base, **env},
@@ -378,3 +388,19 @@ def test_the_live_loop_runs_in_sensor_mode_restarts_and_is_checked_by_its_heartb
         == environment(rendered["services"]["code"])["AWAN_STORE_URL"]
     )
     assert {"migrate", "redis"} <= set(live["depends_on"])
+
+
+def test_the_telegram_bot_is_opt_in_polls_the_loops_store_and_reads_its_settings(rendered):
+    services = rendered["services"]
+    bot = services["telegram"]
+    assert command(bot) == ["awan", "telegram", "bot"]
+    assert bot["profiles"] == ["telegram"]  # no token, no bot: started only when asked for
+    assert bot["restart"] == "unless-stopped" and "ports" not in bot  # long polling: no port
+    env = environment(bot)
+    assert env["AWAN_STORE_URL"] == environment(services["live"])["AWAN_STORE_URL"]
+    assert env["AWAN_TELEGRAM_TOKEN"] == ENV["AWAN_TELEGRAM_TOKEN"]
+    assert env["AWAN_TELEGRAM_API_URL"] == "https://api.telegram.org/bot"
+    assert "AWAN_TELEGRAM_CHAT_IDS" in env
+    home = dockerfile_env()["AWAN_HOME"]
+    assert volume_mounts(bot)[home] == volume_mounts(services["live"])[home] == "awan-home"
+    assert set(bot["depends_on"]) == {"migrate"}
