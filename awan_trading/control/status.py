@@ -9,6 +9,7 @@ reported on (where it is, how old), never a second source of truth.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,6 +133,8 @@ def status(ctx: ControlContext) -> StatusReport:
             break
     plan = json.loads(started["data"]) if started is not None else {}
     symbols = tuple(plan.get("symbols") or ctx.symbols)
+    # The loop's own flags (`awan live --timeframe`) over the config file's.
+    ctx = dataclasses.replace(ctx, timeframe=plan.get("timeframe") or ctx.timeframe)
     beat = ctx.store.last_heartbeat(ctx.bot)
     pending = ctx.store.pending_controls(ctx.bot)
     path = status_path(ctx.home, ctx.bot)
