@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
 from telegram.constants import MessageLimit
 
@@ -189,7 +188,7 @@ def reply_cancelled(target: str) -> str:
     return f"force-exit {esc(target)}: cancelled, nothing recorded"
 
 
-__all__: list[Any] = [
+__all__ = [
     "confirm_force_exit", "esc", "reply_ack", "reply_balance", "reply_cancelled", "reply_daily",
     "reply_error", "reply_help", "reply_performance", "reply_positions", "reply_profit",
     "reply_refusal", "reply_status", "reply_trades",
