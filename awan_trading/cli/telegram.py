@@ -48,9 +48,12 @@ def bot_command(
     """Serve /status, /profit, /pause, /forceexit … to the allowed chats until SIGTERM."""
     import threading
 
+    from telegram.error import TelegramError
+
     from awan_trading.config import load_config, load_settings
     from awan_trading.control import open_context
     from awan_trading.live.health import stop_on_signals
+    from awan_trading.logs import redact
     from awan_trading.notify.bot import ControlBot
 
     settings = load_settings()
@@ -61,7 +64,12 @@ def bot_command(
     console.print(f"awan telegram bot: serving {len(chats)} chat(s) for bot {bot!r}; "
                   "stop with Ctrl-C or SIGTERM", highlight=False)  # fmt: skip
     with stop_on_signals(stop):
-        server.run(stop)
+        try:
+            server.run(stop)
+        except TelegramError as error:  # getMe at start: a rejected token, no network
+            raise fail(
+                f"telegram bot: {redact(f'{error} ({type(error).__name__})')}", code=1
+            ) from None
 
 
 async def _send_test(token: str, base_url: str, chats: tuple[int, ...], text: str) -> str | None:

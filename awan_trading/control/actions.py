@@ -31,6 +31,22 @@ class ControlAck:
     note: str
 
 
+STALE_LOOP_S = 180.0  # the compose health check's limit (`awan heartbeat --max-age 180`)
+
+
+def _when_applied(ctx: ControlContext, what: str) -> str:
+    """`what` happens at the loop's next wake-up — and a warning when the loop looks down,
+    since a request then waits, unapplied, until it runs again."""
+    beat = ctx.store.last_heartbeat(ctx.bot)
+    if beat is None:
+        return f"{what} once the live loop {ctx.bot!r} runs (it has never beaten in this store)"
+    age = (ctx.now() - beat[0]).total_seconds()
+    if beat[1] == "stopped" or age > STALE_LOOP_S:
+        return (f"{what} once the live loop runs again (last beat {age:.0f} s ago: "
+                f"{beat[1]})")  # fmt: skip
+    return f"{what} at the loop's next wake-up"
+
+
 def _request(ctx: ControlContext, action: str, who: str, symbol: str | None = None) -> int:
     return ctx.store.request_control(ctx.bot, action, symbol, requested_by=who)  # type: ignore[arg-type]
 
@@ -41,8 +57,8 @@ def pause(ctx: ControlContext, who: str) -> ControlAck:
     if paused:
         return ControlAck("pause", (), None, who, "already paused; nothing recorded")
     request = _request(ctx, "pause", who)
-    return ControlAck("pause", (), request, who,
-                      "new entries stop at the loop's next wake-up; stops keep working")  # fmt: skip
+    note = _when_applied(ctx, "new entries stop") + "; stops keep working"
+    return ControlAck("pause", (), request, who, note)
 
 
 def resume(ctx: ControlContext, who: str) -> ControlAck:
@@ -50,9 +66,7 @@ def resume(ctx: ControlContext, who: str) -> ControlAck:
     if not paused:
         return ControlAck("resume", (), None, who, "not paused; nothing recorded")
     request = _request(ctx, "resume", who)
-    return ControlAck(
-        "resume", (), request, who, "entries allowed again at the loop's next wake-up"
-    )
+    return ControlAck("resume", (), request, who, _when_applied(ctx, "entries are allowed again"))
 
 
 def held_symbols(ctx: ControlContext) -> list[str]:
@@ -87,8 +101,7 @@ def force_exit(ctx: ControlContext, target: str, who: str) -> ControlAck:
     symbol = parse_exit_target(ctx, target)
     symbols = tuple(held_symbols(ctx)) if symbol is None else (symbol,)
     request = _request(ctx, "force_exit", who, symbol)
-    return ControlAck("force_exit", symbols, request, who,
-                      "the loop sells at market at its next wake-up")  # fmt: skip
+    return ControlAck("force_exit", symbols, request, who, _when_applied(ctx, "sold at market"))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     TypeHandler,
     filters,
 )
@@ -164,6 +165,8 @@ class ControlBot:
         for name, fn in commands.items():
             app.add_handler(CommandHandler(name, self._command(name, fn), filters=allowed))
         app.add_handler(CallbackQueryHandler(self._confirmation, pattern=_CONFIRM))
+        # After the known commands (first match wins): anything else that looks like a command.
+        app.add_handler(MessageHandler(filters.COMMAND & allowed, self._unknown))
         app.add_error_handler(self._on_error)
         return app
 
@@ -175,6 +178,11 @@ class ControlBot:
         log.warning("telegram update from a chat not in the allowlist; ignored",
                     chat_id=chat.id if chat else None, update_id=update.update_id, kind=kind)  # fmt: skip
         raise ApplicationHandlerStop
+
+    async def _unknown(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        await self._reply(chat.id, replies.reply_error("unknown command; /help lists them"))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -104,8 +104,12 @@ def test_pause_resume_and_force_exit_are_requests_the_executor_obeys(trading, tm
     assert report.paused and report.pending_controls == () and report.positions == ()
     with pytest.raises(control.ControlError, match="no open positions"):
         control.force_exit(ctx, "all", "cli")
-    assert control.resume(ctx, "cli").request_id is not None
+    assert control.resume(ctx, "cli").note == "entries are allowed again at the loop's next wake-up"
     assert "restart the live loop" in control.reload_config(ctx).reason
+    trading.store.heartbeat(BOT, "stopped")  # a request to a loop that is down waits: say so
+    note = control.pause(ctx, "cli").note
+    assert note.startswith("new entries stop once the live loop runs again (last beat ")
+    assert note.endswith("s ago: stopped); stops keep working")
 
 
 def test_status_reports_the_start_the_heartbeat_and_the_last_error(trading, tmp_path):

@@ -187,6 +187,13 @@ def test_telegram_commands_without_a_token_or_chats_exit_2(env, monkeypatch):
     assert code == 2 and "AWAN_TELEGRAM_CHAT_IDS" in err and TOKEN not in err
 
 
+def test_the_bot_command_with_a_rejected_token_exits_1_with_one_line(env, fake, monkeypatch):
+    telegram_env(monkeypatch, fake, token="revoked-" + TOKEN)
+    code, out, err = awan("telegram", "bot")
+    assert code == 1 and err.startswith("error: telegram bot: ") and err.count("\n") == 1, err
+    assert TOKEN not in out + err and "Traceback" not in out + err
+
+
 def test_the_bot_command_serves_until_stopped(env, fake, monkeypatch):
     """`awan telegram bot` itself: polls the configured API URL and answers an allowed chat."""
     telegram_env(monkeypatch, fake)

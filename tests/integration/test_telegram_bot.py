@@ -137,6 +137,7 @@ def test_every_command_replies_from_the_store(fake, trading, tmp_path, logs):
             "<b>refused</b>: days must be a whole number, got 'many'"
         )
         assert "invalid date 'soon'" in bot.ask("/profit soon")["text"]
+        assert "unknown command; /help lists them" in bot.ask("/moon")["text"]
         assert (
             "no open position in XRP/USDT (open: ETH/USDT)"
             in bot.ask("/forceexit xrp/usdt")["text"]
