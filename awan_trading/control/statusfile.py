@@ -10,7 +10,9 @@ a read-only home is logged once and skipped.
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,15 +53,18 @@ class StatusFileWriter:
 
     `plan` holds what does not change while the loop runs (mode, execution, symbols, timeframe,
     strategy); the rest is read from the store each time, so the file says what `awan status`
-    says.
+    says. A replay beats many times a second: the file is rewritten at most every
+    `min_interval` seconds (wall clock), except for the first and the `stopped` beat.
     """
 
     def __init__(self, home: Path | str, bot: str, store: Store, account: str, venue: str,
-                 plan: dict[str, Any]) -> None:  # fmt: skip
+                 plan: dict[str, Any], min_interval: float = 1.0) -> None:  # fmt: skip
         self.path = status_path(home, bot)
         self.bot, self.store, self.account, self.venue = bot, store, account, venue
         self.plan = dict(plan)
         self.started_at = datetime.now(UTC)
+        self.min_interval = min_interval
+        self._written = -math.inf
         self._failed = False
 
     def snapshot(self, beat: str, paused: bool | None) -> dict[str, Any]:
@@ -84,6 +89,10 @@ class StatusFileWriter:
         }
 
     def __call__(self, beat: str, paused: bool | None = None) -> None:
+        now = time.monotonic()
+        if beat != "stopped" and now - self._written < self.min_interval:
+            return
+        self._written = now
         try:
             write_json_atomically(self.path, self.snapshot(beat, paused))
         except Exception as error:  # a status file is a convenience, never a reason to stop

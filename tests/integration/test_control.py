@@ -131,7 +131,8 @@ def test_status_reports_the_start_the_heartbeat_and_the_last_error(trading, tmp_
 
 def test_the_status_file_is_replaced_whole_and_never_stops_the_loop(trading, tmp_path):
     writer = StatusFileWriter(tmp_path, BOT, trading.store, "sim", "sim",
-                              {"symbols": ["ETH/USDT"], "timeframe": "1h", "mode": "sim"})  # fmt: skip
+                              {"symbols": ["ETH/USDT"], "timeframe": "1h", "mode": "sim"},
+                              min_interval=0.0)  # fmt: skip
     writer("ok tick", False)
     snapshot = read_status_file(tmp_path, BOT)
     assert snapshot["heartbeat"] == "ok tick" and snapshot["pid"] == os.getpid()
@@ -139,12 +140,17 @@ def test_the_status_file_is_replaced_whole_and_never_stops_the_loop(trading, tmp
     assert snapshot["last_candle_open"]["ETH/USDT"] is not None
     writer("ok close", True)
     assert read_status_file(tmp_path, BOT)["paused"] is True
+    writer.min_interval = 3600.0  # a fast replay: beats in between are not written...
+    writer("ok close 2", True)
+    assert read_status_file(tmp_path, BOT)["heartbeat"] == "ok close"
+    writer("stopped", True)  # ...the last one always is
+    assert read_status_file(tmp_path, BOT)["heartbeat"] == "stopped"
     folder = status_path(tmp_path, BOT).parent
     assert [p.name for p in folder.iterdir()] == ["awan.json"]  # no temporary left behind
     blocked = tmp_path / "blocked"
     blocked.mkdir()
     (blocked / "status").write_text("a file where the status folder should be")
-    broken = StatusFileWriter(blocked, BOT, trading.store, "sim", "sim", {"symbols": []})
+    broken = StatusFileWriter(blocked, BOT, trading.store, "sim", "sim", {"symbols": []}, 0.0)
     broken("ok tick", False)  # logged once, never raised: the loop goes on
     broken("ok tick", False)
     assert read_status_file(blocked, BOT) is None
