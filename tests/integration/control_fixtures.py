@@ -3,6 +3,10 @@
 Three hours ago the `boll_stoch` bot bought BTC/USDT and sold it an hour later (one closed
 trade, today), then bought ETH/USDT (one open position). The 1h candles of both symbols are
 stored up to the last closed hour, so positions are marked at the last stored close.
+
+The sim's prices depend on the hour the test runs, so what a reply must say is computed here
+from the raw fills and candles (`Facts`), by arithmetic of its own — not by the code under
+test.
 """
 
 from __future__ import annotations
@@ -34,12 +38,39 @@ class Clock:
         return self.now
 
 
+@dataclass(frozen=True)
+class Facts:
+    """The history's numbers, from the fills (fees are charged in USDT by the sim)."""
+
+    btc_entry: float
+    btc_exit: float
+    btc_stake: float  # quote paid, fee included
+    pnl: float  # proceeds after the exit fee, minus the stake
+    fees: float
+    eth_amount: float
+    eth_entry: float
+    eth_stake: float
+    eth_mark: float  # the last stored 1h close
+    usdt: float
+    exit_at: datetime
+
+    @property
+    def today_pnl(self) -> float:
+        """The realized PnL of today (UTC): none in the first hours of a day."""
+        return self.pnl if self.exit_at.date() == datetime.now(UTC).date() else 0.0
+
+    @property
+    def unrealized(self) -> float:
+        return self.eth_amount * self.eth_mark - self.eth_stake
+
+
 @dataclass
 class Trading:
     store: Store
     sim: SimExchange
     clock: Clock
     executor: Executor
+    facts: Facts | None = None
 
     def context(self, home, **kwargs) -> ControlContext:
         return ControlContext(self.store, bot=BOT, mode="sim", symbols=SYMBOLS, timeframe="1h",
@@ -75,4 +106,14 @@ def make_trading(store: Store) -> Trading:
         candles = sim.fetch_ohlcv(symbol, "1h", start - timedelta(hours=5), hour)
         store.upsert_candles("sim", "1h", candles)
     store.heartbeat(BOT, "ok close=test")
+    fills = {(r["symbol"], r["side"]): r for r in store.fills().iter_rows(named=True)}
+    assert len(fills) == 3 and all(r["fee_currency"] == "USDT" for r in fills.values())
+    buy, sell, eth = fills["BTC/USDT", "buy"], fills["BTC/USDT", "sell"], fills["ETH/USDT", "buy"]
+    stake = buy["amount"] * buy["price"] + buy["fee"]
+    proceeds = sell["amount"] * sell["price"] - sell["fee"]
+    eth_stake = eth["amount"] * eth["price"] + eth["fee"]
+    last = store.read_candles("sim", "ETH/USDT", "1h")["close"][-1]
+    trading.facts = Facts(buy["price"], sell["price"], stake, proceeds - stake,
+                          buy["fee"] + sell["fee"], eth["amount"], eth["price"], eth_stake, last,
+                          10_000.0 - stake + proceeds - eth_stake, start + timedelta(hours=1))  # fmt: skip
     return trading

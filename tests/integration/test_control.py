@@ -43,10 +43,14 @@ def test_profit_daily_performance_and_trades_fold_the_fills(trading, tmp_path):
     assert position.unrealized_pnl == pytest.approx(unrealized)
     report = control.profit(ctx)
     (strategy,) = report.strategies
-    assert strategy.strategy == "boll_stoch" and strategy.trades == 1 and strategy.wins == 0
-    assert report.total.realized_pnl == pytest.approx(trade.pnl) and trade.pnl < 0
+    f = trading.facts
+    assert strategy.strategy == "boll_stoch" and strategy.trades == 1
+    assert strategy.wins == (1 if f.pnl > 0 else 0)
+    assert trade.pnl == pytest.approx(f.pnl) and trade.stake == pytest.approx(f.btc_stake)
+    assert report.total.realized_pnl == pytest.approx(f.pnl)
+    assert position.mark.price == f.eth_mark and unrealized == pytest.approx(f.unrealized)
     assert report.total.unrealized_pnl == pytest.approx(unrealized)
-    assert report.total.fees == pytest.approx(trade.fee)
+    assert report.total.fees == pytest.approx(trade.fee) == pytest.approx(f.fees)
     later = control.profit(ctx, since=datetime.now(UTC) + timedelta(days=1))
     assert later.total.trades == 0 and later.total.open_positions == 1
     days = control.daily(ctx, 3).days
@@ -124,7 +128,7 @@ def test_status_reports_the_start_the_heartbeat_and_the_last_error(trading, tmp_
     assert report.uptime_s is not None and 0 <= report.uptime_s < 600
     assert report.heartbeat_status == "ok close=test" and report.heartbeat_age_s < 600
     assert report.last_error.kind == "protection_failed"
-    assert report.today_realized_pnl == pytest.approx(control.last_trades(ctx).trades[0].pnl)
+    assert report.today_realized_pnl == pytest.approx(trading.facts.today_pnl)
     trading.store.heartbeat(BOT, "stopped")
     assert control.status(ctx).uptime_s is None
 

@@ -74,7 +74,10 @@ def test_awan_status_json_and_the_bots_status_agree_on_one_store(trading, env):
     assert f"<b>{cli['bot']}</b> · {cli['mode']}" in text and "paused: no" in text
     assert f"({cli['heartbeat_status']})" in text
     today, unrealized = signed(cli["today_realized_pnl"]), signed(cli["unrealized_pnl"])
-    assert today == "-4.21832" and f"today: realized {today} · unrealized {unrealized}" in text
+    assert today == signed(trading.facts.today_pnl) and unrealized == signed(
+        trading.facts.unrealized
+    )
+    assert f"today: realized {today} · unrealized {unrealized}" in text
     (position,) = cli["positions"]
     assert (position["symbol"], position["mark"]["source"]) == ("ETH/USDT", "candle")
     assert (
@@ -87,24 +90,23 @@ def test_awan_status_json_and_the_bots_status_agree_on_one_store(trading, env):
 
 
 def test_money_commands_print_the_store(trading, env):
+    f = trading.facts
     code, out, _ = awan("profit", "--json")
     assert code == 0
     profit = json.loads(out)
-    assert profit["total"]["trades"] == 1 and profit["total"]["realized_pnl"] == pytest.approx(
-        -4.2183180288
-    )
+    assert profit["total"]["trades"] == 1
+    assert profit["total"]["realized_pnl"] == pytest.approx(f.pnl)
+    assert profit["total"]["unrealized_pnl"] == pytest.approx(f.unrealized)
     assert [s["strategy"] for s in profit["strategies"]] == ["boll_stoch"]
     code, out, _ = awan("profit", "--since", "2100-01-01", "--json")
     assert json.loads(out)["total"]["trades"] == 0
     code, out, _ = awan("daily", "--days", "3")
-    assert code == 0 and "-4.21832" in out and out.count("│ 20") == 3
+    assert code == 0 and signed(f.pnl) in out and out.count("│ 20") == 3
     code, out, _ = awan("performance")
-    assert code == 0 and "BTC/USDT" in out and "-0.21%" in out
+    assert code == 0 and "BTC/USDT" in out and f"{f.pnl / f.btc_stake:+.2%}" in out
     code, out, _ = awan("balance", "--json")
     totals = {c["currency"]: c["total"] for c in json.loads(out)["currencies"]}
-    assert totals["ETH"] == pytest.approx(0.7843) and totals["USDT"] == pytest.approx(
-        7996.7137, abs=1e-3
-    )
+    assert totals == pytest.approx({"ETH": f.eth_amount, "USDT": f.usdt})
     code, out, _ = awan("status")
     assert code == 0 and "ETH/USDT" in out and "last close" not in out and "(candle)" in out
 

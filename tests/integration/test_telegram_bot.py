@@ -23,6 +23,7 @@ from awan_trading.domain.ids import client_order_id, control_key
 from awan_trading.logs import configure_logging
 from awan_trading.notify.bot import ControlBot
 from awan_trading.notify.fake_bot_api import FakeBotApi
+from awan_trading.notify.replies import num, signed
 from awan_trading.storage import open_store
 from awan_trading.storage.base import BotEvent
 from tests.integration.control_fixtures import BOT, Trading, make_trading
@@ -105,29 +106,35 @@ def buttons(reply: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_command_replies_from_the_store(fake, trading, tmp_path, logs):
+    f = trading.facts
+    rate, wins = ("100%", 1) if f.pnl > 0 else ("0%", 0)
+    pct = f"{f.pnl / f.btc_stake:+.2%}"
+    eth = (f"<b>ETH/USDT</b> {num(f.eth_amount)} @ {num(f.eth_entry)} · last close "
+           f"{num(f.eth_mark)} · {signed(f.unrealized)} ({f.unrealized / f.eth_stake:+.2%})")  # fmt: skip
     with Running(fake, trading.context(tmp_path)) as bot:
         status = bot.ask("/status")["text"]
         assert "<b>awan</b> · sim" in status
         assert "paused: no" in status and "ok close=test" in status
+        assert eth in status
         assert (
-            "<b>ETH/USDT</b> 0.7843 @ 2546.31 · last close 2547.64 · -0.953952 (-0.05%)" in status
+            f"today: realized {signed(f.today_pnl)} · unrealized {signed(f.unrealized)}" in status
         )
-        assert "today: realized -4.21832 · unrealized -0.953952" in status
         assert "BTC/USDT: " in status and "UTC (" in status
         balance = bot.ask("/balance")["text"]
-        assert "ETH: 0.7843" in balance and "USDT: 7996.7137" in balance
-        assert "last close 2547.64" in bot.ask("/positions")["text"]
+        assert f"ETH: {num(f.eth_amount)}" in balance and f"USDT: {num(f.usdt)}" in balance
+        assert eth in bot.ask("/positions")["text"]
         profit = bot.ask("/profit")["text"]
-        assert "<b>boll_stoch</b>: realized -4.21832 over 1 trade(s), 0% won" in profit
-        assert "<b>total</b>" in profit and "unrealized -0.953952 on 1 open" in profit
+        assert f"<b>boll_stoch</b>: realized {signed(f.pnl)} over 1 trade(s), {rate} won" in profit
+        assert "<b>total</b>" in profit and f"unrealized {signed(f.unrealized)} on 1 open" in profit
         assert "over 0 trade(s)" in bot.ask("/profit 2100-01-01")["text"]
         daily = bot.ask("/daily 2")["text"]
-        assert daily.count("\n") == 3 and "-4.21832 (1 trade(s))" in daily
+        assert daily.count("\n") == 3 and f"{signed(f.pnl)} (1 trade(s))" in daily
         perf = bot.ask("/performance")["text"]
-        assert "BTC/USDT: -4.21832 (-0.21%) over 1 trade(s), 0 won" in perf
+        assert f"BTC/USDT: {signed(f.pnl)} ({pct}) over 1 trade(s), {wins} won" in perf
         trades = bot.ask("/trades")["text"]
         assert "last 1 of 1 closed trade(s)" in trades
-        assert "BTC/USDT boll_stoch: 48775.86 → 48770.42 · -4.21832 · exit_signal" in trades
+        assert (f"BTC/USDT boll_stoch: {num(f.btc_entry)} → {num(f.btc_exit)} · {signed(f.pnl)} · "
+                "exit_signal") in trades  # fmt: skip
         assert "not supported" in bot.ask("/reload_config")["text"]
         help_text = bot.ask("/help")["text"]
         for command in ("/status", "/forceexit SYMBOL|all", "/reload_config", "/daily [N]"):
