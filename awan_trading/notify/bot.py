@@ -194,6 +194,9 @@ class ControlBot:
         """Poll until `stop` is set, then shut down cleanly (the offset is committed)."""
         async with self.app:
             await self.app.start()
+            # Telegram's command menu: the same list as /help.
+            menu = [(c.name, c.summary) for c in control.help_commands()]
+            await self.send(lambda: self.app.bot.set_my_commands(menu))
             assert self.app.updater is not None
             await self.app.updater.start_polling(
                 poll_interval=self.poll_interval, timeout=self.poll_timeout

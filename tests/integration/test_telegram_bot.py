@@ -139,6 +139,9 @@ def test_every_command_replies_from_the_store(fake, trading, tmp_path, logs):
         help_text = bot.ask("/help")["text"]
         for command in ("/status", "/forceexit SYMBOL|all", "/reload_config", "/daily [N]"):
             assert command in help_text
+        (menu,) = fake.succeeded("setMyCommands")  # Telegram's menu lists the same commands
+        names = [c["command"] for c in json.loads(menu["commands"])]
+        assert names[:3] == ["status", "balance", "positions"] and "forceexit" in names
         # bad input: one line, nothing recorded
         assert bot.ask("/daily many")["text"] == (
             "<b>refused</b>: days must be a whole number, got 'many'"
