@@ -33,7 +33,7 @@ from awan_trading.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live"}
+AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live", "telegram"}
 SERVICES = AWAN_SERVICES | {"postgres", "db-init", "redis"}
 # Unique values: finding one in a rendered file proves it came from the environment.
 ENV = {
@@ -170,7 +170,8 @@ def dockerfile_heredoc(target: str) -> str:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict:
-    return render(ENV)
+    """Every role, the opt-in Telegram bot included (the celery workers have their own test)."""
+    return render(ENV, profiles=("telegram",))
 
 
 def test_compose_renders_every_role(rendered):
@@ -476,7 +477,7 @@ def test_redis_runs_with_the_repository_redis_conf(rendered):
 def test_the_celery_profile_adds_workers_like_the_code_location():
     assert "celery-worker" not in render(ENV)["services"], "workers are opt-in"
     services = render(ENV, profiles=("celery",))["services"]
-    assert set(services) == SERVICES | {"celery-worker"}
+    assert set(services) == (SERVICES - {"telegram"}) | {"celery-worker"}
     worker, code = services["celery-worker"], services["code"]
     assert worker["image"] == code["image"]
     assert environment(worker) == environment(code)
@@ -518,3 +519,21 @@ def test_helm_values_run_the_code_location_with_the_k8s_run_launcher():
     for variable in deployment.get("env", []):
         assert not SECRET_NAMES.search(variable["name"]), f"{variable['name']}: use the Secret"
     assert not re.search(r"://[^/\s:]+:[^@\s…]+@", text), "no credentials in URLs"
+
+
+def test_the_telegram_bot_is_opt_in_polls_the_loops_store_and_reads_its_settings():
+    assert "telegram" not in render(ENV)["services"], "the bot is opt-in"
+    rendered = render(ENV, profiles=("telegram",))
+    services = rendered["services"]
+    bot = services["telegram"]
+    assert command(bot) == ["awan", "telegram", "bot"]
+    assert bot["profiles"] == ["telegram"]  # no token, no bot: started only when asked for
+    assert bot["restart"] == "unless-stopped" and "ports" not in bot  # long polling: no port
+    env = environment(bot)
+    assert env["AWAN_STORE_URL"] == environment(services["live"])["AWAN_STORE_URL"]
+    assert env["AWAN_TELEGRAM_TOKEN"] == ENV["AWAN_TELEGRAM_TOKEN"]
+    assert env["AWAN_TELEGRAM_API_URL"] == "https://api.telegram.org/bot"
+    assert "AWAN_TELEGRAM_CHAT_IDS" in env
+    home = dockerfile_env()["AWAN_HOME"]
+    assert volume_mounts(bot)[home] == volume_mounts(services["live"])[home] == "awan-home"
+    assert set(bot["depends_on"]) == {"migrate"}
