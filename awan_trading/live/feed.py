@@ -85,7 +85,8 @@ class CandleFeed:
         window = recent_candles(self.store, self.cache, self.venue, symbol, self.tf.name, self.need)
         if window.height and to_epoch_ms(window["ts"][-1]) >= close_ms:
             window = window.filter(pl.col("ts") < from_epoch_ms(close_ms))
-        return window.select(CANDLE_COLUMNS)
+        # a select costs a query plan; a cached window already has exactly these columns
+        return window if window.columns == CANDLE_COLUMNS else window.select(CANDLE_COLUMNS)
 
     def _first_missing(self, window: pl.DataFrame, close_ms: int) -> int:
         """Open time (ms) of the first candle the window lacks before `close_ms`."""
