@@ -11,7 +11,9 @@ why the execution itself is idempotent per signal id through the store's intent 
 Not every row is for this location to trade: only the configured exchange, strategy,
 parameter hash and timeframe are, and only while the signal is fresh — a backfill writes
 months of historical signals, and trading those now would be wrong. Skipped rows still
-advance the cursor.
+advance the cursor. "Now" is the clock of the signals' source: the wall clock, unless a
+sensor-mode replay of history on the sim records its own clock in the store
+(`awan_trading.live.venue_clock`), whose signals are then judged on the replay's time.
 
 A failed ingest or execution run is something a trader must hear about without watching the
 UI. The alert names the job and run id (to open it in the UI), the partition, the failed step
@@ -31,6 +33,7 @@ import dagster as dg
 
 from awan_pipelines.execution import signal_run_request
 from awan_pipelines.resources import StoreResource, TelegramResource
+from awan_trading.live.venue_clock import source_now
 from awan_trading.market.timeframes import parse_timeframe
 from awan_trading.notify import format_run_failure
 
@@ -66,10 +69,6 @@ class SignalSelection:
         return None
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 def make_signal_sensor(
     job: dg.JobDefinition,
     selection: SignalSelection,
@@ -81,11 +80,11 @@ def make_signal_sensor(
 ) -> dg.SensorDefinition:
     """A sensor requesting one `job` run per new selected signal (run_key = signal id).
 
-    `clock` is what "now" means for freshness (the wall clock; a replay passes the sim's).
+    `clock` is what "now" means for freshness; by default the signals' source's clock from
+    the store (`venue_clock.source_now`: the wall clock unless a sensor-mode replay runs).
     Dagster's default interval is 30 s; a signal waits at most `minimum_interval_seconds`
     plus the daemon's loop for its tick.
     """
-    now = clock or _wall_clock
 
     @dg.sensor(
         name=name,
@@ -99,7 +98,7 @@ def make_signal_sensor(
     )
     def signal_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
         cursor = int(context.cursor or 0)
-        at = now()
+        at = clock() if clock is not None else source_now(store.get(), selection.exchange)
         requests: list[dg.RunRequest] = []
         skipped: Counter[str] = Counter()
         while True:

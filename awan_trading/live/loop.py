@@ -18,6 +18,9 @@ the sim gives the backtest's trades:
    until each signal has an order or a refusal before the next candle, so it is deterministic.
 6. **Heartbeat.**
 
+A sensor-mode replay records its clock in the store at each close (`venue_clock`), so the
+Dagster sensor and the execution runs, in other processes, trade at the replay's instant.
+
 `run_live` follows the wall clock; `run_replay` moves a `ReplayClock` (the sim exchange's
 clock) from close to close over [start, end]. The last close of a replay only settles the
 positions (step 2): a decision there would trade after the end, where the backtest stops.
@@ -42,6 +45,7 @@ from awan_trading.live.clock import Clock, ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.health import beat
 from awan_trading.live.outbox import emit, rank_pairs, signal_records
+from awan_trading.live.venue_clock import clear_clock, record_clock
 from awan_trading.logs import get_logger
 from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
 from awan_trading.replay import Action, PortfolioState, decide
@@ -126,6 +130,8 @@ class LiveLoop:
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
         settles positions."""
+        if self.execution == "sensor" and isinstance(self._clock, ReplayClock):
+            record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
         update = self.feed.advance(close)
         report = StepReport(close, update.candles.height)
         report.results.extend(self._manage(update.indicators, update.ready))
@@ -241,6 +247,8 @@ class LiveLoop:
                 on_step(report)
             if report.stopped or self.stop.is_set():
                 break
+        if self.execution == "sensor":
+            clear_clock(self.store, self.venue)
         beat(self.store, self.bot, "stopped")
         return reports
 
@@ -254,6 +262,8 @@ class LiveLoop:
         but a decision about an old candle would trade at a price that is gone.
         """
         self._clock = clock
+        if self.execution == "sensor":
+            clear_clock(self.store, self.venue)  # a replay killed earlier left its clock
         self.start()
         done, last = 0, None
         while not self.stop.is_set():
