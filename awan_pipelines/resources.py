@@ -8,16 +8,19 @@ one exchange (with its rate limiter) serve every asset in a run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from awan_trading.config import AwanConfig, SimConfig, UniverseConfig
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.factory import open_exchange, venue_name
-from awan_trading.notify import TelegramNotifier
 from awan_trading.storage import Store, open_store
-from awan_trading.storage.cache import HotCache
-from awan_trading.storage.hot import open_cache
+
+if TYPE_CHECKING:  # redis and python-telegram-bot load on first use, not in every run worker
+    from awan_trading.notify import TelegramNotifier
+    from awan_trading.storage.cache import HotCache
 
 
 class ExchangeResource(dg.ConfigurableResource):
@@ -114,6 +117,8 @@ class CacheResource(dg.ConfigurableResource):
 
     def get(self) -> HotCache:
         if self._cache is None:
+            from awan_trading.storage.hot import open_cache
+
             self._cache = open_cache(self.redis_url or "", prefix=self.prefix)
         return self._cache
 
@@ -131,5 +136,7 @@ class TelegramResource(dg.ConfigurableResource):
 
     def notifier(self) -> TelegramNotifier:
         if self._notifier is None:
+            from awan_trading.notify.telegram import TelegramNotifier
+
             self._notifier = TelegramNotifier(self.token, self.chat_id, self.base_url)
         return self._notifier
