@@ -76,7 +76,7 @@ query($runId: ID!) {
     ... on EventConnection { events { __typename ... on MessageEvent { timestamp } } }
   }
 }"""
-PHASES = ("RunDequeuedEvent", "RunStartingEvent")
+PHASES = ("RunEnqueuedEvent", "RunDequeuedEvent", "RunStartingEvent", "RunStartEvent")
 
 
 def _restore_signals() -> None:
@@ -218,6 +218,13 @@ def main() -> None:
             signal_id, sent = send_signal(store_url, SYMBOLS[i % len(SYMBOLS)])
             run = wait_started(port, signal_id)
             phases = phase_times(port, run["runId"])
+            print(  # per run, offsets from the row's insert: what the table summarises
+                f"{signal_id[:8]}: created {run['creationTime'] - sent:.2f} s, "
+                + ", ".join(
+                    f"{k.removesuffix('Event')} {v - sent:.2f} s" for k, v in phases.items()
+                ),
+                file=sys.stderr,
+            )
             dequeued = phases.get("RunDequeuedEvent", run["creationTime"])
             starting = phases.get("RunStartingEvent", dequeued)
             rows.append(

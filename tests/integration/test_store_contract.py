@@ -293,6 +293,16 @@ def test_positions_are_a_projection_rebuilt_from_fills(store: Store) -> None:
     assert store.rebuild_positions("sim") == [] and store.positions("sim") == []
 
 
+def test_venue_clock_is_recorded_replaced_and_cleared(store: Store) -> None:
+    assert store.venue_clock("sim") is None
+    store.record_venue_clock("sim", T0, T0 + MINUTE)
+    store.record_venue_clock("sim", T0 + MINUTE, T0 + 2 * MINUTE)
+    assert store.venue_clock("sim") == (T0 + MINUTE, T0 + 2 * MINUTE)
+    assert store.venue_clock("binance") is None
+    store.record_venue_clock("sim", None)
+    assert store.venue_clock("sim") is None
+
+
 def test_events_heartbeat_and_controls(store: Store) -> None:
     store.record_event(BotEvent("live", "start", "started", ts=T0))
     store.record_event(BotEvent("live", "tick", "tick 1", ts=T0 + MINUTE))
