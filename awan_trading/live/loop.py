@@ -103,6 +103,7 @@ class LiveLoop:
         max_open_positions: int,
         stop: threading.Event | None = None,
         sensor_timeout: float = 300.0,
+        refresh_account: Callable[[], None] | None = None,
     ) -> None:
         self.feed = feed
         self.strategy = strategy
@@ -114,6 +115,10 @@ class LiveLoop:
         self.max_open_positions = max_open_positions
         self.stop = stop or threading.Event()
         self.sensor_timeout = sensor_timeout
+        # Sensor mode on a sim or paper venue: the account lives in the store, where the
+        # execution runs (other processes) record what they placed; the loop's own venue is
+        # rebuilt from it before the position manager acts (`exchange.sim_account`).
+        self.refresh_account = refresh_account
         self.venue = feed.venue
         self.tf = feed.tf
         self.context = SignalContext.of(strategy, feed.tf.name)
@@ -152,6 +157,8 @@ class LiveLoop:
     def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
         """The position manager for each symbol with a position or an order in flight; the
         control table once even when there is none (a pause must not wait for a position)."""
+        if self.refresh_account is not None:
+            self.refresh_account()
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         last = indicators.group_by("symbol", maintain_order=True).tail(1)
@@ -214,16 +221,30 @@ class LiveLoop:
             self.stop.wait(0.05)
 
     def _settled(self, record: SignalRecord) -> bool:
+        """The signal's order got past the venue call — and, for an entry that filled, its
+        protective list is recorded: the executing process has written all it will write to
+        the account, so the loop's next close sees what it did."""
         leg = "entry" if record.side == "buy" else "exit"
         cid = client_order_id(record.signal_id, leg)
         orders = self.store.orders().filter(pl.col("client_order_id") == cid)
         if orders.height and orders["status"][0] not in ("intent", "submitted"):
-            return True
+            return leg == "exit" or self._protected(record.symbol)
         events = self.store.events(self.bot, limit=200)
         for data in events.get_column("data").to_list():
             if record.signal_id in data and json.loads(data).get("signal_id") == record.signal_id:
                 return True
         return False
+
+    def _protected(self, symbol: str) -> bool:
+        """No open position in `symbol`, none expected to rest protected, or its protective
+        list recorded (`Executor.ensure_protection` names it on the position last)."""
+        from awan_trading.execution.protection import expects_protection
+
+        params = getattr(self.executor, "params", None)
+        if params is None or not expects_protection(params):
+            return True
+        held = [p for p in self.store.positions(self.venue) if p.symbol == symbol and p.is_open]
+        return not held or held[0].stop_client_order_id is not None
 
     # --- drivers ----------------------------------------------------------------------------
 
@@ -286,6 +307,8 @@ class LiveLoop:
         """Between closes: observe the protective orders of the open positions, and beat."""
         from awan_trading.execution.manager import observe
 
+        if self.refresh_account is not None:
+            self.refresh_account()
         for symbol in self.portfolio().positions:
             observe(self.executor, symbol)  # type: ignore[arg-type]
         beat(self.store, self.bot, "ok tick")

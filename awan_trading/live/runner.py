@@ -158,8 +158,18 @@ def build_loop(
     exchange = open_exchange(
         plan.mode, config, settings, api_url=api_url, store=store, clock=clock.now
     )
+    refresh = None
     if hasattr(exchange, "match_timeframe"):  # the sim judges resting orders on our candles
         exchange.match_timeframe = plan.timeframe
+        # A sim or paper account is the store's (a restarted loop goes on with it); in sensor
+        # mode Dagster runs trade it in other processes, so it is rebuilt at every close.
+        from awan_trading.exchange.sim_account import restore_account
+
+        def refresh() -> None:
+            restore_account(exchange, store, dict(config.sim.starting_balance))  # type: ignore[arg-type]
+
+        refresh()
+        refresh = refresh if plan.execution == "sensor" else None
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
@@ -167,7 +177,7 @@ def build_loop(
     executor = build_executor(plan, config, exchange, store, clock, notifier)
     loop = LiveLoop(
         feed, plan.strategy, store, cache, executor, bot=plan.bot, execution=plan.execution,
-        max_open_positions=config.risk.max_open_positions, stop=stop,
+        max_open_positions=config.risk.max_open_positions, stop=stop, refresh_account=refresh,
     )  # fmt: skip
     return loop, clock
 
