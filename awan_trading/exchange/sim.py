@@ -421,7 +421,9 @@ class SimExchange:
             price,
             ts,
             fee_rate=market.taker_fee if taker else market.maker_fee,
-            trade_id=order.exchange_order_id if self.order_ids else str(self._next_trade),
+            trade_id=self.order_ids(order.client_order_id)
+            if self.order_ids
+            else str(self._next_trade),
             quote=market.quote,
             taker=taker,
         )
