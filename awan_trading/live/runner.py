@@ -158,18 +158,19 @@ def build_loop(
     exchange = open_exchange(
         plan.mode, config, settings, api_url=api_url, store=store, clock=clock.now
     )
-    refresh = None
+    refresh: Callable[[], None] | None = None
     if hasattr(exchange, "match_timeframe"):  # the sim judges resting orders on our candles
         exchange.match_timeframe = plan.timeframe
         # A sim or paper account is the store's (a restarted loop goes on with it); in sensor
         # mode Dagster runs trade it in other processes, so it is rebuilt at every close.
         from awan_trading.exchange.sim_account import restore_account
 
-        def refresh() -> None:
+        def rebuild() -> None:
             restore_account(exchange, store, dict(config.sim.starting_balance))  # type: ignore[arg-type]
 
-        refresh()
-        refresh = refresh if plan.execution == "sensor" else None
+        rebuild()
+        if plan.execution == "sensor":
+            refresh = rebuild
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
