@@ -236,15 +236,20 @@ class LiveLoop:
         return False
 
     def _protected(self, symbol: str) -> bool:
-        """No open position in `symbol`, none expected to rest protected, or its protective
-        list recorded (`Executor.ensure_protection` names it on the position last)."""
+        """No open position in `symbol`, none expected to rest protected, its protective list
+        recorded (`Executor.ensure_protection` names it on the position last), or placing it
+        failed (the position manager places it at the next close)."""
         from awan_trading.execution.protection import expects_protection
 
         params = getattr(self.executor, "params", None)
         if params is None or not expects_protection(params):
             return True
         held = [p for p in self.store.positions(self.venue) if p.symbol == symbol and p.is_open]
-        return not held or held[0].stop_client_order_id is not None
+        if not held or held[0].stop_client_order_id is not None:
+            return True
+        events = self.store.events(self.bot, limit=50)
+        failed = events.filter(pl.col("kind") == "protection_failed")["message"]
+        return any(message.startswith(f"{symbol}:") for message in failed)
 
     # --- drivers ----------------------------------------------------------------------------
 
