@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -123,6 +123,7 @@ class LiveLoop:
         self.tf = feed.tf
         self.context = SignalContext.of(strategy, feed.tf.name)
         self._clock: Clock | None = None
+        self._step_began = datetime.now(UTC)
 
     # --- one close --------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class LiveLoop:
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
         settles positions."""
+        self._step_began = datetime.now(UTC)  # wall clock, as bot events are stamped
         if self.execution == "sensor" and isinstance(self._clock, ReplayClock):
             record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
         update = self.feed.advance(close)
@@ -248,7 +250,9 @@ class LiveLoop:
         if not held or held[0].stop_client_order_id is not None:
             return True
         events = self.store.events(self.bot, limit=50)
-        failed = events.filter(pl.col("kind") == "protection_failed")["message"]
+        failed = events.filter(
+            (pl.col("kind") == "protection_failed") & (pl.col("ts") >= self._step_began)
+        )["message"]
         return any(message.startswith(f"{symbol}:") for message in failed)
 
     # --- drivers ----------------------------------------------------------------------------
