@@ -282,7 +282,10 @@ class LiveLoop:
         beat(self.store, self.bot, "stopped")
         return reports
 
-    def run_live(self, clock: Clock, *, close_delay: float = 0.0, tick: float = 5.0) -> int:
+    def run_live(
+        self, clock: Clock, *, close_delay: float = 0.0, tick: float = 5.0,
+        on_step: Callable[[StepReport], None] | None = None,
+    ) -> int:  # fmt: skip
         """Follow `clock` close by close until `stop`; returns the number of closes handled.
 
         Between closes the loop wakes every `tick` seconds to record what the exchange did to
@@ -307,7 +310,9 @@ class LiveLoop:
             if self.stop.is_set() or (close_delay > 0 and self.stop.wait(close_delay)):
                 break
             last = max(close, self.tf.floor(clock.now()))
-            self.step(last)
+            report = self.step(last)
+            if on_step is not None:
+                on_step(report)
             done += 1
         beat(self.store, self.bot, "stopped")
         return done

@@ -3,8 +3,9 @@
 It lets the real python-telegram-bot client run end to end with no network and no real bot:
 PTB is pointed at `fake.base_url` and talks HTTP to this server, which records every call and
 can be scripted to answer the way Telegram does when things go wrong — flood control (429 with
-`retry_after`), a rejected token (401), a bot blocked by the chat (403) or a dropped connection.
-Stopping it makes it a server that is down. It answers `getMe`, `sendMessage`, `getUpdates`
+`retry_after`), a rejected token (401), a bot blocked by the chat (403), a server error (500),
+a dropped connection, or a request that hangs unanswered (`hang`: held for `hang_seconds`, or
+until `release_hangs()`/`stop()`). Stopping it makes it a server that is down. It answers `getMe`, `sendMessage`, `getUpdates`
 (honouring `offset`) and `deleteWebhook`, the methods PTB's notifier and polling use.
 """
 
@@ -23,7 +24,7 @@ from aiohttp import web
 
 HOST = "127.0.0.1"
 BOT_ID = 4242
-Fault = Literal["rate_limit", "unauthorized", "forbidden", "drop"]
+Fault = Literal["rate_limit", "unauthorized", "forbidden", "server_error", "drop", "hang"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class BotApiCall:
 class _Scripted:
     fault: Fault
     retry_after: int = 1
+    hang_seconds: float = 30.0
+    chat_id: str | None = None  # only calls to this chat (None: any)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class _State:
     delivered: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, deque[_Scripted]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    hanging: int = 0  # requests held unanswered right now
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -76,6 +80,7 @@ class FakeBotApi:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._release: asyncio.Event | None = None
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -93,6 +98,7 @@ class FakeBotApi:
         """Stop listening: from now on the server is down (connections are refused)."""
         if self._loop is None:
             return
+        self.release_hangs()  # a held request must not hold the shutdown too
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._runner = None
@@ -115,11 +121,37 @@ class FakeBotApi:
 
     # --- scripting and inspection ----------------------------------------------------------
 
-    def fail_next(self, method: str, fault: Fault, *, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next `times` calls of `method` with `fault` instead of success."""
+    def fail_next(
+        self,
+        method: str,
+        fault: Fault,
+        *,
+        times: int = 1,
+        retry_after: int = 1,
+        hang_seconds: float = 30.0,
+        chat_id: int | str | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` with `fault` instead of success.
+
+        With `chat_id`, only calls to that chat take these faults (in order); other chats'
+        calls are answered normally, as Telegram's per-chat flood control behaves.
+        """
+        chat = None if chat_id is None else str(chat_id)
         with self._state.lock:
             queue = self._state.faults.setdefault(method, deque())
-            queue.extend(_Scripted(fault, retry_after) for _ in range(times))
+            queue.extend(_Scripted(fault, retry_after, hang_seconds, chat) for _ in range(times))
+
+    def release_hangs(self) -> None:
+        """Answer every request held by a `hang` fault now (as a 500), and any later one at once."""
+        loop, release = self._loop, self._release
+        if loop is not None and release is not None and loop.is_running():
+            loop.call_soon_threadsafe(release.set)
+
+    @property
+    def hanging(self) -> int:
+        """How many requests the server holds unanswered right now."""
+        with self._state.lock:
+            return self._state.hanging
 
     def push_update(self, text: str, chat_id: int, user_id: int = 1) -> int:
         """Queue an incoming message for `getUpdates` (commands get a bot_command entity)."""
@@ -152,6 +184,7 @@ class FakeBotApi:
     # --- the server ------------------------------------------------------------------------
 
     async def _serve(self) -> None:
+        self._release = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -166,8 +199,7 @@ class FakeBotApi:
         call = BotApiCall(method, token, params)
         with self._state.lock:
             self._state.calls.append(call)
-            queue = self._state.faults.get(method)
-            scripted = queue.popleft() if queue else None
+            scripted = self._take_fault(method, str(params.get("chat_id", "")))
         if scripted is not None:
             return await self._fault(request, scripted)
         if self._state.token is not None and token != self._state.token:
@@ -180,6 +212,15 @@ class FakeBotApi:
                 self._state.delivered.append(params)
         return answer
 
+    def _take_fault(self, method: str, chat_id: str) -> _Scripted | None:
+        """The first scripted fault of `method` that applies to `chat_id` (lock held)."""
+        queue = self._state.faults.get(method)
+        for i, scripted in enumerate(queue or ()):
+            if scripted.chat_id is None or scripted.chat_id == chat_id:
+                del queue[i]  # type: ignore[arg-type]
+                return scripted
+        return None
+
     async def _fault(self, request: web.Request, scripted: _Scripted) -> web.StreamResponse:
         if scripted.fault == "rate_limit":
             return _error(
@@ -191,10 +232,28 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         if scripted.fault == "forbidden":
             return _error(403, "Forbidden: bot was blocked by the user")
+        if scripted.fault == "server_error":
+            return _error(500, "Internal Server Error")
+        if scripted.fault == "hang":
+            return await self._hang(scripted.hang_seconds)
         transport = request.transport
         if transport is not None:
             transport.abort()  # "drop": the connection dies without a reply
         return web.Response()
+
+    async def _hang(self, seconds: float) -> web.Response:
+        """Hold the request unanswered, as a Telegram that stopped answering does."""
+        assert self._release is not None
+        with self._state.lock:
+            self._state.hanging += 1
+        try:
+            await asyncio.wait_for(self._release.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        finally:
+            with self._state.lock:
+                self._state.hanging -= 1
+        return _error(500, "Internal Server Error: answered after a hang")
 
     def _answer(self, method: str, params: dict[str, Any]) -> web.Response | None:
         if method == "getMe":
