@@ -77,6 +77,10 @@ class SignalSelection:
         return None
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def make_signal_sensor(
     job: dg.JobDefinition,
     selection: SignalSelection,
