@@ -31,6 +31,7 @@ from awan_pipelines.resources import (
     StoreResource,
     TelegramResource,
 )
+from awan_pipelines.scale_out import build_celery_ingest_job, celery_enabled
 from awan_pipelines.schedules import build_schedules
 from awan_pipelines.sensors import (
     SignalSelection,
@@ -137,10 +138,14 @@ def build_assets(config: AwanConfig) -> list[dg.AssetsDefinition]:
 def build_jobs(config: AwanConfig) -> list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition]:
     """Named jobs: candles alone (the schedule; automation carries them downstream), candles
     with their features in one run (backfills, the demo), the reports, and `execute_signal`
-    (one run per signal, requested by the signal sensor)."""
+    (one run per signal, requested by the signal sensor). Where a Celery broker is configured,
+    `ingest_celery_job` too: the ingest assets with their steps on Celery workers."""
+    ingest = dg.AssetSelection.groups("market", "features")
+    scale_out = [build_celery_ingest_job(ingest)] if celery_enabled() else []
     return [
         dg.define_asset_job(CANDLES_JOB, selection=dg.AssetSelection.groups("market")),
-        dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.groups("market", "features")),
+        dg.define_asset_job(INGEST_JOB, selection=ingest),
+        *scale_out,
         dg.define_asset_job(REPORTS_JOB, selection=dg.AssetSelection.groups("reports")),
         build_execute_signal_job(
             execution_setup(config, _configured(config)),
@@ -188,7 +193,8 @@ def build_definitions(
         # In process for every job, the UI's "Materialize" (the implicit asset job) included:
         # each step is a short link in a chain (ohlcv → indicators → signals) and a step
         # subprocess costs 7–17 s of imports on 2 cores, far more than the work itself.
-        # Scale-out comes from runs (one per symbol in a backfill), not from steps.
+        # Scale-out comes from runs (one per symbol in a backfill), not from steps; across
+        # machines, from ingest_celery_job's own executor (awan_pipelines/scale_out.py).
         executor=dg.in_process_executor,
     )
 

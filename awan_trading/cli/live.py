@@ -59,7 +59,13 @@ def live_command(
     from awan_trading.domain.trades import closed_trades
     from awan_trading.live.alerts import DailyDigest, notifying, open_outbox
     from awan_trading.live.health import stop_on_signals
-    from awan_trading.live.runner import build_loop, check_replay_store, plan_from, run_replay
+    from awan_trading.live.runner import (
+        build_loop,
+        check_replay_store,
+        plan_from,
+        record_start,
+        run_replay,
+    )  # fmt: skip
     from awan_trading.storage import open_store
     from awan_trading.storage.hot import open_cache
 
@@ -80,6 +86,7 @@ def live_command(
                              notifier=outbox)  # fmt: skip
     digest = DailyDigest(store, plan.venue, plan.bot, outbox, plan.symbols)
     what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode} · {plan.execution}"
+    record_start(store, plan)
     with notifying(outbox, plan.bot, what), stop_on_signals(stop):
         if not plan.is_replay:
             console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)

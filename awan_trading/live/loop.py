@@ -124,12 +124,13 @@ class LiveLoop:
         self.context = SignalContext.of(strategy, feed.tf.name)
         self._clock: Clock | None = None
         self._step_began = datetime.now(UTC)
+        self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
 
     def start(self) -> None:
         """Reconcile with the exchange before the first decision (positions, orders in flight)."""
-        beat(self.store, self.bot, "starting")
+        self._beat("starting")
         report = self.executor.reconcile()
         log.info("reconciled", bot=self.bot, venue=self.venue, ok=getattr(report, "ok", True))
 
@@ -153,7 +154,7 @@ class LiveLoop:
             report.signals = signal_records(actions, window, self.context, self.venue)
             emit(self.store, self.cache, report.signals)
             self._execute(report)
-        beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
+        self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
     def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
@@ -255,6 +256,11 @@ class LiveLoop:
         )["message"]
         return any(message.startswith(f"{symbol}:") for message in failed)
 
+    def _beat(self, status: str) -> None:
+        beat(self.store, self.bot, status)
+        if self.on_beat is not None:
+            self.on_beat(status, getattr(self.executor, "paused", None))
+
     # --- drivers ----------------------------------------------------------------------------
 
     def run_replay(
@@ -279,7 +285,7 @@ class LiveLoop:
                 break
         if self.execution == "sensor":
             clear_clock(self.store, self.venue)
-        beat(self.store, self.bot, "stopped")
+        self._beat("stopped")
         return reports
 
     def run_live(
@@ -314,7 +320,7 @@ class LiveLoop:
             if on_step is not None:
                 on_step(report)
             done += 1
-        beat(self.store, self.bot, "stopped")
+        self._beat("stopped")
         return done
 
     def tick(self) -> None:
@@ -325,4 +331,4 @@ class LiveLoop:
             self.refresh_account()
         for symbol in self.portfolio().positions:
             observe(self.executor, symbol)  # type: ignore[arg-type]
-        beat(self.store, self.bot, "ok tick")
+        self._beat("ok tick")

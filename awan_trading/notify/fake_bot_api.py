@@ -5,8 +5,11 @@ PTB is pointed at `fake.base_url` and talks HTTP to this server, which records e
 can be scripted to answer the way Telegram does when things go wrong — flood control (429 with
 `retry_after`), a rejected token (401), a bot blocked by the chat (403), a server error (500),
 a dropped connection, or a request that hangs unanswered (`hang`: held for `hang_seconds`, or
-until `release_hangs()`/`stop()`). Stopping it makes it a server that is down. It answers `getMe`, `sendMessage`, `getUpdates`
-(honouring `offset`) and `deleteWebhook`, the methods PTB's notifier and polling use.
+until `release_hangs()`/`stop()`). Stopping it makes it a server that is down. It answers
+`getMe`, `sendMessage`, `getUpdates` (honouring `offset`, and long-polling: it holds the
+request up to its `timeout` until an update arrives), `deleteWebhook`, `answerCallbackQuery`,
+`editMessageText` and `setMyCommands` — the methods PTB's notifier, its polling and the control
+bot's inline buttons use. `push_update` queues a message, and `push_callback` a button press.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiohttp import web
 HOST = "127.0.0.1"
 BOT_ID = 4242
 Fault = Literal["rate_limit", "unauthorized", "forbidden", "server_error", "drop", "hang"]
+LONG_POLL_CAP = 2.0  # seconds a getUpdates is held at most, so stopping PTB stays quick
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class _State:
     token: str | None
     calls: list[BotApiCall] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)
+    succeeded: list[BotApiCall] = field(default_factory=list)
     faults: dict[str, deque[_Scripted]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     hanging: int = 0  # requests held unanswered right now
@@ -170,6 +175,35 @@ class FakeBotApi:
             self._state.updates.append({"update_id": update_id, "message": message})
         return update_id
 
+    def push_callback(
+        self, data: str, chat_id: int, message_id: int, user_id: int = 1, text: str = ""
+    ) -> int:
+        """Queue a press of an inline keyboard button (`callback_data` = `data`) under the
+        bot's message `message_id` in `chat_id`."""
+        update_id = next(self._update_ids)
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "awan"},
+            "text": text,
+        }
+        query = {
+            "id": str(update_id),
+            "from": {"id": user_id, "is_bot": False, "first_name": "trader"},
+            "chat_instance": str(chat_id),
+            "data": data,
+            "message": message,
+        }
+        with self._state.lock:
+            self._state.updates.append({"update_id": update_id, "callback_query": query})
+        return update_id
+
+    def succeeded(self, method: str) -> list[dict[str, Any]]:
+        """Params of the calls of `method` that were answered with success, in order."""
+        with self._state.lock:
+            return [c.params for c in self._state.succeeded if c.method == method]
+
     @property
     def calls(self) -> list[BotApiCall]:
         """Every request received, in order, including the ones answered with a fault."""
@@ -204,13 +238,26 @@ class FakeBotApi:
             return await self._fault(request, scripted)
         if self._state.token is not None and token != self._state.token:
             return _error(401, "Unauthorized")
+        if method == "getUpdates":
+            await self._await_updates(params)
         answer = self._answer(method, params)
         if answer is None:
             return _error(404, "Not Found")
-        if method == "sendMessage":
-            with self._state.lock:
+        with self._state.lock:
+            self._state.succeeded.append(call)
+            if method == "sendMessage":
                 self._state.delivered.append(params)
         return answer
+
+    async def _await_updates(self, params: dict[str, Any]) -> None:
+        """Long polling: hold the request until an update at or after `offset` is queued."""
+        offset = int(params.get("offset", 0) or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout", 0) or 0), LONG_POLL_CAP)
+        while time.monotonic() < deadline:
+            with self._state.lock:
+                if any(u["update_id"] >= offset for u in self._state.updates):
+                    return
+            await asyncio.sleep(0.02)
 
     def _take_fault(self, method: str, chat_id: str) -> _Scripted | None:
         """The first scripted fault of `method` that applies to `chat_id` (lock held)."""
@@ -273,6 +320,20 @@ class FakeBotApi:
                     "text": params.get("text", ""),
                 }
             )
+        if method in ("answerCallbackQuery", "setMyCommands"):
+            return _ok(True)
+        if method == "editMessageText":
+            chat_id = str(params.get("chat_id", "0"))
+            return _ok(
+                {
+                    "message_id": int(params.get("message_id", 0) or 0),
+                    "date": int(time.time()),
+                    "edit_date": int(time.time()),
+                    "chat": {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else 0,
+                             "type": "private"},
+                    "text": params.get("text", ""),
+                }
+            )  # fmt: skip
         if method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
             with self._state.lock:
