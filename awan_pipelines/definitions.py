@@ -60,6 +60,7 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
         "seed": sim.seed,
         "fee_rate": sim.fee_rate,
         "slippage_bps": sim.slippage_bps,
+        "starting_balance": dict(sim.starting_balance),
         "live_confirmed": config.live_confirmed,
     }
     if os.environ.get("AWAN_STORE_URL"):

@@ -145,14 +145,16 @@ def build_executor(setup: ExecutionSetup, store: StoreResource, exchange: Exchan
     """The same `Executor` `awan live` builds (`live.runner.build_executor`), over this run's
     exchange and store: same bot, strategy, risk limits, fee and slippage rules.
 
+    The venue is `ExchangeResource.account`: a sim or paper account rebuilt from the store
+    (the previous runs' positions and resting stops are on it), matching resting orders on
+    the strategy's candles, on a sim replay's clock when one runs.
+
     Notifications are the `notify` step's job, so the executor gets none: a message is sent
     after the trade is recorded and reported, exactly once per run that placed an order.
     """
     from awan_trading.execution.executor import Executor
 
-    venue = exchange.get()
-    if hasattr(venue, "match_timeframe"):  # the sim: resting orders match on strategy candles
-        venue.match_timeframe = setup.timeframe
+    venue = exchange.account(store.get(), setup.timeframe)
     fee = setup.fee
     if fee is None:
         fee = venue.markets()[setup.symbols[0]].taker_fee
@@ -254,7 +256,8 @@ def build_execute_signal_job(
     ):
         partition = execution_partition(partitions, signal)
         context.log_event(trade_event(context.instance, signal, result, candles_key, partition))
-        context.log_event(positions_materialization(store.get(), exchange.get()))
+        venue = exchange.account(store.get(), setup.timeframe)
+        context.log_event(positions_materialization(store.get(), venue))
         return result
 
     @dg.op(description="Sends the fill to Telegram (once, from the run that placed the order).")

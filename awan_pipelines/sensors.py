@@ -11,7 +11,9 @@ why the execution itself is idempotent per signal id through the store's intent 
 Not every row is for this location to trade: only the configured exchange, strategy,
 parameter hash and timeframe are, and only while the signal is fresh — a backfill writes
 months of historical signals, and trading those now would be wrong. Skipped rows still
-advance the cursor.
+advance the cursor. "Now" is the clock of the signals' source: the wall clock, unless a
+sensor-mode replay of history on the sim records its own clock in the store
+(`awan_trading.live.venue_clock`), whose signals are then judged on the replay's time.
 
 `make_heartbeat_sensor(bot, timeframe)` watches the live loop (`awan live`) from outside: it
 alerts once when the loop's heartbeat is older than two candles of the strategy timeframe (a
@@ -37,6 +39,7 @@ import dagster as dg
 
 from awan_pipelines.execution import signal_run_request
 from awan_pipelines.resources import StoreResource, TelegramResource
+from awan_trading.live.venue_clock import source_now
 from awan_trading.market.timeframes import parse_timeframe
 from awan_trading.notify import format_run_failure
 from awan_trading.notify.events import heartbeat_recovered_notice, heartbeat_stale_notice
@@ -84,16 +87,18 @@ def make_signal_sensor(
     *,
     name: str = SIGNAL_SENSOR,
     clock: Callable[[], datetime] | None = None,
-    minimum_interval_seconds: int = 5,
+    minimum_interval_seconds: int = 1,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
 ) -> dg.SensorDefinition:
     """A sensor requesting one `job` run per new selected signal (run_key = signal id).
 
-    `clock` is what "now" means for freshness (the wall clock; a replay passes the sim's).
-    Dagster's default interval is 30 s; a signal waits at most `minimum_interval_seconds`
-    plus the daemon's loop for its tick.
+    `clock` is what "now" means for freshness; by default the signals' source's clock from
+    the store (`venue_clock.source_now`: the wall clock unless a sensor-mode replay runs).
+    Dagster's default interval is 30 s. The sensor daemon passes over its sensors every 5 s
+    at most (fixed in Dagster), and a tick is skipped when the last one began less than
+    `minimum_interval_seconds` ago: 1 s lets every pass tick, where 5 s would skip every
+    other pass whose predecessor began a moment less than 5 s earlier.
     """
-    now = clock or _wall_clock
 
     @dg.sensor(
         name=name,
@@ -107,7 +112,7 @@ def make_signal_sensor(
     )
     def signal_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
         cursor = int(context.cursor or 0)
-        at = now()
+        at = clock() if clock is not None else source_now(store.get(), selection.exchange)
         requests: list[dg.RunRequest] = []
         skipped: Counter[str] = Counter()
         while True:

@@ -12,7 +12,20 @@ from `workspace.yaml` as `dagster dev` serves it. Signals are sent one at a time
 own symbol (the per-symbol concurrency limit never queues one behind another), at a random
 offset to the sensor's ticks; the next one is written after the previous run started.
 
-Run: `.venv/bin/python benchmarks/sensor_latency.py [--signals 8]`; prints a markdown table.
+Where the time goes, per run, from its events: the sensor tick (row → run created), the
+queued coordinator (created → dequeued), the launch (dequeued → starting: the code server
+spawns the run worker) and the run worker's start-up (starting → started: a new Python
+process importing Dagster and the code location, loading the job, opening the instance).
+
+Bytecode: `--no-bytecode` runs `dagster dev` with an empty `PYTHONPYCACHEPREFIX` and
+`PYTHONDONTWRITEBYTECODE=1`, so every process compiles every module it imports from source
+(a `.venv` installed without bytecode); otherwise processes read whatever `__pycache__`
+exists (`.venv/bin/python -m compileall -q .venv/lib/python3.11/site-packages awan_trading
+awan_pipelines` writes all of it). The load average is printed before and after: on a shared
+machine it decides the figures.
+
+Run: `.venv/bin/python benchmarks/sensor_latency.py [--signals 8] [--no-bytecode]`; prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -41,7 +54,10 @@ from awan_trading.storage import open_store
 from awan_trading.strategies import get_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
-SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
+# One symbol per signal: a symbol's second signal of the same candle would be the same signal
+# (same id, a run key Dagster skips), and the per-symbol limit would queue it behind the first.
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "ADA/USDT", "DOGE/USDT",
+           "LTC/USDT"]  # fmt: skip
 CONFIG = f"""
 [universe]
 symbols = {json.dumps(SYMBOLS)}
@@ -57,6 +73,13 @@ query($id: String!) {
     ... on Runs { results { runId status creationTime startTime } }
   }
 }"""
+EVENTS = """
+query($runId: ID!) {
+  logsForRun(runId: $runId, limit: 50) {
+    ... on EventConnection { events { __typename ... on MessageEvent { timestamp } } }
+  }
+}"""
+PHASES = ("RunEnqueuedEvent", "RunStartingEvent", "RunStartEvent")
 
 
 def _restore_signals() -> None:
@@ -84,7 +107,7 @@ def graphql(port: int, query: str, variables: dict) -> dict:
     return payload["data"]
 
 
-def start_dev(work: Path, port: int) -> subprocess.Popen:
+def start_dev(work: Path, port: int, bytecode: bool) -> subprocess.Popen:
     home = work / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -95,6 +118,9 @@ def start_dev(work: Path, port: int) -> subprocess.Popen:
         AWAN_HOME=str(work / "awan_home"),
         AWAN_CONFIG_FILE=str(work / "awan.toml"),
     )
+    if not bytecode:
+        (work / "no_pycache").mkdir()
+        env.update(PYTHONPYCACHEPREFIX=str(work / "no_pycache"), PYTHONDONTWRITEBYTECODE="1")
     dagster = str(Path(sys.executable).parent / "dagster")
     return subprocess.Popen(
         [dagster, "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
@@ -159,6 +185,19 @@ def wait_started(port: int, signal_id: str, timeout: float = 120.0) -> dict:
     raise RuntimeError(f"no execute_signal run started for {signal_id} within {timeout:.0f} s")
 
 
+def phase_times(port: int, run_id: str) -> dict[str, float]:
+    """Epoch seconds of the run's queue and launch events (1.13 logs no dequeue event: the
+    launch follows it at once)."""
+    events = graphql(port, EVENTS, {"runId": run_id})["logsForRun"]["events"]
+    return {
+        e["__typename"]: int(e["timestamp"]) / 1000 for e in events if e["__typename"] in PHASES
+    }
+
+
+def load_average() -> str:
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -166,11 +205,13 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--signals", type=int, default=len(SYMBOLS))
+    parser.add_argument("--signals", type=int, default=len(SYMBOLS), choices=range(1, 9))
+    parser.add_argument("--no-bytecode", action="store_true", help="compile every import")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="awan-sensor-latency-"))
     port = free_port()
-    process = start_dev(work, port)
+    load_before = load_average()
+    process = start_dev(work, port, bytecode=not args.no_bytecode)
     rows = []
     try:
         boot = wait_for_server(process, port, work / "dagster.log")
@@ -178,9 +219,23 @@ def main() -> None:
         time.sleep(10)  # let the daemon's first sensor tick pass (cursor set on an empty table)
         for i in range(args.signals):
             time.sleep(random.uniform(0.0, 5.0))  # land anywhere between two ticks
-            signal_id, sent = send_signal(store_url, SYMBOLS[i % len(SYMBOLS)])
+            signal_id, sent = send_signal(store_url, SYMBOLS[i])
             run = wait_started(port, signal_id)
-            rows.append((run["creationTime"] - sent, run["startTime"] - sent))
+            phases = phase_times(port, run["runId"])
+            print(  # per run, offsets from the row's insert: what the table summarises
+                f"{signal_id[:8]}: created {run['creationTime'] - sent:.2f} s, "
+                + ", ".join(
+                    f"{k.removesuffix('Event')} {v - sent:.2f} s" for k, v in phases.items()
+                ),
+                file=sys.stderr,
+            )
+            enqueued = phases.get("RunEnqueuedEvent", run["creationTime"])
+            starting = phases.get("RunStartingEvent", enqueued)
+            rows.append(
+                (run["creationTime"] - sent, starting - enqueued,
+                 run["startTime"] - starting, run["startTime"] - sent)
+            )  # fmt: skip
+        load_after = load_average()
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -188,13 +243,21 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    created = [c for c, _ in rows]
-    started = [s for _, s in rows]
-    print(f"machine: {describe()}; dagster dev up in {boot:.1f} s; {len(rows)} signals\n")
+    bytecode = "no bytecode" if args.no_bytecode else "bytecode as on disk"
+    print(
+        f"machine: {describe()}; dagster dev up in {boot:.1f} s; {len(rows)} signals; "
+        f"{bytecode}; load average (1/5/15 min) {load_before} before, {load_after} after\n"
+    )
     print("| measure | p50 | p90 | max |")
     print("| --- | --- | --- | --- |")
-    for name, values in (("signal row → run created (sensor tick)", created),
-                         ("signal row → run started", started)):  # fmt: skip
+    names = (
+        "signal row → run created (sensor tick)",
+        "queued → launched (coordinator pass + launch call)",
+        "launched → started (run worker start-up)",
+        "signal row → run started",
+    )
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
         print(
             f"| {name} | {statistics.median(values):.1f} s | {pct(values, 0.9):.1f} s "
             f"| {max(values):.1f} s |"

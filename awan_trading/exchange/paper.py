@@ -11,7 +11,8 @@ rules (`execution.fills`) on real prices. Candles, tickers and markets are the v
 
 Balances live in the store the same way fills do: the executor records every fill, and a
 paper account restarted later starts from its configured balance plus those fills
-(`balances_from_fills`), so no paper balance exists only in memory.
+(`sim_account.balances_from_fills`), so no paper balance exists only in memory; a process
+that places orders rebuilds its resting orders from the store too (`sim_account`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from awan_trading.exchange.base import Market, Ticker
 from awan_trading.exchange.ccxt_exchange import CcxtExchange
 from awan_trading.exchange.errors import InvalidOrder
 from awan_trading.exchange.sim import SimExchange
+from awan_trading.exchange.sim_account import balances_from_fills
 from awan_trading.exchange.sim_market import SymbolProfile
 from awan_trading.market.schema import empty_candles
 from awan_trading.market.timeframes import Timeframe, from_epoch_ms
@@ -142,28 +144,6 @@ class PaperExchange(SimExchange):
     ) -> datetime | None:
         """The venue's answer: paper accounts see exactly the venue's candles."""
         return self.venue.first_candle_at(symbol, timeframe, since)
-
-
-def balances_from_fills(
-    starting: dict[str, float], fills: pl.DataFrame, exchange: str
-) -> dict[str, float]:
-    """A paper account's balances: the configured start plus every fill recorded for it.
-
-    `fills` is `Store.fills()`; fees are taken from `fee_currency` (the sim charges quote).
-    """
-    balances = {c: float(a) for c, a in starting.items()}
-    if fills.is_empty():
-        return balances
-    if "exchange" in fills.columns:
-        fills = fills.filter(pl.col("exchange") == exchange)
-    for row in fills.iter_rows(named=True):
-        base, quote = row["symbol"].split("/")
-        sign = 1.0 if row["side"] == "buy" else -1.0
-        balances[base] = balances.get(base, 0.0) + sign * row["amount"]
-        balances[quote] = balances.get(quote, 0.0) - sign * row["amount"] * row["price"]
-        fee_currency = row["fee_currency"] or quote
-        balances[fee_currency] = balances.get(fee_currency, 0.0) - row["fee"]
-    return balances
 
 
 __all__ = ["PaperExchange", "VenueMarketData", "balances_from_fills"]

@@ -123,6 +123,10 @@ class SimExchange:
         self._markets: dict[str, Market] = {}
         self._next_order = 1
         self._next_trade = 1
+        # When set, a new order's exchange order id — and the trade id of its one fill — is
+        # `order_ids(client_order_id)` instead of the next number: an account that several
+        # processes trade (`exchange.sim_account`) must never hand out one id twice.
+        self.order_ids: Callable[[str], str] | None = None
         for symbol in DEFAULT_SYMBOLS:
             self.market(symbol)
 
@@ -282,8 +286,9 @@ class SimExchange:
     def _new_order(self, **fields: object) -> SimOrder:
         """Register an accepted order placed now; it is matched from the next candle on."""
         now = self.now()
+        cid = str(fields["client_order_id"])
         order = SimOrder(
-            exchange_order_id=str(self._next_order),
+            exchange_order_id=self.order_ids(cid) if self.order_ids else str(self._next_order),
             created_at=now,
             updated_at=now,
             next_ms=to_epoch_ms(now),
@@ -435,7 +440,9 @@ class SimExchange:
             price,
             ts,
             fee_rate=market.taker_fee if taker else market.maker_fee,
-            trade_id=str(self._next_trade),
+            trade_id=self.order_ids(order.client_order_id)
+            if self.order_ids
+            else str(self._next_trade),
             quote=market.quote,
             taker=taker,
         )

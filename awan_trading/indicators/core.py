@@ -23,6 +23,9 @@ Flat prices (documented choices, tested). "Flat" means a range within the tolera
 
 from __future__ import annotations
 
+import functools
+from types import ModuleType
+
 import numpy as np
 import polars as pl
 
@@ -31,7 +34,13 @@ from awan_trading.indicators.params import IndicatorParams
 from awan_trading.indicators.talib_import import import_talib
 from awan_trading.tolerance import OSCILLATOR_ATOL, PRICE_RTOL
 
-talib = import_talib()
+
+@functools.cache
+def _talib() -> ModuleType:
+    """TA-Lib, imported on first use (an execution run loading the Dagster code location
+    computes no indicator) and without pandas (`talib_import`)."""
+    return import_talib()
+
 
 FLAT_VALUE = 50.0
 """RSI and raw stochastic %K when their denominator is zero (see module doc)."""
@@ -64,7 +73,7 @@ Array = np.ndarray
 
 def _sma(values: Array, period: int) -> Array:
     """TA-Lib SMA, with period 1 as identity (TA-Lib's STOCH allows 1, its SMA does not)."""
-    return values.copy() if period == 1 else talib.SMA(values, period)
+    return values.copy() if period == 1 else _talib().SMA(values, period)
 
 
 def _first_change(close: Array, horizon: int) -> int:
@@ -88,7 +97,7 @@ def _first_change(close: Array, horizon: int) -> int:
 
 def rsi_array(close: Array, period: int) -> Array:
     """TA-Lib RSI, except 50 while no close has moved yet (TA-Lib gives 0 there)."""
-    out = talib.RSI(close, period)
+    out = _talib().RSI(close, period)
     if close.size == 0:
         return out
     first = _first_change(close, period)
@@ -108,8 +117,8 @@ def stoch_array(values: Array, period: int, k: int, d: int) -> tuple[Array, Arra
     if period == 1:
         raw = np.where(np.isnan(values), np.nan, FLAT_VALUE)
     else:
-        highest = talib.MAX(values, period)
-        lowest = talib.MIN(values, period)
+        highest = _talib().MAX(values, period)
+        lowest = _talib().MIN(values, period)
         span = highest - lowest
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = (values - lowest) / span
@@ -126,20 +135,20 @@ def compute_all(close: Array, high: Array, low: Array, params: IndicatorParams) 
     p = params
     if close.size == 0:
         return [np.empty(0) for _ in OUTPUT_COLUMNS]
-    upper, mid, lower = talib.BBANDS(close, p.bb_period, p.bb_std, p.bb_std, 0)
+    upper, mid, lower = _talib().BBANDS(close, p.bb_period, p.bb_std, p.bb_std, 0)
     rsi = rsi_array(close, p.rsi_period)
     k, d = stoch_array(rsi, p.stoch_period, p.stoch_k, p.stoch_d)
-    macd, signal, hist = talib.MACD(close, p.macd_fast, p.macd_slow, p.macd_signal)
+    macd, signal, hist = _talib().MACD(close, p.macd_fast, p.macd_slow, p.macd_signal)
     return [
         lower,
         mid,
         upper,
-        talib.EMA(close, p.ema_fast),
-        talib.EMA(close, p.ema_slow),
+        _talib().EMA(close, p.ema_fast),
+        _talib().EMA(close, p.ema_slow),
         rsi,
         k,
         d,
-        talib.ATR(high, low, close, p.atr_period),
+        _talib().ATR(high, low, close, p.atr_period),
         macd,
         signal,
         hist,
@@ -170,17 +179,17 @@ def _series(name: str, values: Array) -> pl.Series:
 
 def sma(values: pl.Series, period: int) -> pl.Series:
     """Simple moving average (TA-Lib SMA)."""
-    return _series("sma", talib.SMA(as_array(values), period))
+    return _series("sma", _talib().SMA(as_array(values), period))
 
 
 def ema(values: pl.Series, period: int) -> pl.Series:
     """Exponential moving average, seeded with the SMA of the first `period` values (TA-Lib)."""
-    return _series("ema", talib.EMA(as_array(values), period))
+    return _series("ema", _talib().EMA(as_array(values), period))
 
 
 def bollinger(close: pl.Series, period: int = 20, std: float = 2.0) -> pl.DataFrame:
     """Bollinger Bands (SMA ± std × population stddev): columns bb_lower, bb_mid, bb_upper."""
-    upper, mid, lower = talib.BBANDS(as_array(close), period, std, std, 0)
+    upper, mid, lower = _talib().BBANDS(as_array(close), period, std, std, 0)
     return pl.DataFrame(
         [_series("bb_lower", lower), _series("bb_mid", mid), _series("bb_upper", upper)]
     )
@@ -204,12 +213,12 @@ def stoch_rsi(
 
 def atr(high: pl.Series, low: pl.Series, close: pl.Series, period: int = 14) -> pl.Series:
     """Average true range with Wilder smoothing (TA-Lib ATR)."""
-    return _series("atr", talib.ATR(as_array(high), as_array(low), as_array(close), period))
+    return _series("atr", _talib().ATR(as_array(high), as_array(low), as_array(close), period))
 
 
 def macd(close: pl.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pl.DataFrame:
     """MACD line, signal line and histogram (TA-Lib MACD): columns macd, macd_signal, macd_hist."""
-    line, sig, hist = talib.MACD(as_array(close), fast, slow, signal)
+    line, sig, hist = _talib().MACD(as_array(close), fast, slow, signal)
     return pl.DataFrame(
         [_series("macd", line), _series("macd_signal", sig), _series("macd_hist", hist)]
     )

@@ -18,6 +18,9 @@ the sim gives the backtest's trades:
    until each signal has an order or a refusal before the next candle, so it is deterministic.
 6. **Heartbeat.**
 
+A sensor-mode replay records its clock in the store at each close (`venue_clock`), so the
+Dagster sensor and the execution runs, in other processes, trade at the replay's instant.
+
 `run_live` follows the wall clock; `run_replay` moves a `ReplayClock` (the sim exchange's
 clock) from close to close over [start, end]. The last close of a replay only settles the
 positions (step 2): a decision there would trade after the end, where the backtest stops.
@@ -30,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -42,6 +45,7 @@ from awan_trading.live.clock import Clock, ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.health import beat
 from awan_trading.live.outbox import emit, rank_pairs, signal_records
+from awan_trading.live.venue_clock import clear_clock, record_clock
 from awan_trading.logs import get_logger
 from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
 from awan_trading.replay import Action, PortfolioState, decide
@@ -99,6 +103,7 @@ class LiveLoop:
         max_open_positions: int,
         stop: threading.Event | None = None,
         sensor_timeout: float = 300.0,
+        refresh_account: Callable[[], None] | None = None,
     ) -> None:
         self.feed = feed
         self.strategy = strategy
@@ -110,10 +115,15 @@ class LiveLoop:
         self.max_open_positions = max_open_positions
         self.stop = stop or threading.Event()
         self.sensor_timeout = sensor_timeout
+        # Sensor mode on a sim or paper venue: the account lives in the store, where the
+        # execution runs (other processes) record what they placed; the loop's own venue is
+        # rebuilt from it before the position manager acts (`exchange.sim_account`).
+        self.refresh_account = refresh_account
         self.venue = feed.venue
         self.tf = feed.tf
         self.context = SignalContext.of(strategy, feed.tf.name)
         self._clock: Clock | None = None
+        self._step_began = datetime.now(UTC)
         self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
@@ -127,6 +137,9 @@ class LiveLoop:
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
         settles positions."""
+        self._step_began = datetime.now(UTC)  # wall clock, as bot events are stamped
+        if self.execution == "sensor" and isinstance(self._clock, ReplayClock):
+            record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
         update = self.feed.advance(close)
         report = StepReport(close, update.candles.height)
         report.results.extend(self._manage(update.indicators, update.ready))
@@ -147,6 +160,8 @@ class LiveLoop:
     def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
         """The position manager for each symbol with a position or an order in flight; the
         control table once even when there is none (a pause must not wait for a position)."""
+        if self.refresh_account is not None:
+            self.refresh_account()
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         last = indicators.group_by("symbol", maintain_order=True).tail(1)
@@ -209,16 +224,37 @@ class LiveLoop:
             self.stop.wait(0.05)
 
     def _settled(self, record: SignalRecord) -> bool:
+        """The signal's order got past the venue call — and, for an entry that filled, its
+        protective list is recorded: the executing process has written all it will write to
+        the account, so the loop's next close sees what it did."""
         leg = "entry" if record.side == "buy" else "exit"
         cid = client_order_id(record.signal_id, leg)
         orders = self.store.orders().filter(pl.col("client_order_id") == cid)
         if orders.height and orders["status"][0] not in ("intent", "submitted"):
-            return True
+            return leg == "exit" or self._protected(record.symbol)
         events = self.store.events(self.bot, limit=200)
         for data in events.get_column("data").to_list():
             if record.signal_id in data and json.loads(data).get("signal_id") == record.signal_id:
                 return True
         return False
+
+    def _protected(self, symbol: str) -> bool:
+        """No open position in `symbol`, none expected to rest protected, its protective list
+        recorded (`Executor.ensure_protection` names it on the position last), or placing it
+        failed (the position manager places it at the next close)."""
+        from awan_trading.execution.protection import expects_protection
+
+        params = getattr(self.executor, "params", None)
+        if params is None or not expects_protection(params):
+            return True
+        held = [p for p in self.store.positions(self.venue) if p.symbol == symbol and p.is_open]
+        if not held or held[0].stop_client_order_id is not None:
+            return True
+        events = self.store.events(self.bot, limit=50)
+        failed = events.filter(
+            (pl.col("kind") == "protection_failed") & (pl.col("ts") >= self._step_began)
+        )["message"]
+        return any(message.startswith(f"{symbol}:") for message in failed)
 
     def _beat(self, status: str) -> None:
         beat(self.store, self.bot, status)
@@ -247,6 +283,8 @@ class LiveLoop:
                 on_step(report)
             if report.stopped or self.stop.is_set():
                 break
+        if self.execution == "sensor":
+            clear_clock(self.store, self.venue)
         self._beat("stopped")
         return reports
 
@@ -263,6 +301,8 @@ class LiveLoop:
         but a decision about an old candle would trade at a price that is gone.
         """
         self._clock = clock
+        if self.execution == "sensor":
+            clear_clock(self.store, self.venue)  # a replay killed earlier left its clock
         self.start()
         done, last = 0, None
         while not self.stop.is_set():
@@ -287,6 +327,8 @@ class LiveLoop:
         """Between closes: observe the protective orders of the open positions, and beat."""
         from awan_trading.execution.manager import observe
 
+        if self.refresh_account is not None:
+            self.refresh_account()
         for symbol in self.portfolio().positions:
             observe(self.executor, symbol)  # type: ignore[arg-type]
         self._beat("ok tick")

@@ -159,8 +159,19 @@ def build_loop(
     exchange = open_exchange(
         plan.mode, config, settings, api_url=api_url, store=store, clock=clock.now
     )
+    refresh: Callable[[], None] | None = None
     if hasattr(exchange, "match_timeframe"):  # the sim judges resting orders on our candles
         exchange.match_timeframe = plan.timeframe
+        # A sim or paper account is the store's (a restarted loop goes on with it); in sensor
+        # mode Dagster runs trade it in other processes, so it is rebuilt at every close.
+        from awan_trading.exchange.sim_account import restore_account
+
+        def rebuild() -> None:
+            restore_account(exchange, store, dict(config.sim.starting_balance))  # type: ignore[arg-type]
+
+        rebuild()
+        if plan.execution == "sensor":
+            refresh = rebuild
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
@@ -168,7 +179,7 @@ def build_loop(
     executor = build_executor(plan, config, exchange, store, clock, notifier)
     loop = LiveLoop(
         feed, plan.strategy, store, cache, executor, bot=plan.bot, execution=plan.execution,
-        max_open_positions=config.risk.max_open_positions, stop=stop,
+        max_open_positions=config.risk.max_open_positions, stop=stop, refresh_account=refresh,
     )  # fmt: skip
     if settings is not None:  # the status file under AWAN_HOME (control/statusfile.py)
         from awan_trading.control.statusfile import StatusFileWriter

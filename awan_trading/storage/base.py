@@ -216,6 +216,16 @@ class Store(Protocol):
 
     def last_heartbeat(self, bot: str) -> tuple[datetime, str] | None: ...
 
+    def record_venue_clock(
+        self, exchange: str, clock: datetime | None, at: datetime | None = None
+    ) -> None:
+        """Record the clock a live loop trades `exchange` on (None: the wall clock again)."""
+        ...
+
+    def venue_clock(self, exchange: str) -> tuple[datetime, datetime] | None:
+        """(the loop's clock, the wall time it was recorded at); None: the wall clock."""
+        ...
+
     def request_control(
         self, bot: str, action: ControlAction, symbol: str | None = None, requested_by: str = ""
     ) -> int: ...

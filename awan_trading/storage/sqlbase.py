@@ -357,6 +357,25 @@ class SqlRecords(ABC):
         rows = self._one("SELECT ts, status FROM heartbeats WHERE bot = %s", (bot,))
         return (as_utc(rows[0][0]), rows[0][1]) if rows else None
 
+    def record_venue_clock(
+        self, exchange: str, clock: datetime | None, at: datetime | None = None
+    ) -> None:
+        if clock is None:
+            self._one("DELETE FROM venue_clocks WHERE exchange = %s", (exchange,))
+            return
+        self._one(
+            "INSERT INTO venue_clocks (exchange, clock, recorded_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (exchange) DO UPDATE SET clock = excluded.clock, "
+            "recorded_at = excluded.recorded_at",
+            (exchange, as_utc(clock), as_utc(at or utcnow())),
+        )
+
+    def venue_clock(self, exchange: str) -> tuple[datetime, datetime] | None:
+        rows = self._one(
+            "SELECT clock, recorded_at FROM venue_clocks WHERE exchange = %s", (exchange,)
+        )
+        return (as_utc(rows[0][0]), as_utc(rows[0][1])) if rows else None
+
     def request_control(
         self, bot: str, action: ControlAction, symbol: str | None = None, requested_by: str = ""
     ) -> int:

@@ -73,7 +73,7 @@ def pg_url() -> Iterator[str]:
 
 TABLES = (
     "candles, candle_series, indicators, signals, order_intents, orders, fills, positions, equity_snapshots, "
-    "bot_events, heartbeats, control_requests"
+    "bot_events, heartbeats, venue_clocks, control_requests"
 )
 
 
@@ -291,6 +291,16 @@ def test_positions_are_a_projection_rebuilt_from_fills(store: Store) -> None:
     assert store.positions("sim") == [rebuilt]
     store.record_fill("sim", _fill("t-4", "sell", 0.6, 90.0, 3))
     assert store.rebuild_positions("sim") == [] and store.positions("sim") == []
+
+
+def test_venue_clock_is_recorded_replaced_and_cleared(store: Store) -> None:
+    assert store.venue_clock("sim") is None
+    store.record_venue_clock("sim", T0, T0 + MINUTE)
+    store.record_venue_clock("sim", T0 + MINUTE, T0 + 2 * MINUTE)
+    assert store.venue_clock("sim") == (T0 + MINUTE, T0 + 2 * MINUTE)
+    assert store.venue_clock("binance") is None
+    store.record_venue_clock("sim", None)
+    assert store.venue_clock("sim") is None
 
 
 def test_events_heartbeat_and_controls(store: Store) -> None:

@@ -62,6 +62,11 @@ class SharedExchange(ExchangeResource):
     def get(self):
         return _VENUES[self.venue]
 
+    def account(self, store, timeframe):
+        venue = _VENUES[self.venue]
+        venue.match_timeframe = timeframe
+        return venue
+
 
 def share(name: str, venue: Any) -> SharedExchange:
     _VENUES[name] = venue

@@ -14,6 +14,7 @@ import pytest
 
 from awan_pipelines.execution import JOB_NAME, SIGNAL_OP, SIGNAL_TAG, SYMBOL_TAG
 from awan_pipelines.sensors import SIGNAL_SENSOR, SignalSelection, make_signal_sensor
+from awan_trading.live.venue_clock import clear_clock, record_clock
 from tests.pipelines.signal_rows import context, signal_frame
 
 NOW = datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)  # five seconds after the 11:00 candle closed
@@ -101,4 +102,54 @@ def test_the_location_runs_the_sensor_by_default(duckdb_defs):
     sensor = duckdb_defs.resolve_sensor_def(SIGNAL_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == JOB_NAME
-    assert sensor.minimum_interval_seconds < 30  # Dagster's default would add ~30 s per signal
+    assert sensor.minimum_interval_seconds < 5  # ticks on every pass of the daemon (5 s)
+
+
+# --- "now" from the signals' source ---------------------------------------------------------
+
+
+def source_sensor(defs, exchange: str = "sim") -> dg.SensorDefinition:
+    """The sensor as the location builds it: no clock given, so "now" comes from the store."""
+    ctx = context()
+    selection = SignalSelection(exchange, ctx.strategy, ctx.params_hash, ctx.timeframe)
+    return make_signal_sensor(defs.resolve_job_def(JOB_NAME), selection)
+
+
+def test_a_replays_signals_are_fresh_on_the_replay_clock(duckdb_defs, instance, store):
+    """A sensor-mode replay of March 2024 records its clock: its signals execute."""
+    frame = signal_frame([("BTC/USDT", LAST, "buy", 42_000.0)])
+    store.insert_signals("sim", frame)
+    record_clock(store, "sim", LAST + timedelta(hours=1))  # the replay at the candle's close
+    result = tick(source_sensor(duckdb_defs), duckdb_defs, instance, None)
+    assert [r.run_key for r in result.run_requests] == frame["signal_id"].to_list()
+
+    # The replay ended (or never ran): the same signal is history on the wall clock.
+    clear_clock(store, "sim")
+    stale = tick(source_sensor(duckdb_defs), duckdb_defs, instance, None)
+    assert stale.run_requests == [] and "1 stale" in stale.skip_message
+
+
+def test_a_replay_that_died_long_ago_makes_nothing_fresh(duckdb_defs, instance, store):
+    """The recorded clock moves on with the wall clock: a replay killed hours ago leaves a
+    row, but its clock is hours past the signals by now."""
+    store.insert_signals("sim", signal_frame([("BTC/USDT", LAST, "buy", 42_000.0)]))
+    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    store.record_venue_clock("sim", LAST + timedelta(hours=1), long_ago)
+    result = tick(source_sensor(duckdb_defs), duckdb_defs, instance, None)
+    assert result.run_requests == [] and "1 stale" in result.skip_message
+
+
+def test_a_live_venue_is_judged_on_the_wall_clock_whatever_the_store_holds(
+    duckdb_defs, instance, store
+):
+    """Only the sim replays history: a clock row for a real venue is never believed."""
+    store.insert_signals("binance", signal_frame([("BTC/USDT", LAST, "buy", 42_000.0)]))
+    store.record_venue_clock("binance", LAST + timedelta(hours=1))
+    result = tick(source_sensor(duckdb_defs, "binance"), duckdb_defs, instance, None)
+    assert result.run_requests == [] and "1 stale" in result.skip_message
+
+    fresh = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    now = signal_frame([("ETH/USDT", fresh, "buy", 3_000.0)])
+    store.insert_signals("binance", now)
+    live = tick(source_sensor(duckdb_defs, "binance"), duckdb_defs, instance, result.cursor)
+    assert [r.run_key for r in live.run_requests] == now["signal_id"].to_list()
