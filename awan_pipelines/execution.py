@@ -253,7 +253,9 @@ def build_execute_signal_job(
         exchange: ExchangeResource,
     ):
         partition = execution_partition(partitions, signal)
-        context.log_event(trade_event(context.instance, signal, result, candles_key, partition))
+        context.log_event(
+            trade_event(context.instance, store.get(), signal, result, candles_key, partition)
+        )
         context.log_event(positions_materialization(store.get(), exchange.get()))
         return result
 
