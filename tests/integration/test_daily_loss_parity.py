@@ -1,12 +1,15 @@
 """`max_daily_loss` refuses the same entries live as in the backtest, on the same bars.
 
-Both take a UTC day's start equity at the close of the day's last-but-first candle — the
+Both take a UTC day's start equity at the close of the previous day's last candle — the
 backtest (`backtest.engine`) when its bar loop enters the new day, the live loop through
 `Executor.record_day_start` at the first close of the day — and count the day's realized PnL
 from the same fills. An inline replay through the sim (real executor, real sim exchange,
-DuckDB store) over an evening and the next morning of 5m ema_trend candles, with a limit
-small enough to bite on the second day: the replay closes exactly the backtest's trades, its
-refusals carry the backtest's day-start equity, and the day's start snapshot is at 00:00.
+DuckDB store) over an evening and the next morning of 5m ema_trend candles — a position held
+across midnight, so the day-start equity depends on when and at which prices it is marked —
+with a limit small enough to bite on the second day: the replay closes exactly the backtest's
+trades, its refusals carry the backtest's day-start equity, and the day's start snapshot is
+at 00:00. (Taken at the day's first entry check instead, as the executor did before, the
+start equity is the position marked an hour later, and the limit is a different number.)
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from awan_trading.storage.rows import fill_from_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-START, END = "2024-03-03T18:00", "2024-03-04T12:00"
-MIDNIGHT = datetime(2024, 3, 4, tzinfo=UTC)
+START, END = "2024-03-19T18:00", "2024-03-20T12:00"
+MIDNIGHT = datetime(2024, 3, 20, tzinfo=UTC)
 SYMBOLS = "BTC/USDT,ETH/USDT"
 LIMIT = 0.002  # 0.2 % of the day's start equity: reached on the second day
 COLUMNS = ["symbol", "entry_ts", "entry_price", "exit_ts", "exit_price", "amount"]
