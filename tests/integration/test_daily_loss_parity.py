@@ -9,7 +9,7 @@ across midnight, so the day-start equity depends on when and at which prices it 
 with a limit small enough to bite on the second day: the replay closes exactly the backtest's
 trades, its refusals carry the backtest's day-start equity, and the day's start snapshot is
 at 00:00. (Taken at the day's first entry check instead, as the executor did before, the
-start equity is the position marked an hour later, and the limit is a different number.)
+start equity is the position marked later in the day, and the limit is a different number.)
 """
 
 from __future__ import annotations
