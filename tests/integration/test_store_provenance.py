@@ -78,6 +78,20 @@ def test_live_upserts_extend_one_row_and_never_claim_a_gap(store: Store) -> None
     assert first.describe().startswith("awan live bot-a ")
     assert store.candle_write("sim", "ETH/USDT", "1m", T0 + 21 * MINUTE).writer == live.writer
     assert store.candle_write("sim", "ETH/USDT", "1m", T0 + 19 * MINUTE).run_id == RUN.run_id
+    # the next close brings 23 and (after a minute the venue skipped) 25: 23 extends, 25 is new
+    late = pl.concat(
+        [candles("BTC/USDT", T0 + 23 * MINUTE, 1), candles("BTC/USDT", T0 + 25 * MINUTE, 1)]
+    )
+    store.upsert_candles("sim", "1m", late, provenance=live)
+    extended = store.candle_write("sim", "BTC/USDT", "1m", T0 + 23 * MINUTE)
+    assert (extended.start, extended.end) == (T0 + 20 * MINUTE, T0 + 24 * MINUTE)
+    assert store.candle_write("sim", "BTC/USDT", "1m", T0 + 24 * MINUTE) is None
+    after = store.candle_write("sim", "BTC/USDT", "1m", T0 + 25 * MINUTE)
+    assert (after.start, after.end, after.writer) == (
+        T0 + 25 * MINUTE,
+        T0 + 26 * MINUTE,
+        live.writer,
+    )
 
     # one upsert with a hole: the hole keeps its earlier writer
     holey = pl.concat(
