@@ -37,6 +37,9 @@ LOOKUP = (
 )
 
 
+_INSERT_ROWS = 1000
+
+
 def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
@@ -120,11 +123,14 @@ def record_writes(
             "WHERE candle_writes.id = v.id",
             (now, *(x for row_id, (lo, hi) in extended.items() for x in (row_id, lo, hi))),
         )
-    if added:
-        rows = ", ".join([f"({_marks(10)})"] * len(added))
+    # Chunks keep an upsert of a gappy venue history (a window per run of candles) under
+    # PostgreSQL's 65,535 parameters per statement.
+    for first in range(0, len(added), _INSERT_ROWS):
+        chunk = added[first : first + _INSERT_ROWS]
         execute(
-            f"INSERT INTO candle_writes ({_COLUMNS}) VALUES {rows}",
-            tuple(x for row in added for x in row),
+            f"INSERT INTO candle_writes ({_COLUMNS}) VALUES "
+            + ", ".join([f"({_marks(10)})"] * len(chunk)),
+            tuple(x for row in chunk for x in row),
         )
 
 
