@@ -22,7 +22,7 @@ from awan_pipelines.assets.market import build_ohlcv_asset, ohlcv_key
 from awan_pipelines.assets.reports import build_backtest_asset, build_pair_ranking_asset
 from awan_pipelines.assets.trading import build_trading_assets
 from awan_pipelines.automation import automation_sensor
-from awan_pipelines.execution import build_execute_signal_job, execution_setup
+from awan_pipelines.execution import BOT, build_execute_signal_job, execution_setup
 from awan_pipelines.io_managers import StoreIOManager
 from awan_pipelines.partitions import build_partitions
 from awan_pipelines.resources import (
@@ -31,8 +31,14 @@ from awan_pipelines.resources import (
     StoreResource,
     TelegramResource,
 )
+from awan_pipelines.scale_out import build_celery_ingest_job, celery_enabled
 from awan_pipelines.schedules import build_schedules
-from awan_pipelines.sensors import SignalSelection, make_signal_sensor, run_failure_alert
+from awan_pipelines.sensors import (
+    SignalSelection,
+    make_heartbeat_sensor,
+    make_signal_sensor,
+    run_failure_alert,
+)
 from awan_trading.backtest import BacktestConfig
 from awan_trading.config import AwanConfig, Settings, load_config, load_settings
 from awan_trading.exchange.factory import venue_name
@@ -73,8 +79,14 @@ def build_resources(config: AwanConfig, settings: Settings) -> dict[str, object]
         if os.environ.get("AWAN_REDIS_URL")
         else CacheResource()
     )
+    # Alerts go to every allowed chat (AWAN_TELEGRAM_CHAT_IDS and AWAN_TELEGRAM_CHAT_ID).
+    chats = ",".join(str(chat) for chat in settings.telegram_chats()) or None
     telegram = (
-        TelegramResource(token=dg.EnvVar("AWAN_TELEGRAM_TOKEN"), chat_id=settings.telegram_chat_id)
+        TelegramResource(
+            token=dg.EnvVar("AWAN_TELEGRAM_TOKEN"),
+            chat_id=chats,
+            base_url=settings.telegram_api_url,
+        )
         if os.environ.get("AWAN_TELEGRAM_TOKEN")
         else TelegramResource()
     )
@@ -125,10 +137,14 @@ def build_assets(config: AwanConfig) -> list[dg.AssetsDefinition]:
 def build_jobs(config: AwanConfig) -> list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition]:
     """Named jobs: candles alone (the schedule; automation carries them downstream), candles
     with their features in one run (backfills, the demo), the reports, and `execute_signal`
-    (one run per signal, requested by the signal sensor)."""
+    (one run per signal, requested by the signal sensor). Where a Celery broker is configured,
+    `ingest_celery_job` too: the ingest assets with their steps on Celery workers."""
+    ingest = dg.AssetSelection.groups("market", "features")
+    scale_out = [build_celery_ingest_job(ingest)] if celery_enabled() else []
     return [
         dg.define_asset_job(CANDLES_JOB, selection=dg.AssetSelection.groups("market")),
-        dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.groups("market", "features")),
+        dg.define_asset_job(INGEST_JOB, selection=ingest),
+        *scale_out,
         dg.define_asset_job(REPORTS_JOB, selection=dg.AssetSelection.groups("reports")),
         build_execute_signal_job(
             execution_setup(config, _configured(config)),
@@ -143,7 +159,8 @@ def _configured(config: AwanConfig):
 
 
 def build_sensors(config: AwanConfig, execute_job: dg.JobDefinition) -> list:
-    """Run-failure alerts, declarative automation, and signal → execution runs."""
+    """Run-failure alerts, declarative automation, signal → execution runs, and the live
+    loop's heartbeat alert."""
     configured = _configured(config)
     selection = SignalSelection(
         venue_name(config.universe.exchange),
@@ -151,7 +168,12 @@ def build_sensors(config: AwanConfig, execute_job: dg.JobDefinition) -> list:
         configured.params.params_hash(),
         config.strategy.timeframe,
     )
-    return [run_failure_alert, automation_sensor(), make_signal_sensor(execute_job, selection)]
+    return [
+        run_failure_alert,
+        automation_sensor(),
+        make_signal_sensor(execute_job, selection),
+        make_heartbeat_sensor(BOT, config.strategy.timeframe),
+    ]
 
 
 def build_definitions(
@@ -170,7 +192,8 @@ def build_definitions(
         # In process for every job, the UI's "Materialize" (the implicit asset job) included:
         # each step is a short link in a chain (ohlcv → indicators → signals) and a step
         # subprocess costs 7–17 s of imports on 2 cores, far more than the work itself.
-        # Scale-out comes from runs (one per symbol in a backfill), not from steps.
+        # Scale-out comes from runs (one per symbol in a backfill), not from steps; across
+        # machines, from ingest_celery_job's own executor (awan_pipelines/scale_out.py).
         executor=dg.in_process_executor,
     )
 

@@ -261,15 +261,19 @@ def build_execute_signal_job(
 
     @dg.op(description="Sends the fill to Telegram (once, from the run that placed the order).")
     def notify(
-        context: dg.OpExecutionContext, signal: SignalRecord, result, telegram: TelegramResource
+        context: dg.OpExecutionContext,
+        signal: SignalRecord,
+        result,
+        telegram: TelegramResource,
+        store: StoreResource,
     ):
         from awan_trading.execution.notifier import notify as send
 
-        text = execution_message(signal, result)
-        if text is None:
+        notice = execution_message(signal, result, store.get())
+        if notice is None:
             context.log.info(f"{signal.signal_id}: {result.outcome}, nothing to tell")
             return
-        sent = send(telegram.notifier(), text)
+        sent = send(telegram.notifier(), notice)
         context.log.info(f"{signal.signal_id}: notification {'sent' if sent else 'not sent'}")
 
     @dg.job(
@@ -286,17 +290,17 @@ def build_execute_signal_job(
     return execute_signal
 
 
-def execution_message(signal: SignalRecord, result) -> str | None:
-    """The fill message for an order this run placed; None otherwise.
+def execution_message(signal: SignalRecord, result, store: Store):
+    """The fill message (a `Notice`) for an order this run placed; None otherwise.
 
-    The same message, on the same condition, as the executor sends inline: a refusal is a
-    `bot_events` row, and a re-delivered signal (resumed, `already_done`) stays quiet.
+    The same message, on the same condition, as the executor sends inline (fee, PnL of the
+    round trip an exit closed, the signal's reason): a refusal is a `bot_events` row, and a
+    re-delivered signal (resumed, `already_done`) stays quiet.
     """
-    from awan_trading.notify.messages import format_fill
+    from awan_trading.execution.notices import facts_of
+    from awan_trading.notify.events import fill_notice
 
     order = result.order
     if result.outcome in ("filled", "placed") and order is not None and order.filled > 0:
-        return format_fill(
-            order.symbol, order.side, order.filled, order.average or 0.0, order.client_order_id
-        )
+        return fill_notice(facts_of(store, signal.exchange, signal.strategy, order))
     return None

@@ -90,7 +90,7 @@ class TelegramResource(dg.ConfigurableResource):
     production the token arrives as `EnvVar("AWAN_TELEGRAM_TOKEN")`, so the UI shows its name."""
 
     token: str | None = None
-    chat_id: str | None = None
+    chat_id: str | None = None  # one id or several, comma-separated: each gets every alert
     base_url: str | None = None
 
     _notifier: TelegramNotifier | None = PrivateAttr(default=None)

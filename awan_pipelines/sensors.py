@@ -13,6 +13,11 @@ parameter hash and timeframe are, and only while the signal is fresh — a backf
 months of historical signals, and trading those now would be wrong. Skipped rows still
 advance the cursor.
 
+`make_heartbeat_sensor(bot, timeframe)` watches the live loop (`awan live`) from outside: it
+alerts once when the loop's heartbeat is older than two candles of the strategy timeframe (a
+loop that died, hangs or was stopped), and once more when it beats again. Whether the alert
+is out is the cursor's state, so a tick neither repeats an alert nor misses a recovery.
+
 A failed ingest or execution run is something a trader must hear about without watching the
 UI. The alert names the job and run id (to open it in the UI), the partition, the failed step
 and the first line of its error. Sending goes through `TelegramResource`, which is a logged
@@ -21,6 +26,7 @@ no-op when Telegram is not configured, so the sensor itself never fails a tick f
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,9 +39,11 @@ from awan_pipelines.execution import signal_run_request
 from awan_pipelines.resources import StoreResource, TelegramResource
 from awan_trading.market.timeframes import parse_timeframe
 from awan_trading.notify import format_run_failure
+from awan_trading.notify.events import heartbeat_recovered_notice, heartbeat_stale_notice
 
 SIGNAL_SENSOR = "signal_sensor"
 SIGNAL_PAGE = 500  # rows per store read; a tick reads pages until it has seen them all
+HEARTBEAT_SENSOR = "live_heartbeat"
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,91 @@ def make_signal_sensor(
         )
 
     return signal_sensor
+
+
+@dataclass(frozen=True)
+class HeartbeatCursor:
+    """The heartbeat sensor's state: is the "down" alert out, and since which last beat."""
+
+    down: bool = False
+    last_beat: str | None = None  # ISO time of the last beat seen when the alert went out
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> HeartbeatCursor:
+        if not cursor:
+            return cls()
+        data = json.loads(cursor)
+        return cls(bool(data.get("down")), data.get("last_beat"))
+
+    def dump(self) -> str:
+        return json.dumps({"down": self.down, "last_beat": self.last_beat}, sort_keys=True)
+
+
+def make_heartbeat_sensor(
+    bot: str,
+    timeframe: str,
+    *,
+    name: str = HEARTBEAT_SENSOR,
+    candles: int = 2,
+    clock: Callable[[], datetime] | None = None,
+    minimum_interval_seconds: int = 60,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    """A sensor alerting (sensor log and Telegram) when `bot`'s heartbeat is older than
+    `candles` candles of `timeframe`, once, and once again when it recovers.
+
+    The loop beats at every wake-up (every few seconds), so two candles of silence is no
+    hiccup: the loop missed a close it should have acted on. A bot that never beat is not
+    alerted (no live loop is deployed). `clock` is what "now" means (tests shift it).
+    """
+    limit = parse_timeframe(timeframe).delta * candles
+    now = clock or _wall_clock
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=(
+            f"Alerts once when the live loop {bot!r} has not beaten for {candles} {timeframe} "
+            "candles, and once when it beats again (state in the cursor)."
+        ),
+    )
+    def live_heartbeat(
+        context: dg.SensorEvaluationContext, store: StoreResource, telegram: TelegramResource
+    ):
+        state = HeartbeatCursor.parse(context.cursor)
+        last = store.get().last_heartbeat(bot)
+        if last is None:
+            return dg.SensorResult(
+                skip_reason=f"bot {bot!r} has never written a heartbeat", cursor=state.dump()
+            )
+        beat_at, status = last
+        beat_at = beat_at if beat_at.tzinfo else beat_at.replace(tzinfo=UTC)
+        age = now() - beat_at
+        if age > limit and not state.down:
+            notice = heartbeat_stale_notice(bot, age, limit, status, beat_at)
+            state = HeartbeatCursor(True, beat_at.isoformat())
+        elif age <= limit and state.down:
+            since = datetime.fromisoformat(state.last_beat) if state.last_beat else None
+            notice = heartbeat_recovered_notice(bot, beat_at - since if since else None, status)
+            state = HeartbeatCursor(False, None)
+        else:
+            word = "down" if state.down else "alive"
+            return dg.SensorResult(
+                skip_reason=f"{bot} {word}: last beat {age.total_seconds():.0f} s ago "
+                f"({status}); limit {limit.total_seconds():.0f} s",
+                cursor=state.dump(),
+            )
+        plain = notice.text.replace("<b>", "").replace("</b>", "")
+        if state.down:
+            context.log.warning(plain)
+        else:
+            context.log.info(plain)
+        sent = telegram.notifier().send(notice.text, html=notice.html)
+        context.log.info(f"heartbeat alert {'sent' if sent else 'not sent'} to Telegram")
+        return dg.SensorResult(skip_reason=plain.splitlines()[0], cursor=state.dump())
+
+    return live_heartbeat
 
 
 def _error_text(event: dg.DagsterEvent) -> str:

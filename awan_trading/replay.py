@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
 
 from awan_trading.backtest.config import BacktestConfig
-from awan_trading.backtest.metrics import compute_metrics
-from awan_trading.backtest.run import EQUITY_SCHEMA, TRADE_SCHEMA, BacktestResult, RiskExits
 from awan_trading.domain.positions import Position
 from awan_trading.execution.exits import ExitLevels, intrabar_exit
 from awan_trading.execution.fills import market_buy_price, market_sell_price
@@ -37,6 +35,9 @@ from awan_trading.indicators import add_indicators
 from awan_trading.market.timeframes import to_epoch_ms
 from awan_trading.signals import SignalContext, infer_timeframe
 from awan_trading.strategies.base import Strategy
+
+if TYPE_CHECKING:  # the history driver's result; backtest.run imports the numba engine
+    from awan_trading.backtest.run import BacktestResult
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,11 @@ def replay(
     candles ≤ t, which the indicator tests and the no-look-ahead property test pin down) and each
     decision sees only the trailing `strategy.lookback` rows, as the live loop would.
     """
+    # here, not at the top: the live loop imports this module for `decide` alone, and these
+    # import numba (the backtest engine and its metrics kernels)
+    from awan_trading.backtest.metrics import compute_metrics
+    from awan_trading.backtest.run import EQUITY_SCHEMA, BacktestResult, RiskExits
+
     config = config or BacktestConfig()
     timeframe = timeframe or infer_timeframe(candles)
     p = strategy.params
@@ -256,6 +262,8 @@ def replay(
 
 
 def _trades_frame(rows: list[dict], context: SignalContext) -> pl.DataFrame:
+    from awan_trading.backtest.run import TRADE_SCHEMA
+
     if not rows:
         return pl.DataFrame(schema=TRADE_SCHEMA)
     frame = pl.DataFrame(rows).with_columns(

@@ -10,7 +10,9 @@
    the emulator's client gets an unthrottled rate limiter, so the figure is the loop's and
    the HTTP round trips', not Binance's request budget.
 2. **Throughput**: a sim replay of 100 symbols on 1m (the loop's whole pipeline, inline,
-   boll_stoch): candles per second, peak RSS and CPU share (process CPU time / wall time).
+   boll_stoch): candles per second, peak RSS (VmHWM: `ru_maxrss`, the process's peak so far,
+   so this runs first and the emulator's ccxt is imported only after it) and CPU share
+   (process CPU time / wall time).
 
 Run: `.venv/bin/python benchmarks/live.py [--days 3] [--hours 2]`.
 """
@@ -28,9 +30,6 @@ import numpy as np
 from machine import cpu_model
 
 from awan_trading.config import AwanConfig
-from awan_trading.exchange.ccxt_exchange import CcxtExchange
-from awan_trading.exchange.emulator import EmulatorServer, make_state
-from awan_trading.exchange.rate_limit import TokenBucket
 from awan_trading.live.clock import ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import LiveLoop
@@ -76,6 +75,12 @@ def latency_sim(days: int, tmp: Path) -> list[float]:
 
 
 def latency_emulator(days: int, tmp: Path) -> list[float]:
+    # imported here: the throughput run comes first and its peak RSS is the process's, which
+    # must be `awan live`'s on the sim — ccxt is not part of that
+    from awan_trading.exchange.ccxt_exchange import CcxtExchange
+    from awan_trading.exchange.emulator import EmulatorServer, make_state
+    from awan_trading.exchange.rate_limit import TokenBucket
+
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
                      start="2024-03-01", end=f"2024-03-{1 + days:02d}")  # fmt: skip

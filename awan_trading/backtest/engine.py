@@ -62,8 +62,10 @@ from awan_trading.execution.fills import (
 )
 from awan_trading.execution.risk import daily_loss_reached
 from awan_trading.execution.sizing import SIZED, entry_amount, entry_budget
+from awan_trading.jitable import register_jitables
 
 jit_cache.install()  # before any cache=True function is decorated
+register_jitables()  # the rules imported above, before a kernel below compiles them in
 
 EXIT_SIGNAL, STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, END_OF_DATA = 0, 1, 2, 3, 4
 EXIT_REASONS: tuple[str, ...] = (

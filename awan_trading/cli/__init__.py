@@ -2,11 +2,13 @@
 
 from awan_trading.cli import (  # noqa: F401  (registers commands)
     backtest,
+    control,
     db,
     emulator,
     indicators,
     live,
     market,
+    telegram,
     trading,
 )
 from awan_trading.cli.app import app

@@ -57,8 +57,15 @@ def live_command(
     """Run the live loop: at each candle close, candles → indicators → signals → orders."""
     from awan_trading.config import load_config, load_settings
     from awan_trading.domain.trades import closed_trades
+    from awan_trading.live.alerts import DailyDigest, notifying, open_outbox
     from awan_trading.live.health import stop_on_signals
-    from awan_trading.live.runner import build_loop, check_replay_store, plan_from, run_replay
+    from awan_trading.live.runner import (
+        build_loop,
+        check_replay_store,
+        plan_from,
+        record_start,
+        run_replay,
+    )  # fmt: skip
     from awan_trading.storage import open_store
     from awan_trading.storage.hot import open_cache
 
@@ -73,21 +80,21 @@ def live_command(
         check_replay_store(store, plan.venue)
     cache = open_cache()
     stop = threading.Event()
-    notifier = None
-    if settings.telegram_token is not None and settings.telegram_chat_id:
-        from awan_trading.notify.telegram import TelegramNotifier
-
-        notifier = TelegramNotifier.from_settings(settings)
+    # Telegram (when configured) through the outbox: the order path only queues messages.
+    outbox = open_outbox(settings)
     loop, clock = build_loop(plan, cfg, store, cache, settings=settings, stop=stop,
-                             notifier=notifier)  # fmt: skip
+                             notifier=outbox)  # fmt: skip
+    digest = DailyDigest(store, plan.venue, plan.bot, outbox, plan.symbols)
     what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode} · {plan.execution}"
-    with stop_on_signals(stop):
+    record_start(store, plan)
+    with notifying(outbox, plan.bot, what), stop_on_signals(stop):
         if not plan.is_replay:
             console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)
-            closes = loop.run_live(clock, close_delay=0.0 if plan.mode == "sim" else 2.0)
+            closes = loop.run_live(clock, close_delay=0.0 if plan.mode == "sim" else 2.0,
+                                   on_step=digest.on_step)  # fmt: skip
             console.print(f"stopped after {closes} candle close(s)", highlight=False)
             return
-        reports = run_replay(loop, clock, plan)  # type: ignore[arg-type]
+        reports = run_replay(loop, clock, plan, digest.on_step)  # type: ignore[arg-type]
     from awan_trading.storage.rows import fill_from_row
 
     fills = [fill_from_row(r) for r in store.fills(exchange=plan.venue).iter_rows()]

@@ -1,6 +1,6 @@
 """`awan trades`, `awan positions`, `awan lineage`: what the bot did, read from the store.
 
-Closed trades are derived from the fills (`domain.trades.closed_trades`), never stored, so
+Closed trades are derived from the fills (`control.money.load_trades`), never stored, so
 these commands can never disagree with the order records. `awan lineage ID` walks one trade
 back: trade → orders → signal → strategy and parameters → the candle (OHLCV and the indicator
 values the strategy saw) → who wrote that candle (the Dagster run and partition, or the `awan`
@@ -39,30 +39,6 @@ def _trade_dict(trade: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def load_trades(store: Any, symbol: str | None = None) -> list[Any]:
-    """Every closed trade in the store, per exchange, with strategies and orders attached."""
-    from awan_trading.domain.trades import closed_trades
-    from awan_trading.execution.ledger import order_from_row
-    from awan_trading.storage.rows import fill_from_row
-
-    fills = store.fills(symbol=symbol)
-    if fills.is_empty():
-        return []
-    signals = store.signals_after(0, limit=10_000_000).select("signal_id", "strategy")
-    strategies = dict(signals.iter_rows())
-    orders = [order_from_row(r) for r in store.orders().iter_rows(named=True)]
-    trades = []
-    for exchange in sorted(fills["exchange"].unique().to_list()):
-        rows = fills.filter(fills["exchange"] == exchange)
-        trades += closed_trades(
-            [fill_from_row(r) for r in rows.iter_rows()],
-            exchange=exchange,
-            orders=[o for o in orders if o.exchange == exchange],
-            strategies=strategies,
-        )
-    return sorted(trades, key=lambda t: (t.exit_ts, t.symbol))
-
-
 def _open_store() -> Any:
     from awan_trading.config import load_settings
     from awan_trading.storage import open_store
@@ -77,6 +53,8 @@ def trades_command(
     symbol: Annotated[str | None, typer.Option(help="only this symbol, e.g. BTC/USDT")] = None,
 ) -> None:
     """List closed trades (derived from the fills in the store), oldest exit first."""
+    from awan_trading.control.money import load_trades
+
     store = _open_store()
     trades = load_trades(store, symbol)
     if as_json:
@@ -154,6 +132,7 @@ def lineage_command(
     as_json: JsonOption = False,
 ) -> None:
     """Trace a trade back: orders → signal → strategy and params → candle → the run that wrote it."""
+    from awan_trading.control.money import load_trades
     from awan_trading.live.lineage import describe, trace
 
     chain = trace(_open_store(), id_, trades_of=load_trades)

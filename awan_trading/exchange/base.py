@@ -10,6 +10,7 @@ in one place per connector.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -153,4 +154,21 @@ class FirstCandleProbe(Protocol):
         self, symbol: str, timeframe: Timeframe | str, since: datetime
     ) -> datetime | None:
         """Open time of the first closed candle at or after `since`; None if none exists yet."""
+        ...
+
+
+@runtime_checkable
+class BatchCandles(Protocol):
+    """An exchange that returns the candles of many symbols over one window in one call.
+
+    The live loop needs, at every close, the same newest candle of each of its symbols. A real
+    venue has no such request (Binance's klines take one symbol), but the sim computes candles
+    rather than fetching them, and one frame for a hundred symbols costs a fraction of a hundred
+    frames; `live.feed` uses this when the exchange offers it.
+    """
+
+    def fetch_ohlcv_many(
+        self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """`fetch_ohlcv` of each symbol in `symbols` over [start, end), as one frame."""
         ...

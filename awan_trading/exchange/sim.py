@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import polars as pl
@@ -200,6 +200,25 @@ class SimExchange:
         if end_ms <= start_ms:
             return empty_candles()
         return self.market_data.candles(symbol, tf, start_ms, end_ms)
+
+    def fetch_ohlcv_many(
+        self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """`fetch_ohlcv` of each symbol over one window, as one frame (`BatchCandles`)."""
+        try:
+            tf = parse_timeframe(timeframe)
+        except TimeframeError as exc:
+            raise InvalidOrder(f"sim: {', '.join(symbols)}: {exc}") from None
+        with self._lock:
+            for symbol in symbols:
+                self.market(symbol)
+            self._match()
+            now_ms = to_epoch_ms(self.now())
+        end_ms = min(to_epoch_ms(end), tf.floor_ms(now_ms))
+        start_ms = to_epoch_ms(start)
+        if end_ms <= start_ms:
+            return empty_candles()
+        return self.market_data.candles_many(symbols, tf, start_ms, end_ms)
 
     def _quote(self, symbol: str) -> tuple[float, int, int]:
         """(last price, bid ticks, ask ticks) at `now()`."""

@@ -23,9 +23,9 @@ Higher timeframes are the 1m candles aggregated by `resample_candles`, so they a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +33,13 @@ import numpy as np
 import polars as pl
 
 from awan_trading.errors import DataError
+from awan_trading.exchange.sim_noise import (
+    normals,
+    smooth_noise,
+    splitmix,
+    stable_hash,
+    value_noise,
+)
 from awan_trading.market.resample import resample_candles
 from awan_trading.market.schema import CANDLE_SCHEMA, empty_candles
 from awan_trading.market.timeframes import (
@@ -78,80 +85,6 @@ _KNOWN_ASSETS: dict[str, _Asset] = {
     "TRX": _Asset(0.11, 0.0008, 20_000.0),
 }
 _STABLE = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USD"})
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_MASK64 = (1 << 64) - 1
-
-
-def _stable_hash(*parts: object) -> int:
-    """A 64-bit hash that is the same in every process (Python's `hash()` is salted)."""
-    text = "\x1f".join(str(p) for p in parts).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
-
-
-def _splitmix(key: int, index: np.ndarray) -> np.ndarray:
-    """splitmix64 of (key, index): independent uniform 64-bit words per lattice index."""
-    with np.errstate(over="ignore"):
-        x = index.astype(np.int64).view(np.uint64) * _GOLDEN + np.uint64(key & _MASK64)
-        x = (x ^ (x >> np.uint64(30))) * _MIX1
-        x = (x ^ (x >> np.uint64(27))) * _MIX2
-        return x ^ (x >> np.uint64(31))
-
-
-def _uniform(key: int, index: np.ndarray) -> np.ndarray:
-    """Uniform floats in the open interval (0, 1), so logs of them are finite."""
-    return ((_splitmix(key, index) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-
-
-def _normals(key: int, first: int, count: int) -> np.ndarray:
-    """Standard normals for the contiguous indices [first, first + count).
-
-    Box–Muller on one hash per pair of indices: index i takes the cosine (even) or sine (odd)
-    half of pair i >> 1, so each value still depends on its index alone.
-    """
-    pair0 = first >> 1
-    h = _splitmix(key, np.arange(pair0, ((first + count - 1) >> 1) + 1))
-    radius = np.sqrt(-2.0 * np.log(((h >> np.uint64(32)).astype(np.float64) + 0.5) * 2.0**-32))
-    angle = (h & np.uint64(0xFFFFFFFF)).astype(np.float64) * (2.0 * np.pi * 2.0**-32)
-    out = np.empty(2 * len(h))
-    out[0::2] = radius * np.cos(angle)
-    out[1::2] = radius * np.sin(angle)
-    skip = first - 2 * pair0
-    return out[skip : skip + count]
-
-
-def _value_noise(key: int, minutes: np.ndarray, scale: int) -> np.ndarray:
-    """Noise in [-1, 1], linear between hashed lattice values every `scale` minutes.
-
-    For the few sorted points of the coarse component: one hash per spanned lattice cell.
-    """
-    cell = minutes // scale
-    first = int(cell[0])
-    lattice = 2.0 * _uniform(key, np.arange(first, int(cell[-1]) + 2)) - 1.0
-    frac = (minutes - cell * scale) / scale
-    left = lattice[cell - first]
-    return left + (lattice[cell - first + 1] - left) * frac
-
-
-def _smooth_noise(key: int, first: int, count: int, scale: int) -> np.ndarray:
-    """Smoothstep value noise in [-1, 1] for the contiguous minutes [first, first + count).
-
-    Computed as whole lattice cells (a row per cell, a column per minute offset), so a
-    minute's value is the same arithmetic whatever range it was asked in, at two array
-    operations per minute.
-    """
-    cell0 = first // scale
-    cells = -(-(first + count) // scale) - cell0
-    lattice = 2.0 * _uniform(key, np.arange(cell0, cell0 + cells + 1)) - 1.0
-    frac = np.arange(scale) / scale
-    frac = frac * frac * (3.0 - 2.0 * frac)
-    left = lattice[:-1, None]
-    grid = left + (lattice[1:, None] - left) * frac
-    skip = first - cell0 * scale
-    return grid.ravel()[skip : skip + count]
-
 
 _SEASON = 1.0 + 0.25 * np.cos(2.0 * np.pi * (np.arange(1440) - 15 * 60) / 1440.0)
 
@@ -205,6 +138,7 @@ class SimMarket:
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
         self._profiles: dict[str, SymbolProfile] = {}
+        self._last_block: dict[str, _Blocks] = {}  # see `_block`
 
     # --- symbols -------------------------------------------------------------------------
 
@@ -214,7 +148,7 @@ class SimMarket:
             return _Asset(1.0, 0.0, 200_000.0)
         if asset in _KNOWN_ASSETS:
             return _KNOWN_ASSETS[asset]
-        h = _stable_hash("asset", asset)
+        h = stable_hash("asset", asset)
         return _Asset(
             usd=10.0 ** (-2.0 + 5.0 * ((h & 0xFFFF) / 0xFFFF)),  # 0.01 … 1000 USD
             vol=0.0008 + 0.001 * (((h >> 16) & 0xFFFF) / 0xFFFF),
@@ -256,7 +190,7 @@ class SimMarket:
     # --- the process ---------------------------------------------------------------------
 
     def _key(self, *parts: object) -> int:
-        return _stable_hash("awan-sim", self.seed, *parts)
+        return stable_hash("awan-sim", self.seed, *parts)
 
     def _volatility(self, symbol: str, first: int, count: int) -> np.ndarray:
         """The clustering factor (mean ≈ 1) for contiguous minutes: smooth hashed noise in log
@@ -264,7 +198,7 @@ class SimMarket:
         log_vol = np.full(count, -0.2)
         for scale in _VOL_SCALES:
             key = self._key(symbol, "vol", scale)
-            log_vol += _VOL_AMPLITUDE * _smooth_noise(key, first, count, scale)
+            log_vol += _VOL_AMPLITUDE * smooth_noise(key, first, count, scale)
         offset = first % 1440
         season = np.resize(np.concatenate((_SEASON[offset:], _SEASON[:offset])), count)
         return np.exp(log_vol) * season
@@ -278,7 +212,7 @@ class SimMarket:
             amplitude = 0.7 * profile.vol * math.sqrt(scale)
             for owner, owner_share in zip(("market", profile.symbol), share, strict=True):
                 key = self._key(owner, "coarse", scale)
-                coarse += amplitude * owner_share * _value_noise(key, minutes, scale)
+                coarse += amplitude * owner_share * value_noise(key, minutes, scale)
         return coarse
 
     def _blocks(self, profile: SymbolProfile, first_block: int, count: int) -> _Blocks:
@@ -304,7 +238,7 @@ class SimMarket:
             width = 1 << level
             half = width >> 1
             per_block = _BLOCK >> level
-            noise = _normals(
+            noise = normals(
                 self._key(symbol, "bridge", level), first_block * per_block, count * per_block
             ).reshape(count, per_block)
             bridge[:, half::width] = (
@@ -319,20 +253,38 @@ class SimMarket:
         log_price[-1] = coarse[-1]
         return _Blocks(first_block * _BLOCK, math.log(profile.p0) + log_price, vol)
 
-    def _generate(self, symbol: str, first: int, count: int) -> pl.DataFrame:
-        """`count` 1m candles starting at epoch minute `first`."""
+    def _block(self, profile: SymbolProfile, first_block: int, count: int) -> _Blocks:
+        """`_blocks`, remembering each symbol's last single block.
+
+        The live loop asks at every close for the one new minute of each symbol, and building
+        that minute's whole 2048-minute block was most of the cost of a close. A remembered
+        block is the result of the very same call, so candles are bit-identical with or
+        without it. One block per symbol (two arrays of 2049 floats, ~33 KB) bounds the memory
+        whatever the history asked; multi-block calls (backfills) are never kept.
+        """
+        if count != 1:
+            return self._blocks(profile, first_block, count)
+        cached = self._last_block.get(profile.symbol)
+        if cached is not None and cached.first_minute == first_block * _BLOCK:
+            return cached
+        blocks = self._blocks(profile, first_block, 1)
+        blocks.log_price.flags.writeable = False  # shared by later calls: never edited
+        blocks.vol.flags.writeable = False
+        self._last_block[profile.symbol] = blocks
+        return blocks
+
+    def _columns(self, symbol: str, first: int, count: int) -> dict[str, np.ndarray]:
+        """`count` ≥ 1 1m candles from epoch minute `first`: epoch-ms `ts` and OHLCV arrays."""
         profile = self.profile(symbol)
-        if count <= 0:
-            return empty_candles()
         first_block = first // _BLOCK
-        blocks = self._blocks(profile, first_block, (first + count) // _BLOCK - first_block + 1)
+        blocks = self._block(profile, first_block, (first + count) // _BLOCK - first_block + 1)
         lo = first - blocks.first_minute
         price = np.exp(blocks.log_price[lo : lo + count + 1])
         raw_open, raw_close = price[:-1], price[1:]
         sigma = profile.vol * blocks.vol[lo : lo + count]
         minutes = np.arange(first, first + count, dtype=np.int64)
         # One hash per minute, cut into three 21-bit uniforms: upper wick, lower wick, volume.
-        bits = _splitmix(self._key(symbol, "minute"), minutes)
+        bits = splitmix(self._key(symbol, "minute"), minutes)
         up, down, activity = (
             (((bits >> np.uint64(shift)) & np.uint64(0x1FFFFF)).astype(np.float64) + 0.5) * 2.0**-21
             for shift in (0, 21, 42)
@@ -353,29 +305,41 @@ class SimMarket:
         move = np.abs(raw_close - raw_open) / (raw_open * sigma)
         volume = profile.volume * (sigma / profile.vol) * (0.6 + 0.4 * move) * -np.log(activity)
         lots = 10.0**profile.amount_decimals
-        ts = (
-            pl.Series("ts", minutes * MINUTE_MS).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
-        )
+        return {
+            "ts": minutes * MINUTE_MS,
+            "open": open_t / scale,
+            "high": high_t / scale,
+            "low": low_t / scale,
+            "close": close_t / scale,
+            "volume": np.rint(volume * lots) / lots,
+        }
+
+    def _generate(self, symbols: list[str], first: int, count: int) -> pl.DataFrame:
+        """`count` 1m candles of each symbol from epoch minute `first`, symbol after symbol.
+
+        Each symbol's arrays are computed alone (the same arithmetic whoever else is asked
+        for) and the frame is built once: a frame per symbol costs more than the minute's
+        numbers themselves.
+        """
+        if count <= 0 or not symbols:
+            for symbol in symbols:
+                self.profile(symbol)  # a malformed name is an error even for an empty window
+            return empty_candles()
+        parts = [self._columns(symbol, first, count) for symbol in symbols]
+        column = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        names = pl.Series("symbol", symbols, dtype=pl.String)
+        ts = pl.Series("ts", column.pop("ts")).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
         return pl.DataFrame(
-            {
-                "symbol": pl.repeat(symbol, count, dtype=pl.String, eager=True),
-                "ts": ts,
-                "open": open_t / scale,
-                "high": high_t / scale,
-                "low": low_t / scale,
-                "close": close_t / scale,
-                "volume": np.rint(volume * lots) / lots,
-            },
+            {"symbol": names.gather(np.repeat(np.arange(len(symbols)), count)), "ts": ts,
+             **column},
             schema=CANDLE_SCHEMA,
-        )
+        )  # fmt: skip
 
     # --- public surface ------------------------------------------------------------------
 
     def candles_1m(self, symbol: str, start_ms: int, end_ms: int) -> pl.DataFrame:
         """1m candles whose open time lies in [start_ms, end_ms), in the candle schema."""
-        first = -(-int(start_ms) // MINUTE_MS)
-        stop = -(-int(end_ms) // MINUTE_MS)
-        return self._generate(symbol, first, stop - first)
+        return self._generate([symbol], *_minute_span(start_ms, end_ms))
 
     def candles(
         self,
@@ -391,18 +355,41 @@ class SimMarket:
         whether one has closed yet is the exchange's business). `start` and `end` are
         datetimes or epoch milliseconds.
         """
+        return self.candles_many([symbol], timeframe, start, end)
+
+    def candles_many(
+        self,
+        symbols: Sequence[str],
+        timeframe: Timeframe | str,
+        start: datetime | int,
+        end: datetime | int,
+    ) -> pl.DataFrame:
+        """`candles` of every symbol over one window, as one frame (in `symbols` order).
+
+        Equal to concatenating `candles(symbol, …)` per symbol; the live loop asks for the
+        minute that just closed of all its symbols at once.
+        """
         tf = parse_timeframe(timeframe)
         start_ms = start if isinstance(start, int) else to_epoch_ms(start)
         end_ms = end if isinstance(end, int) else to_epoch_ms(end)
         first = tf.ceil_ms(start_ms)
         stop = max(tf.ceil_ms(end_ms), first)
-        minutes = self.candles_1m(symbol, first, stop)
-        if tf.name == "1m" or minutes.is_empty():
-            return minutes
-        return resample_candles(minutes, "1m", tf, data_end=from_epoch_ms(stop))
+        if tf.name == "1m":
+            return self._generate(list(symbols), *_minute_span(first, stop))
+        frames = [self._generate([symbol], *_minute_span(first, stop)) for symbol in symbols]
+        return pl.concat(
+            [resample_candles(f, "1m", tf, data_end=from_epoch_ms(stop)) if f.height else f
+             for f in frames]
+        ) if frames else empty_candles()  # fmt: skip
 
     def price_at(self, symbol: str, when: datetime | int) -> float:
         """The open of the 1m candle containing `when`: the sim's "current price" for fills."""
         when_ms = when if isinstance(when, int) else to_epoch_ms(when)
-        minute = when_ms // MINUTE_MS
-        return float(self._generate(symbol, minute, 1)["open"][0])
+        return float(self._columns(symbol, when_ms // MINUTE_MS, 1)["open"][0])
+
+
+def _minute_span(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """(first epoch minute, count) of the minutes opening in [start_ms, end_ms)."""
+    first = -(-int(start_ms) // MINUTE_MS)
+    stop = -(-int(end_ms) // MINUTE_MS)
+    return first, stop - first

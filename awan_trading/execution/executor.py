@@ -53,13 +53,13 @@ from awan_trading.exchange.errors import (
 from awan_trading.execution import ledger, protection
 from awan_trading.execution.exits import ExitLevels, ExitParams
 from awan_trading.execution.faults import fault_point
+from awan_trading.execution.notices import event_notice, fill_notice_for, refusal_notice_for
 from awan_trading.execution.notifier import Notifier, notify
 from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
 from awan_trading.execution.refusals import Refusal
 from awan_trading.execution.risk import RiskState, check_entry, check_exit, utc_day
 from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
 from awan_trading.logs import get_logger
-from awan_trading.notify.messages import format_fill
 from awan_trading.storage.base import BotEvent, EquitySnapshot, Store
 
 log = get_logger(__name__)
@@ -103,6 +103,7 @@ class Executor:
         self.store = store
         self.bot = bot
         self.params: ExitParams = getattr(strategy, "params", strategy)
+        self.strategy_name: str | None = getattr(strategy, "name", None)  # for notifications
         self.risk = risk
         self.fee = fee
         self.slippage = slippage
@@ -275,6 +276,7 @@ class Executor:
             )
         )
         log.info(message, kind=kind, bot=self.bot)
+        notify(self.notifier, event_notice(self.bot, kind, message))
 
     # --- the order path -------------------------------------------------------------------
 
@@ -370,9 +372,8 @@ class Executor:
             except ExchangeError as error:  # the next candle close or reconciliation retries
                 self.event("protection_failed", f"{order.symbol}: {error}")
         fault_point("protected")
-        if order.filled > 0:
-            notify(self.notifier, format_fill(order.symbol, order.side, order.filled,
-                                              order.average or 0.0, order.client_order_id))  # fmt: skip
+        if order.filled > 0 and self.notifier is not None:
+            notify(self.notifier, fill_notice_for(self, order))
         fault_point("notified")
         outcome: Outcome = "filled" if order.status == "filled" else "placed"
         if order.status == "unknown":
@@ -410,6 +411,7 @@ class Executor:
         data = {**json.loads(event.data), "signal_id": signal_id, "client_order_id": cid}
         self.store.record_event(replace(event, data=json.dumps(data, sort_keys=True)))
         log.info(refusal.message, kind=refusal.reason, bot=self.bot)
+        notify(self.notifier, refusal_notice_for(refusal, signal_id))
         return ExecutionResult(signal_id, cid, "refused", order, refusal)
 
     def _not_reconciled(self, symbol: str) -> Refusal:

@@ -2,7 +2,8 @@
 
 Live replay equals the backtest trade for trade only if the sim exchange fills orders at the
 prices the backtest assumes. So the rules live here once, and every caller runs this code: the
-numba backtest (`backtest.engine`, compiled inline — these are `register_jitable`), the replay
+numba backtest (`backtest.engine`, compiled inline — these are `@jitable`,
+registered with numba by the engine: `awan_trading.jitable`), the replay
 and the live position manager (`execution.exits.intrabar_exit`), and the sim / paper exchange
 (`exchange.sim_orders`) matching resting orders against closed candles:
 
@@ -33,45 +34,44 @@ from __future__ import annotations
 
 import math
 
-from numba.extending import register_jitable
-
 from awan_trading.execution.sizing import ceil_to_step
+from awan_trading.jitable import jitable
 
 NO_EXIT, STOP_HIT, TARGET_HIT = 0, 1, 2
 
 
-@register_jitable
+@jitable
 def price_margin(a: float, b: float, rtol: float) -> float:
     """`tolerance.PRICE.scalar_margin(a, b)`: relative, and none at infinity (an off target)."""
     size = max(abs(a), abs(b))
     return rtol * size if math.isfinite(size) else 0.0
 
 
-@register_jitable
+@jitable
 def at_or_below(a: float, b: float, rtol: float) -> bool:
     """`PRICE.le(a, b)`: `a` is not above `b` by more than the tolerance."""
     return a - b <= price_margin(a, b, rtol)
 
 
-@register_jitable
+@jitable
 def above(a: float, b: float, rtol: float) -> bool:
     """`PRICE.gt(a, b)`: `a` is above `b` by more than the tolerance."""
     return a - b > price_margin(a, b, rtol)
 
 
-@register_jitable
+@jitable
 def market_buy_price(open_: float, slippage: float) -> float:
     """Fill price of a market buy placed at the open of a candle (the backtest's entry)."""
     return open_ * (1.0 + slippage)
 
 
-@register_jitable
+@jitable
 def market_sell_price(open_: float, slippage: float) -> float:
     """Fill price of a market sell placed at the open of a candle (a signal or forced exit)."""
     return open_ * (1.0 - slippage)
 
 
-@register_jitable
+@jitable
 def resting_stop(level: float, tick: float) -> float:
     """The trigger of the resting stop guarding `level`: rounded up to the tick (0 = off)."""
     if level <= 0.0 or tick <= 0.0:
@@ -79,7 +79,7 @@ def resting_stop(level: float, tick: float) -> float:
     return ceil_to_step(level, tick)
 
 
-@register_jitable
+@jitable
 def resting_target(level: float, tick: float) -> float:
     """The price of the resting target at `level`: rounded up to the tick (inf = off)."""
     if tick <= 0.0 or not math.isfinite(level):
@@ -87,7 +87,7 @@ def resting_target(level: float, tick: float) -> float:
     return ceil_to_step(level, tick)
 
 
-@register_jitable
+@jitable
 def stop_fill_price(
     open_: float, low: float, trigger: float, slippage: float, rtol: float
 ) -> float:
@@ -105,13 +105,13 @@ def stop_fill_price(
     return -1.0
 
 
-@register_jitable
+@jitable
 def target_reached(high: float, target: float, rtol: float) -> bool:
     """Whether a resting sell limit at `target` fills in a candle with this `high`."""
     return at_or_below(target, high, rtol)
 
 
-@register_jitable
+@jitable
 def protective_exit(
     open_: float,
     high: float,

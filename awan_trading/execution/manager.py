@@ -31,6 +31,8 @@ from awan_trading.exchange.errors import InvalidOrder
 from awan_trading.execution import ledger, protection
 from awan_trading.execution.controls import apply_controls
 from awan_trading.execution.faults import fault_point
+from awan_trading.execution.notices import fill_notice_for
+from awan_trading.execution.notifier import notify
 from awan_trading.execution.reconciling import sync_orders
 from awan_trading.tolerance import PRICE
 
@@ -66,6 +68,8 @@ def observe(executor: Executor, symbol: str) -> list[ExecutionResult]:
         order = ledger.load_order(store, name, cid)
         if order is not None and order.filled > filled and order.side == "sell":
             results.append(ExecutionResult(order.signal_id, cid, "filled", order))
+            if executor.notifier is not None:  # a stop or target hit on the venue
+                notify(executor.notifier, fill_notice_for(executor, order))
     return results
 
 

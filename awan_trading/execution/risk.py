@@ -26,15 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from numba.extending import register_jitable
-
 from awan_trading.config import RiskConfig
 from awan_trading.execution.refusals import Refusal
+from awan_trading.jitable import jitable
 
 DAY_MS = 86_400_000
 
 
-@register_jitable
+@jitable
 def daily_loss_reached(
     realized_today: float, day_start_equity: float, max_daily_loss: float
 ) -> bool:

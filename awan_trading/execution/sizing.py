@@ -25,7 +25,7 @@ decimal, e.g. exactly `0.2`, never `0.30000000000000004`. The tolerance never ex
 `MAX_TOLERANCE` steps, and flooring is exact for amounts up to ~1e12 increments (beyond that a
 float's 16 digits cannot tell neighbouring increments apart; no market comes close).
 
-The numeric core is `register_jitable`: plain Python when called from Python, compiled into the
+The numeric core is `@jitable` (`awan_trading.jitable`): plain Python when called from Python, compiled into the
 backtest's numba loop when called from there — one source for both. Numba's on-disk cache of
 `backtest.engine.simulate` keys on engine.py alone, so after editing a jitable function here or
 in `risk.py`, delete `awan_trading/backtest/__pycache__/engine.simulate-*` (the parity tests,
@@ -38,10 +38,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from numba.extending import register_jitable
-
 from awan_trading.errors import DataError
 from awan_trading.execution.refusals import Refusal
+from awan_trading.jitable import jitable
 
 if TYPE_CHECKING:
     from awan_trading.exchange.base import Market
@@ -112,7 +111,7 @@ class EntrySize:
         )
 
 
-@register_jitable
+@jitable
 def step_fraction(step: float) -> tuple[float, float]:
     """`(m, scale)` with `step == m / scale`, `scale` a power of ten and `m` a whole number.
 
@@ -128,13 +127,13 @@ def step_fraction(step: float) -> tuple[float, float]:
     return step, 1.0
 
 
-@register_jitable
+@jitable
 def _tolerance(q: float) -> float:
     """How far below (above) a whole number of steps `q` may be and still count as it."""
     return min(STEP_TOLERANCE + abs(q) * RELATIVE_TOLERANCE, MAX_TOLERANCE)
 
 
-@register_jitable
+@jitable
 def floor_to_step(value: float, step: float) -> float:
     """`value` floored to a multiple of `step` (see the module docstring's tolerance)."""
     if step <= 0.0:
@@ -145,7 +144,7 @@ def floor_to_step(value: float, step: float) -> float:
     return n * m / scale
 
 
-@register_jitable
+@jitable
 def ceil_to_step(value: float, step: float) -> float:
     """`value` rounded up to a multiple of `step`, with the same tolerance as `floor_to_step`."""
     if step <= 0.0:
@@ -156,7 +155,7 @@ def ceil_to_step(value: float, step: float) -> float:
     return n * m / scale
 
 
-@register_jitable
+@jitable
 def entry_budget(
     cash: float,
     equity: float,
@@ -179,7 +178,7 @@ def entry_budget(
     return budget, cap
 
 
-@register_jitable
+@jitable
 def entry_amount(
     budget: float,
     price: float,

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import talib
 
 from awan_trading.errors import DataError
 from awan_trading.indicators.params import IndicatorParams
+from awan_trading.indicators.talib_import import import_talib
 from awan_trading.tolerance import OSCILLATOR_ATOL, PRICE_RTOL
+
+talib = import_talib()
 
 FLAT_VALUE = 50.0
 """RSI and raw stochastic %K when their denominator is zero (see module doc)."""

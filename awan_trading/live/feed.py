@@ -1,7 +1,8 @@
 """The candle pipeline of one candle close: window, missing tail, validation, store, cache, indicators.
 
 At each close the feed takes each symbol's window from the hot cache (the store when the cache
-misses or Redis is down), asks the exchange only for the candles after the window's last one,
+misses or Redis is down), asks the exchange only for the candles after the window's last one
+(symbols that lack the same candles in one call, when the exchange offers it: the sim),
 validates them together with the window's tail (so a duplicate, a step back in time or a broken
 candle is refused before anything is written), writes the store first and the cache second
 (`storage.hot`: a crash or a dead Redis between the two loses nothing), and updates the
@@ -21,7 +22,7 @@ from datetime import datetime
 
 import polars as pl
 
-from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.base import BatchCandles, Exchange
 from awan_trading.indicators import IndicatorParams, update_indicators, warmup_candles
 from awan_trading.logs import get_logger
 from awan_trading.market.schema import CANDLE_COLUMNS, empty_candles
@@ -75,6 +76,7 @@ class CandleFeed:
         self.params = params
         self.rows = rows
         self.need = warmup_candles(params) + rows - 1
+        self._batch = isinstance(exchange, BatchCandles)
 
     def window(self, symbol: str, close_ms: int) -> pl.DataFrame:
         """The symbol's last `need` candles before `close_ms`, from the cache (else the store).
@@ -85,40 +87,45 @@ class CandleFeed:
         window = recent_candles(self.store, self.cache, self.venue, symbol, self.tf.name, self.need)
         if window.height and to_epoch_ms(window["ts"][-1]) >= close_ms:
             window = window.filter(pl.col("ts") < from_epoch_ms(close_ms))
-        return window.select(CANDLE_COLUMNS)
+        # a select costs a query plan; a cached window already has exactly these columns
+        return window if window.columns == CANDLE_COLUMNS else window.select(CANDLE_COLUMNS)
 
-    def _missing(self, symbol: str, window: pl.DataFrame, close_ms: int) -> pl.DataFrame:
-        """The candles after the window's last one up to `close_ms`, from the exchange."""
+    def _first_missing(self, window: pl.DataFrame, close_ms: int) -> int:
+        """Open time (ms) of the first candle the window lacks before `close_ms`."""
         first_needed = self.tf.add_ms(close_ms, -self.need)
-        start = first_needed
-        if window.height:
-            after = self.tf.add_ms(to_epoch_ms(window["ts"][-1]), 1)
-            start = max(after, first_needed)
-        if start >= close_ms:
-            return empty_candles()
-        fetched = self.exchange.fetch_ohlcv(
-            symbol, self.tf, from_epoch_ms(start), from_epoch_ms(close_ms)
-        )
-        return fetched.select(CANDLE_COLUMNS) if fetched.height else empty_candles()
+        if not window.height:
+            return first_needed
+        return max(self.tf.add_ms(to_epoch_ms(window["ts"][-1]), 1), first_needed)
+
+    def _fetch(self, symbols: list[str], start_ms: int, close_ms: int) -> list[pl.DataFrame]:
+        """The candles of `symbols` opening in [start_ms, close_ms), from the exchange: in one
+        call when it offers one (`BatchCandles`, the sim), else symbol by symbol."""
+        start, end = from_epoch_ms(start_ms), from_epoch_ms(close_ms)
+        if self._batch and len(symbols) > 1:
+            fetched = self.exchange.fetch_ohlcv_many(symbols, self.tf, start, end)  # type: ignore[attr-defined]
+            return [fetched.select(CANDLE_COLUMNS)] if fetched.height else []
+        frames = [self.exchange.fetch_ohlcv(symbol, self.tf, start, end) for symbol in symbols]
+        return [f.select(CANDLE_COLUMNS) for f in frames if f.height]
 
     def advance(self, close: datetime) -> FeedUpdate:
         """Bring every window up to the candle that closes at `close` (its open + one candle)."""
         close_ms = to_epoch_ms(close)
         windows: dict[str, pl.DataFrame] = {}
-        fresh: list[pl.DataFrame] = []
+        by_start: dict[int, list[str]] = {}  # symbols that lack the same candles fetch together
         for symbol in self.symbols:
-            window = self.window(symbol, close_ms)
-            new = self._missing(symbol, window, close_ms)
-            windows[symbol] = window
-            if new.height:
-                fresh.append(new)
+            window = windows[symbol] = self.window(symbol, close_ms)
+            start = self._first_missing(window, close_ms)
+            if start < close_ms:
+                by_start.setdefault(start, []).append(symbol)
+        fresh = [
+            f for start, group in by_start.items() for f in self._fetch(group, start, close_ms)
+        ]
         candles = pl.concat(fresh) if fresh else empty_candles()
         if candles.height:
             candles = self._write(candles, windows)
+        new = candles.partition_by("symbol", as_dict=True) if candles.height else {}
         merged = [
-            pl.concat([windows[s], candles.filter(pl.col("symbol") == s)]).tail(self.need)
-            if candles.height
-            else windows[s].tail(self.need)
+            pl.concat([windows[s], new[(s,)]]).tail(self.need) if (s,) in new else windows[s]
             for s in self.symbols
         ]
         frame = (

@@ -119,12 +119,13 @@ class LiveLoop:
         self.context = SignalContext.of(strategy, feed.tf.name)
         self._clock: Clock | None = None
         self._day: date | None = None  # the UTC day of the last close handled
+        self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
 
     def start(self) -> None:
         """Reconcile with the exchange before the first decision (positions, orders in flight)."""
-        beat(self.store, self.bot, "starting")
+        self._beat("starting")
         report = self.executor.reconcile()
         log.info("reconciled", bot=self.bot, venue=self.venue, ok=getattr(report, "ok", True))
 
@@ -151,7 +152,7 @@ class LiveLoop:
             report.signals = signal_records(actions, window, self.context, self.venue)
             emit(self.store, self.cache, report.signals)
             self._execute(report)
-        beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
+        self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
     def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
@@ -230,6 +231,11 @@ class LiveLoop:
                 return True
         return False
 
+    def _beat(self, status: str) -> None:
+        beat(self.store, self.bot, status)
+        if self.on_beat is not None:
+            self.on_beat(status, getattr(self.executor, "paused", None))
+
     # --- drivers ----------------------------------------------------------------------------
 
     def run_replay(
@@ -252,10 +258,13 @@ class LiveLoop:
                 on_step(report)
             if report.stopped or self.stop.is_set():
                 break
-        beat(self.store, self.bot, "stopped")
+        self._beat("stopped")
         return reports
 
-    def run_live(self, clock: Clock, *, close_delay: float = 0.0, tick: float = 5.0) -> int:
+    def run_live(
+        self, clock: Clock, *, close_delay: float = 0.0, tick: float = 5.0,
+        on_step: Callable[[StepReport], None] | None = None,
+    ) -> int:  # fmt: skip
         """Follow `clock` close by close until `stop`; returns the number of closes handled.
 
         Between closes the loop wakes every `tick` seconds to record what the exchange did to
@@ -278,9 +287,11 @@ class LiveLoop:
             if self.stop.is_set() or (close_delay > 0 and self.stop.wait(close_delay)):
                 break
             last = max(close, self.tf.floor(clock.now()))
-            self.step(last)
+            report = self.step(last)
+            if on_step is not None:
+                on_step(report)
             done += 1
-        beat(self.store, self.bot, "stopped")
+        self._beat("stopped")
         return done
 
     def tick(self) -> None:
@@ -289,4 +300,4 @@ class LiveLoop:
 
         for symbol in self.portfolio().positions:
             observe(self.executor, symbol)  # type: ignore[arg-type]
-        beat(self.store, self.bot, "ok tick")
+        self._beat("ok tick")

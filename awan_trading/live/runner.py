@@ -8,11 +8,12 @@ exchange is touched, so a user mistake is one line and nothing half-started.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from awan_trading.config import AwanConfig, Settings
 from awan_trading.errors import ConfigError
@@ -170,7 +171,30 @@ def build_loop(
         feed, plan.strategy, store, cache, executor, bot=plan.bot, execution=plan.execution,
         max_open_positions=config.risk.max_open_positions, stop=stop,
     )  # fmt: skip
+    if settings is not None:  # the status file under AWAN_HOME (control/statusfile.py)
+        from awan_trading.control.statusfile import StatusFileWriter
+
+        loop.on_beat = StatusFileWriter(settings.home, plan.bot, store, exchange.name,
+                                        plan.venue, plan_facts(plan))  # fmt: skip
     return loop, clock
+
+
+def plan_facts(plan: LivePlan) -> dict[str, Any]:
+    """What `awan status` shows of a running loop's plan (the `started` event's data)."""
+    return {
+        "mode": plan.mode, "execution": plan.execution, "symbols": list(plan.symbols),
+        "timeframe": plan.timeframe, "strategy": plan.strategy.name,
+        "replay": plan.is_replay,
+    }  # fmt: skip
+
+
+def record_start(store: Store, plan: LivePlan) -> None:
+    """The `started` event `control.status` reads for the mode, execution and uptime."""
+    from awan_trading.storage.base import BotEvent
+
+    what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode}"
+    store.record_event(BotEvent(plan.bot, "started", f"started: {what}",
+                                json.dumps(plan_facts(plan), sort_keys=True)))  # fmt: skip
 
 
 def run_replay(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -92,9 +93,22 @@ def _describe(error: BaseException) -> str:
     return redact(f"{error} [{type(error).__name__}]")
 
 
-class TelegramNotifier:
-    """Sends short messages to one chat; disabled (a no-op) without a token or chat id.
+def _chat_list(chat_id: str | int | Sequence[str | int] | None) -> tuple[str, ...]:
+    """Chat ids as Telegram takes them: one id, a comma-separated string, or a sequence."""
+    if chat_id is None:
+        return ()
+    parts = chat_id.split(",") if isinstance(chat_id, str) else (
+        [chat_id] if isinstance(chat_id, int) else list(chat_id)
+    )  # fmt: skip
+    return tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
 
+
+class TelegramNotifier:
+    """Sends short messages to every allowed chat; disabled (a no-op) without a token or chat.
+
+    `chat_id` is one id, a comma-separated string of ids or a sequence of them (the
+    `AWAN_TELEGRAM_CHAT_IDS` allowlist). Each chat gets its own retries: flood control is
+    counted per chat by Telegram, so one chat's 429 must not cost another chat its message.
     `base_url` points PTB at another Bot API server (a local one, or the fake in tests); PTB
     appends the token to it, as it does to the default `https://api.telegram.org/bot`.
     """
@@ -102,7 +116,7 @@ class TelegramNotifier:
     def __init__(
         self,
         token: SecretStr | str | None,
-        chat_id: str | int | None,
+        chat_id: str | int | Sequence[str | int] | None,
         base_url: str | None = None,
         *,
         max_retry_after: float = 30.0,
@@ -113,7 +127,7 @@ class TelegramNotifier:
     ) -> None:
         raw = token.get_secret_value() if isinstance(token, SecretStr) else token
         self._token = (raw or "").strip() or None
-        self._chat_id = str(chat_id).strip() if chat_id not in (None, "") else None
+        self._chat_ids = _chat_list(chat_id)
         self._base_url = base_url
         self._max_retry_after = max_retry_after
         self._rate_limit_attempts = max(1, rate_limit_attempts)
@@ -127,20 +141,26 @@ class TelegramNotifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramNotifier:
-        """The notifier `AWAN_TELEGRAM_TOKEN` / `AWAN_TELEGRAM_CHAT_ID` describe (maybe disabled)."""
-        return cls(settings.telegram_token, settings.telegram_chat_id)
+        """The notifier `AWAN_TELEGRAM_TOKEN`, the chat allowlist (`AWAN_TELEGRAM_CHAT_IDS` and
+        `AWAN_TELEGRAM_CHAT_ID`) and `AWAN_TELEGRAM_API_URL` describe (maybe disabled)."""
+        return cls(settings.telegram_token, settings.telegram_chats(), settings.telegram_api_url)
 
     def __repr__(self) -> str:
         state = "enabled" if self.enabled else "disabled"
-        return f"TelegramNotifier({state}, chat_id={self._chat_id!r})"
+        return f"TelegramNotifier({state}, chats={list(self._chat_ids)!r})"
 
     @property
     def enabled(self) -> bool:
-        """True when both a token and a chat id are configured."""
-        return bool(self._token and self._chat_id)
+        """True when both a token and at least one chat id are configured."""
+        return bool(self._token and self._chat_ids)
+
+    @property
+    def chat_ids(self) -> tuple[str, ...]:
+        """The chats every message goes to."""
+        return self._chat_ids
 
     def send(self, text: str, *, html: bool = False) -> bool:
-        """Send `text`; True when Telegram accepted it. Never raises.
+        """Send `text` to every chat; True when Telegram accepted it for all. Never raises.
 
         Blocks until delivered or given up (bounded by the retry settings). Safe from sync code
         (Dagster ops and sensors); called from inside a running event loop it runs the request
@@ -181,8 +201,8 @@ class TelegramNotifier:
             log.info("telegram notifications disabled", missing=missing)
 
     async def _send(self, text: str, html: bool) -> bool:
-        token, chat_id = self._token, self._chat_id
-        if token is None or chat_id is None:
+        token, chats = self._token, self._chat_ids
+        if token is None or not chats:
             return False
         # Secrets quoted in an error message (a store URL, a key) must not go to a chat either.
         text = redact(text)[: MessageLimit.MAX_TEXT_LENGTH]
@@ -198,8 +218,10 @@ class TelegramNotifier:
         kwargs: dict[str, str] = {} if self._base_url is None else {"base_url": self._base_url}
         bot = Bot(token, request=request, get_updates_request=request, **kwargs)
         await request.initialize()
+        mode = ParseMode.HTML if html else None
         try:
-            return await self._deliver(bot, chat_id, text, ParseMode.HTML if html else None)
+            delivered = [await self._deliver(bot, chat, text, mode) for chat in chats]
+            return all(delivered)
         finally:
             await request.shutdown()
 
@@ -215,9 +237,14 @@ class TelegramNotifier:
                         "telegram flood control outlasts our patience; message dropped",
                         retry_after=wait,
                         attempts=attempt,
+                        chat_id=chat_id,
                     )
                     return False
-                log.warning("telegram flood control; waiting before retry", retry_after=wait)
+                log.warning(
+                    "telegram flood control; waiting before retry",
+                    retry_after=wait,
+                    chat_id=chat_id,
+                )
                 await asyncio.sleep(wait)
             except (InvalidToken, Forbidden) as error:
                 log.error(

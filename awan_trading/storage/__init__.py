@@ -43,9 +43,9 @@ def open_store(url: str | None = None, *, migrate: bool = False) -> Store:
 
         store = PostgresStore(url)
     elif url.startswith("duckdb://"):
-        from awan_trading.storage.duckdb_store import DuckDBStore, path_from_url
+        from awan_trading.storage.duckdb_store import DuckDBStore, path_from_url, settings_from_url
 
-        store = DuckDBStore(path_from_url(url))
+        store = DuckDBStore(path_from_url(url), settings=settings_from_url(url))
     else:
         raise StoreError(
             f"unsupported store URL {mask_url(url)!r}; use duckdb:///path or postgresql://…"

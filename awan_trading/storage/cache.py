@@ -23,15 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import polars as pl
-import redis
-from redis.backoff import NoBackoff
-from redis.connection import AbstractConnection
-from redis.exceptions import NoScriptError
-from redis.retry import Retry
 
 from awan_trading.domain.signals import SignalRecord
 from awan_trading.errors import ConfigError
@@ -40,6 +35,9 @@ from awan_trading.market.schema import TS_DTYPE
 from awan_trading.market.timeframes import EPOCH, parse_timeframe
 from awan_trading.masking import url_passwords
 from awan_trading.storage.base import mask_url
+
+if TYPE_CHECKING:  # redis-py itself is imported by `RedisCache`: without a Redis URL, never
+    from redis.connection import AbstractConnection
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -274,6 +272,13 @@ class RedisCache:
         self.prefix, self.capacity, self.candle_ttl = prefix, capacity, candle_ttl
         self.signal_stream_len = signal_stream_len
         self.breaker = breaker or CircuitBreaker(f"redis {self.url}")
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.exceptions import NoScriptError
+        from redis.retry import Retry
+
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._no_script = NoScriptError
         try:
             self.client = redis.Redis.from_url(
                 url,
@@ -309,7 +314,7 @@ class RedisCache:
                 conn.send_command(*args)
                 try:
                     return conn.read_response()
-                except NoScriptError:
+                except self._no_script:
                     if script is None:
                         raise
                 conn.send_command("SCRIPT", "LOAD", script)
@@ -325,7 +330,7 @@ class RedisCache:
             return default
         try:
             result = call()
-        except (redis.RedisError, OSError) as exc:
+        except self._errors as exc:
             self.breaker.failure(exc)
             return default
         self.breaker.success()

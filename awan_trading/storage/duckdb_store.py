@@ -5,6 +5,14 @@ DuckDB lets one process at a time hold a database file open for writing, and awa
 the file, does its work in one transaction and closes it, and opening retries with jittered
 backoff while another process holds the lock. Writers therefore queue instead of failing,
 and a long-running process never starves the others.
+
+Connection settings (`DEFAULT_SETTINGS`, each overridable in the URL's query:
+`duckdb:///.awan/awan.duckdb?threads=1&memory_limit=256MB`): DuckDB's own default buffer pool
+is 80% of the machine's memory, which suits an analytics session but not a store embedded in a
+trading daemon that shares a laptop or a small server with Dagster runs, so it is capped and a
+larger query spills to disk instead. Threads stay DuckDB's default (one per core): a year of
+candles reads about a third faster on two threads than on one; `threads=1` suits a
+memory-tight live loop, whose statements are small (README, live loop benchmark row).
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ from awan_trading.storage.sqlbase import SIGNAL_COLUMN_LIST, SqlRecords, Stateme
 
 _SELECT_CANDLES = "SELECT symbol, ts, open, high, low, close, volume FROM candles"
 
+DEFAULT_SETTINGS: dict[str, str] = {"memory_limit": "1GB"}  # see the module docstring
+_URL_SETTINGS = ("memory_limit", "threads")
+
 
 def _is_retryable(exc: BaseException) -> bool:
     """Another process holds the file lock, or a concurrent in-process transaction conflicted."""
@@ -61,10 +72,17 @@ class DuckDBStore(SqlRecords):
 
     backend = "duckdb"
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_timeout: float = 60.0,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.url = f"duckdb:///{self.path.as_posix()}"
         self.lock_timeout = lock_timeout
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._held: duckdb.DuckDBPyConnection | None = None
         self._held_lock = threading.RLock()
 
@@ -85,7 +103,7 @@ class DuckDBStore(SqlRecords):
                 yield self
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(self.path))
+            con = duckdb.connect(str(self.path), config=self.settings)
             con.execute("SET TimeZone = 'UTC'")
             self._held = con
         try:
@@ -112,7 +130,7 @@ class DuckDBStore(SqlRecords):
             return
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = duckdb.connect(str(self.path), read_only=read_only, config=self.settings)
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con
@@ -383,8 +401,25 @@ def _window_filter(
 
 
 def path_from_url(url: str) -> Path:
-    """`duckdb:///rel/path` → `rel/path`; `duckdb:////abs/path` → `/abs/path`."""
-    match = re.fullmatch(r"duckdb://(/.*)", url)
+    """`duckdb:///rel/path` → `rel/path`; `duckdb:////abs/path` → `/abs/path` (a `?query`
+    of settings is not part of the path: `settings_from_url`)."""
+    match = re.fullmatch(r"duckdb://(/[^?]*)(\?.*)?", url)
     if not match or match.group(1) in {"/", ""}:
         raise StoreError(f"invalid DuckDB store URL {url!r}; expected duckdb:///path/to/file")
     return Path(match.group(1)[1:])
+
+
+def settings_from_url(url: str) -> dict[str, str]:
+    """The connection settings in the URL's query (`?threads=1&memory_limit=256MB`); a key
+    other than those of `DEFAULT_SETTINGS` or `threads` is refused, naming it."""
+    _, _, query = url.partition("?")
+    settings: dict[str, str] = {}
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key not in _URL_SETTINGS or not value:
+            raise StoreError(
+                f"invalid DuckDB store URL {url!r}: {part!r}; settings are "
+                f"{', '.join(f'{k}=…' for k in _URL_SETTINGS)}"
+            )
+        settings[key] = value
+    return settings

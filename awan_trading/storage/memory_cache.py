@@ -33,7 +33,7 @@ class MemoryCache:
         self._lock = threading.Lock()
 
     def set_candles(self, exchange: str, symbol: str, timeframe: str, frame: pl.DataFrame) -> None:
-        tail = frame.tail(self.capacity)
+        tail = frame.tail(self.capacity).rechunk()  # see `append_candles`
         with self._lock:
             if tail.is_empty() or not is_contiguous(tail, timeframe):
                 self._candles.pop((exchange, symbol, timeframe), None)
@@ -60,7 +60,11 @@ class MemoryCache:
             else:
                 del self._candles[key]
                 return False
-            self._candles[key] = merged.tail(self.capacity)
+            # One contiguous copy (≤ capacity rows): a concatenation keeps each appended frame
+            # as a chunk of its own, and a window that gains a one-row chunk per close holds
+            # hundreds of tiny allocations per symbol — the live loop's memory then grew by
+            # tens of MiB per replayed hour until the window reached its capacity.
+            self._candles[key] = merged.tail(self.capacity).rechunk()
             return True
 
     def get_candles(

@@ -89,7 +89,7 @@ def run(jobs: list[dict[str, Any]], parallel: int) -> dict[str, dict[str, float]
                 if time.monotonic() - started > job.get("timeout", 120):
                     os.kill(pid, signal.SIGKILL)
                 marker = job.get("interrupt_on")
-                out = Path(job["stdout"])  # absent until the forked child has opened it
+                out = Path(job["stdout"])  # not there until the child has opened it
                 if marker and not interrupted and out.exists() and marker in out.read_text():
                     os.kill(pid, signal.SIGINT)
                     running[pid] = (job, started, True)

@@ -137,6 +137,7 @@ def shape_jobs(s: Secrets, root: Path, db: PgDatabase, fmt: str) -> list[dict]:
     good = s.env(home, s.store_url(db), s.redis_url(), fmt)
     dead_store = good | {"AWAN_STORE_URL": DEAD_PG.format(s.values["store"])}
     garbage_redis = good | {"AWAN_REDIS_URL": f"redis://:{s.values['redis']}@garbage"}
+    dead_telegram = good | {"AWAN_TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}/bot"}
     candles = str(work / "out" / "BTC_USDT-1m.parquet")
     window = ["--symbols", "BTC/USDT", "--start", "2024-01-01", "--end", "2024-01-03"]
     commands = [
@@ -162,6 +163,9 @@ def shape_jobs(s: Secrets, root: Path, db: PgDatabase, fmt: str) -> list[dict]:
         ),
         ("fetch-store", 1, good, ["fetch", *window, "--store"]),
         ("db-status", 2, good, ["db", "status"]),
+        ("status", 2, good, ["status", "--json"]),
+        ("pause", 2, good, ["pause"]),
+        ("telegram-test-dead", 0, dead_telegram, ["telegram", "test"]),
         ("cache-warm-bad-password", 2, good, ["cache", "warm", "-s", "BTC/USDT", "-t", "1m"]),
     ]
     jobs = [
@@ -204,6 +208,8 @@ MUST_SUCCEED = {
     "backtest",
     "fetch-store",
     "db-status",
+    "status",
+    "pause",
 }
 
 

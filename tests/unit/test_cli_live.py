@@ -146,3 +146,22 @@ def test_a_second_replay_into_the_same_store_is_refused(
     assert missing.exit_code == 2 and "no trade, order or fill with id 'no-such-id'" in (
         missing.stderr
     )
+
+
+def test_the_replay_records_its_start_and_writes_the_status_file(
+    replayed: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run(replayed, monkeypatch, "status", "--json")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert (status["mode"], status["execution"]) == ("sim", "inline")
+    assert status["heartbeat_status"] == "stopped" and status["uptime_s"] is None
+    assert status["started_at"] is not None and status["positions"] == []
+    assert [(c["symbol"], c["closed_at"]) for c in status["candles"]] == [
+        ("BTC/USDT", "2024-03-02T03:00:00Z"), ("ETH/USDT", "2024-03-02T03:00:00Z")]  # fmt: skip
+    snapshot = json.loads((Path(replayed["AWAN_HOME"]) / "status" / "awan.json").read_text())
+    assert status["status_file_written_at"] is not None
+    assert (snapshot["heartbeat"], snapshot["execution"], snapshot["timeframe"]) == (
+        "stopped", "inline", "5m")  # fmt: skip
+    assert snapshot["last_candle_open"]["ETH/USDT"].startswith("2024-03-02T02:55")
+    assert snapshot["paused"] is False and snapshot["open_positions"] == []

@@ -33,7 +33,7 @@ from awan_trading.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live"}
+AWAN_SERVICES = {"migrate", "code", "webserver", "daemon", "live", "telegram"}
 SERVICES = AWAN_SERVICES | {"postgres", "db-init", "redis"}
 # Unique values: finding one in a rendered file proves it came from the environment.
 ENV = {
@@ -88,17 +88,31 @@ def interpolate(value: object, env: Mapping[str, str]) -> object:
     return _VARIABLE.sub(substitute, value)
 
 
-def render(env: Mapping[str, str]) -> dict:
-    """The compose file as `config` renders it under exactly `env` (no `.env`, no shell vars)."""
+def render(env: Mapping[str, str], profiles: tuple[str, ...] = ()) -> dict:
+    """The compose file as `config` renders it under exactly `env` (no `.env`, no shell vars),
+    with the services of `profiles` enabled besides those without a profile."""
     tool = compose_tool()
     if tool is None:
-        return interpolate(yaml.safe_load(COMPOSE.read_text()), env)  # type: ignore[return-value]
+        parsed = interpolate(yaml.safe_load(COMPOSE.read_text()), env)
+        services = parsed["services"]  # type: ignore[index]
+        for name in [n for n, s in services.items() if s.get("profiles")]:
+            if not set(services[name]["profiles"]) & set(profiles):
+                del services[name]
+        return parsed  # type: ignore[return-value]
     base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "DOCKER_HOST"}}
     with tempfile.TemporaryDirectory() as scratch:
         empty_env_file = Path(scratch) / "empty.env"
         empty_env_file.write_text("")
         done = subprocess.run(
-            [*tool, "--env-file", str(empty_env_file), "-f", str(COMPOSE), "config"],
+            [
+                *tool,
+                "--env-file",
+                str(empty_env_file),
+                "-f",
+                str(COMPOSE),
+                *(arg for p in profiles for arg in ("--profile", p)),
+                "config",
+            ],
             capture_output=True,
             text=True,
             env={**base, **env},
@@ -156,7 +170,8 @@ def dockerfile_heredoc(target: str) -> str:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict:
-    return render(ENV)
+    """Every role, the opt-in Telegram bot included (the celery workers have their own test)."""
+    return render(ENV, profiles=("telegram",))
 
 
 def test_compose_renders_every_role(rendered):
@@ -378,3 +393,147 @@ def test_the_live_loop_runs_in_sensor_mode_restarts_and_is_checked_by_its_heartb
         == environment(rendered["services"]["code"])["AWAN_STORE_URL"]
     )
     assert {"migrate", "redis"} <= set(live["depends_on"])
+
+
+def published_ports(service: dict) -> list[tuple[str, str, str]]:
+    """(host ip, published port, container port) of each `ports` entry, short or long syntax."""
+    ports = []
+    for entry in service.get("ports", []):
+        if isinstance(entry, str):
+            host_ip, published, target = entry.rsplit(":", 2)
+        else:
+            host_ip, published, target = (
+                entry.get("host_ip", ""),
+                entry["published"],
+                entry["target"],
+            )
+        ports.append((host_ip, str(published), str(target)))
+    return ports
+
+
+def test_the_webserver_is_published_on_loopback_only_by_default(rendered):
+    assert published_ports(rendered["services"]["webserver"]) == [("127.0.0.1", "3000", "3000")]
+    # Wider exposure is an explicit choice in `.env`.
+    opened = render({**ENV, "WEBSERVER_BIND": "0.0.0.0", "WEBSERVER_PORT": "8080"})
+    assert published_ports(opened["services"]["webserver"]) == [("0.0.0.0", "8080", "3000")]
+
+
+def compose_variables() -> set[str]:
+    """Every `${VAR…}` docker-compose.yml reads."""
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE.read_text()))
+
+
+def env_example() -> dict[str, str]:
+    """`.env.example`'s `VAR=value` lines, commented-out ones included (optional settings are
+    listed commented, with compose's default, so a copy changes nothing until edited)."""
+    pairs = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = re.fullmatch(r"#?\s*([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match:
+            pairs[match.group(1)] = match.group(2).strip()
+    return pairs
+
+
+def test_env_example_lists_every_variable_compose_reads_and_no_secret():
+    example = env_example()
+    assert set(example) == compose_variables()
+    for name, value in example.items():
+        if SECRET_NAMES.search(name):
+            assert value == "", f".env.example must not hold a value for {name}"
+    # What compose requires is set (uncommented) in the example, so a copy fails loudly.
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    assert required == {line.split("=")[0] for line in lines if re.match(r"[A-Z_]+=", line)}
+
+
+def test_redis_runs_with_the_repository_redis_conf(rendered):
+    redis_service = rendered["services"]["redis"]
+    mounts = {}
+    for volume in redis_service["volumes"]:
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        mounts[target] = source
+    conf_path = "/usr/local/etc/redis/redis.conf"
+    assert Path(mounts[conf_path]).name == "redis.conf"
+    assert (ROOT / "redis.conf").exists()
+    script = command(redis_service)[-1]
+    assert f"redis-server {conf_path}" in script
+    assert "--requirepass" in script and "REDIS_PASSWORD" in script
+    assert "appendonly" not in script, "persistence settings belong in redis.conf"
+    conf = dict(
+        line.split(None, 1)
+        for line in (ROOT / "redis.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert conf["maxmemory-policy"].startswith("volatile-")
+    assert conf["appendonly"] == "yes" and conf["appendfsync"] == "everysec"
+    # Its files go to the image's working directory, /data: the durable volume.
+    assert "dir" not in conf and mounts["/data"] == "redisdata"
+    assert "requirepass" not in conf, "the password comes from the environment, never a file"
+
+
+def test_the_celery_profile_adds_workers_like_the_code_location():
+    assert "celery-worker" not in render(ENV)["services"], "workers are opt-in"
+    services = render(ENV, profiles=("celery",))["services"]
+    assert set(services) == (SERVICES - {"telegram"}) | {"celery-worker"}
+    worker, code = services["celery-worker"], services["code"]
+    assert worker["image"] == code["image"]
+    assert environment(worker) == environment(code)
+    broker = environment(worker)["DAGSTER_CELERY_BROKER_URL"]
+    assert broker == "redis://:redis-pw-from-env@redis:6379/1", "its own database beside the cache"
+    assert environment(code)["AWAN_REDIS_URL"].endswith("/0")
+    assert command(worker)[:4] == ["celery", "-A", "awan_pipelines.celery_app", "worker"]
+    assert (ROOT / "awan_pipelines" / "celery_app.py").exists()
+    assert volume_mounts(worker) == volume_mounts(code), "compute logs on the shared volume"
+    assert int(worker["deploy"]["replicas"]) == 2
+    assert not worker.get("ports")
+    assert {"migrate", "redis"} <= set(worker["depends_on"])
+    assert worker["healthcheck"]["test"]
+    scaled = render({**ENV, "CELERY_WORKERS": "5"}, profiles=("celery",))
+    assert int(scaled["services"]["celery-worker"]["deploy"]["replicas"]) == 5
+
+
+def test_helm_values_run_the_code_location_with_the_k8s_run_launcher():
+    """deploy/helm/values.yaml, for Dagster's chart: it parses, points at the one code location,
+    launches a pod per run, keeps dagster.prod.yaml's queue limits and driver, holds no secret."""
+    text = (ROOT / "deploy" / "helm" / "values.yaml").read_text()
+    values = yaml.safe_load(text)
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    args = deployment["dagsterApiGrpcArgs"]
+    module = args[args.index("--module-name") + 1]
+    assert module == "awan_pipelines.definitions"
+    assert (ROOT / Path(*module.split("."))).with_suffix(".py").exists()
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    secrets = {s["name"] for s in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]}
+    assert secrets == {s["name"] for s in deployment["envSecrets"]}
+    assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
+    assert "postgresqlPassword" not in values["postgresql"]
+    prod = yaml.safe_load((ROOT / "dagster.prod.yaml").read_text())["run_coordinator"]["config"]
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queued["maxConcurrentRuns"] == prod["max_concurrent_runs"]
+    assert queued["tagConcurrencyLimits"] == prod["tag_concurrency_limits"]
+    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
+    for variable in deployment.get("env", []):
+        assert not SECRET_NAMES.search(variable["name"]), f"{variable['name']}: use the Secret"
+    assert not re.search(r"://[^/\s:]+:[^@\s…]+@", text), "no credentials in URLs"
+
+
+def test_the_telegram_bot_is_opt_in_polls_the_loops_store_and_reads_its_settings():
+    assert "telegram" not in render(ENV)["services"], "the bot is opt-in"
+    rendered = render(ENV, profiles=("telegram",))
+    services = rendered["services"]
+    bot = services["telegram"]
+    assert command(bot) == ["awan", "telegram", "bot"]
+    assert bot["profiles"] == ["telegram"]  # no token, no bot: started only when asked for
+    assert bot["restart"] == "unless-stopped" and "ports" not in bot  # long polling: no port
+    env = environment(bot)
+    assert env["AWAN_STORE_URL"] == environment(services["live"])["AWAN_STORE_URL"]
+    assert env["AWAN_TELEGRAM_TOKEN"] == ENV["AWAN_TELEGRAM_TOKEN"]
+    assert env["AWAN_TELEGRAM_API_URL"] == "https://api.telegram.org/bot"
+    assert "AWAN_TELEGRAM_CHAT_IDS" in env
+    home = dockerfile_env()["AWAN_HOME"]
+    assert volume_mounts(bot)[home] == volume_mounts(services["live"])[home] == "awan-home"
+    assert set(bot["depends_on"]) == {"migrate"}

@@ -25,6 +25,7 @@ from awan_trading.execution.sizing import (
     round_price,
     size_entry,
 )
+from awan_trading.jitable import register_jitables
 
 BTC = MarketRules(
     price_increment=0.01, amount_increment=0.00001, min_amount=0.00001, min_notional=5.0
@@ -254,6 +255,9 @@ def test_sized_amount_is_a_multiple_within_the_stake(
     # a multiple of the step, and no whole step left unspent
     assert floor_to_step(result.amount, step) == result.amount
     assert result.budget - result.cost < step * price * (1 + fee) * (1 + 1e-9)
+
+
+register_jitables()  # what backtest.engine does at import: the rules compile into njit code
 
 
 @njit(cache=False)
