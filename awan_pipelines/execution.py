@@ -255,7 +255,9 @@ def build_execute_signal_job(
         exchange: ExchangeResource,
     ):
         partition = execution_partition(partitions, signal)
-        context.log_event(trade_event(context.instance, signal, result, candles_key, partition))
+        context.log_event(
+            trade_event(context.instance, store.get(), signal, result, candles_key, partition)
+        )
         venue = exchange.account(store.get(), setup.timeframe)
         context.log_event(positions_materialization(store.get(), venue))
         return result

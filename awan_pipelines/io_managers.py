@@ -15,11 +15,12 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
-from awan_pipelines.partitions import windows_by_symbol
+from awan_pipelines.partitions import DATE, SYMBOL, dimensions, windows_by_symbol
 from awan_pipelines.resources import ExchangeResource, StoreResource
 from awan_trading.errors import DataError
 from awan_trading.indicators import OUTPUT_COLUMNS
 from awan_trading.market.schema import NUMERIC_COLUMNS
+from awan_trading.storage import CandleProvenance
 
 KIND = "awan/kind"
 TIMEFRAME = "awan/timeframe"
@@ -44,6 +45,21 @@ def _in_windows(
     for start, end in windows:
         inside = inside | pl.col("ts").is_between(start, end, closed="left")
     return (pl.col("symbol") == symbol) & inside
+
+
+def _provenance(
+    context: dg.OutputContext, symbol: str, start: datetime, end: datetime
+) -> CandleProvenance:
+    """This run and the partition key (`first...last` for a range) of one written window, as
+    recorded with the candles so `awan lineage` and the `trades` metadata can name the run."""
+    keys = sorted(
+        str(k)
+        for k in context.asset_partition_keys
+        if dimensions(k)[SYMBOL] == symbol
+        and start.date().isoformat() <= dimensions(k)[DATE] < end.date().isoformat()
+    )
+    key = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}"
+    return CandleProvenance.dagster_run(context.run_id, key)
 
 
 def _join_indicators(candles: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
@@ -84,7 +100,10 @@ class StoreIOManager(dg.ConfigurableIOManager):
             for start, end in spans:
                 part = obj.filter(_in_windows(obj, symbol, [(start, end)]))
                 if kind == CANDLES:
-                    written += store.replace_candles(venue, symbol, timeframe, start, end, part)
+                    written += store.replace_candles(
+                        venue, symbol, timeframe, start, end, part,
+                        provenance=_provenance(context, symbol, start, end),
+                    )  # fmt: skip
                 elif kind == INDICATORS:
                     # Only the indicator columns: the candles already live in their own table.
                     written += store.write_indicators(

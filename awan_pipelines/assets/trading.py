@@ -4,11 +4,12 @@ Lineage in the UI reads ohlcv → indicators → signals → trades → position
 partitioned like the signals (day × symbol) and is only ever reported by an `execute_signal`
 run, never computed: one materialization per order placed, on the partition of the candle
 that caused it, whose metadata ties the order back to the signal, the candle, the strategy
-parameters and the run that stored the candle. A signal that placed nothing (refused, or a
-re-delivery resumed) leaves an observation instead, so the partition's history shows it
-without counting it as a trade. `positions` is a projection of the fills: the execution job
-reports it after each order, and materializing it by hand marks the open positions to the
-market again (amount, entry, stop, target, unrealized PnL at the bid).
+parameters and the run that wrote the candle (from the store's record of candle writes). A
+signal that placed nothing (refused, or a re-delivery resumed) leaves an observation instead,
+so the partition's history shows it without counting it as a trade. `positions` is a
+projection of the fills: the execution job reports it after each order, and materializing it
+by hand marks the open positions to the market again (amount, entry, stop, target,
+unrealized PnL at the bid).
 
 Metadata carries ids, prices and run links only: nothing from a resource's config, so an API
 key or bot token can never reach the UI through here.
@@ -111,17 +112,41 @@ def _run_link(run_id: str | None, absent: str) -> dg.MetadataValue:
     return dg.MetadataValue.dagster_run(run_id) if run_id else dg.MetadataValue.text(absent)
 
 
+def candle_writer(
+    instance: dg.DagsterInstance,
+    store: Store,
+    signal: SignalRecord,
+    candles_key: dg.AssetKey,
+    partition: str | None,
+) -> tuple[str | None, str]:
+    """(the Dagster run that wrote the signal's candle, who wrote it and when, in words).
+
+    The store records each candle write with its writer (`Store.candle_write`), so this is
+    the run whose candle the strategy saw even when a later run of the partition or an
+    `awan fetch` rewrote others. A candle stored before writes were recorded falls back to
+    the run that last materialized its partition in this instance.
+    """
+    write = store.candle_write(signal.exchange, signal.symbol, signal.timeframe, signal.ts)
+    if write is not None:
+        return write.run_id, write.describe()
+    run_id = latest_run_id(instance, candles_key, partition)
+    if run_id is None:
+        return None, "no write of this candle on record"
+    return run_id, f"no write on record; Dagster run {run_id} last materialized {partition}"
+
+
 def trade_metadata(
     instance: dg.DagsterInstance,
+    store: Store,
     signal: SignalRecord,
     result: Any,
     candles_key: dg.AssetKey,
     partition: str | None,
 ) -> dict[str, Any]:
-    """Signal, candle, strategy, order and fill of one execution, with links to the runs that
-    materialized the candle's and the signal's partitions."""
+    """Signal, candle, strategy, order and fill of one execution, with links to the run that
+    wrote the candle and the one that materialized the signal's partition."""
     order = result.order
-    candle_run = latest_run_id(instance, candles_key, partition)
+    candle_run, written_by = candle_writer(instance, store, signal, candles_key, partition)
     signals_run = latest_run_id(instance, signals_key(signal.timeframe, signal.strategy), partition)
     meta: dict[str, Any] = {
         "outcome": result.outcome,
@@ -141,6 +166,7 @@ def trade_metadata(
         "fee": float(order.fee) if order else 0.0,
         "fee_currency": order.fee_currency if order else "",
         "candle_run": _run_link(candle_run, "candle not stored by a Dagster run"),
+        "candle_writer": written_by,
         "signals_run": _run_link(signals_run, "signal not stored by a Dagster run"),
     }
     if result.refusal is not None:
@@ -150,13 +176,14 @@ def trade_metadata(
 
 def trade_event(
     instance: dg.DagsterInstance,
+    store: Store,
     signal: SignalRecord,
     result: Any,
     candles_key: dg.AssetKey,
     partition: str | None,
 ) -> dg.AssetMaterialization | dg.AssetObservation:
     """A materialization when this execution placed an order; an observation otherwise."""
-    meta = trade_metadata(instance, signal, result, candles_key, partition)
+    meta = trade_metadata(instance, store, signal, result, candles_key, partition)
     if result.outcome in PLACED:
         description = f"{signal.side} {signal.symbol}: {meta['client_order_id']}"
         return dg.AssetMaterialization(

@@ -133,10 +133,16 @@ class StoreSink:
     validates the candles and refuses rows outside the window)."""
 
     def __init__(self, store: Store, venue: str, symbol: str, tf: Timeframe) -> None:
+        from awan_trading.storage.base import CandleProvenance
+
         self._store, self._venue, self._symbol, self._tf = store, venue, symbol, tf
+        self._provenance = CandleProvenance.fetch()  # `awan lineage` names the writer
 
     def write(self, start: datetime, end: datetime, frame: pl.DataFrame) -> None:
-        self._store.replace_candles(self._venue, self._symbol, self._tf.name, start, end, frame)
+        self._store.replace_candles(
+            self._venue, self._symbol, self._tf.name, start, end, frame,
+            provenance=self._provenance,
+        )  # fmt: skip
 
     def commit(self) -> str:
         return self._store.url

@@ -3,7 +3,8 @@
 Closed trades are derived from the fills (`control.money.load_trades`), never stored, so
 these commands can never disagree with the order records. `awan lineage ID` walks one trade
 back: trade → orders → signal → strategy and parameters → the candle (OHLCV and the indicator
-values the strategy saw) → the Dagster asset partition that holds that candle.
+values the strategy saw) → who wrote that candle (the Dagster run and partition, or the `awan`
+command) and the Dagster asset partition that holds it.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def lineage_command(
     ],
     as_json: JsonOption = False,
 ) -> None:
-    """Trace a trade back: orders → signal → strategy and params → candle → Dagster partition."""
+    """Trace a trade back: orders → signal → strategy and params → candle → the run that wrote it."""
     from awan_trading.control.money import load_trades
     from awan_trading.live.lineage import describe, trace
 

@@ -233,8 +233,24 @@ class Executor:
         symbols = list(self.positions()) or list(self.symbols) or ["BTC/USDT"]
         return symbols[0].split("/")[1]
 
+    def record_day_start(self, close: datetime) -> float:
+        """Record the equity at `close`, the first candle close of a UTC day; return it.
+
+        The backtest (`backtest.engine`) and `replay` take a day's start equity at the
+        previous candle's close when the day rolls over. The live loop calls this at the
+        first close of each UTC day it handles, after the position manager has settled the
+        candle that just closed and before any signal of the close is executed, so positions
+        are marked at that candle's close prices and `max_daily_loss` refuses on the same bar
+        in both. A snapshot taken at the same instant (a force-exit checked first) is
+        replaced.
+        """
+        equity, cash = self.equity()
+        self.store.record_equity(EquitySnapshot(self.exchange.name, close, equity, cash))
+        return equity
+
     def _day_start_equity(self, now: datetime) -> float:
-        """The first equity snapshot of the UTC day; recorded now if the day has none yet."""
+        """The first equity snapshot of the UTC day (`record_day_start`'s, when the live loop
+        ran at the day's first close); recorded now if the day has none yet."""
         curve = self.store.equity_curve(self.exchange.name)
         start = datetime(now.year, now.month, now.day, tzinfo=UTC)
         if curve.height:

@@ -28,7 +28,7 @@ from awan_trading.logs import get_logger
 from awan_trading.market.schema import CANDLE_COLUMNS, empty_candles
 from awan_trading.market.timeframes import from_epoch_ms, parse_timeframe, to_epoch_ms
 from awan_trading.market.validation import ensure_valid
-from awan_trading.storage.base import Store
+from awan_trading.storage.base import CandleProvenance, Store
 from awan_trading.storage.cache import HotCache
 from awan_trading.storage.hot import recent_candles
 
@@ -64,8 +64,10 @@ class CandleFeed:
         timeframe: str,
         params: IndicatorParams,
         rows: int,
+        provenance: CandleProvenance | None = None,
     ) -> None:
         self.exchange = exchange
+        self.provenance = provenance  # recorded with every candle write (`awan lineage`)
         self.store = store
         self.cache = cache
         self.venue = venue
@@ -150,7 +152,7 @@ class CandleFeed:
         )
         candles = checked.join(pl.concat(tails).select("symbol", "ts"), on=["symbol", "ts"],
                                how="anti") if tails else checked  # fmt: skip
-        self.store.upsert_candles(self.venue, self.tf.name, candles)
+        self.store.upsert_candles(self.venue, self.tf.name, candles, provenance=self.provenance)
         for symbol, part in candles.group_by("symbol", maintain_order=True):
             name = str(symbol[0])
             if not self.cache.append_candles(self.venue, name, self.tf.name, part.sort("ts")):

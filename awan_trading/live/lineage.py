@@ -1,18 +1,20 @@
-"""Lineage of a trade: trade → orders → signal → strategy and params → candle → Dagster partition.
+"""Lineage of a trade: trade → orders → signal → strategy and params → candle → its writer.
 
 Every link is a key already in the store: a client order id carries its signal id
 (`domain.ids`), a signal carries its strategy, parameter hash, exchange, symbol, timeframe and
-candle time, and a candle (with the indicator values computed for it) is keyed by those. The
-Dagster side is the asset partition that holds the candle — `ohlcv_<tf>`, partition
-`<UTC day>|<symbol>` — which the UI opens with its materializations and the run that wrote it.
-`trace` accepts a closed trade's id, a client order id, an exchange order id or a fill's
-venue trade id.
+candle time, and a candle (with the indicator values computed for it) is keyed by those. Who
+wrote the candle is in the store too (`Store.candle_write`, recorded with every candle write):
+the Dagster run and partition key when the `ohlcv_<tf>` assets' IO manager wrote it, else the
+`awan` command (`awan live <bot>`, `awan fetch`). The Dagster asset partition that holds the
+candle — `ohlcv_<tf>`, partition `<UTC day>|<symbol>` — is named as well. `trace` accepts a
+closed trade's id, a client order id, an exchange order id or a fill's venue trade id.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import polars as pl
@@ -86,6 +88,9 @@ def _signal(store: Any, signal_id: str | None) -> dict[str, Any] | None:
         if indicators.height
         else None
     )
+    write = store.candle_write(signal["exchange"], signal["symbol"], tf.name, ts)
+    signal["candle_write"] = None if write is None else asdict(write)
+    signal["candle_writer"] = None if write is None else write.describe()
     day = ts.date().isoformat()
     signal["dagster"] = {
         "asset": f"ohlcv_{tf.name}",
@@ -145,10 +150,16 @@ def _describe_signal(title: str, signal: dict[str, Any] | None) -> list[str]:
             f"{k} {v:.6g}" if v is not None else f"{k} -" for k, v in signal["indicators"].items()
         )
         lines.append(f"  indicators: {shown}")
+    writer = signal["candle_writer"]
+    lines.append(
+        f"  candle written by {writer}"
+        if writer
+        else "  candle writer: not on record (stored before the store recorded candle writes)"
+    )
     d = signal["dagster"]
     lines.append(
-        f"  dagster: asset {d['asset']} partition {d['partition']} (its materializations and "
-        f"run in the UI); signals asset {d['signals_asset']}"
+        f"  dagster: asset {d['asset']} partition {d['partition']}; "
+        f"signals asset {d['signals_asset']}"
     )
     return lines
 

@@ -9,7 +9,9 @@ the sim gives the backtest's trades:
    (`Executor.on_candle_close`): the stops and targets that filled on the exchange during that
    candle become exits, the control table is obeyed (pause, resume, force-exit), the trailing
    stop follows the candle's high, an unprotected position gets its protective orders. This
-   runs in both execution modes: it is the loop's duty, not a signal's.
+   runs in both execution modes: it is the loop's duty, not a signal's. At the first close
+   of a UTC day the loop then records the day's start equity (`Executor.record_day_start`),
+   marked at this close as the backtest marks it, for the `max_daily_loss` rule.
 3. **Decide.** `replay.decide` — the function the backtest replay is held to — on the
    populated window and the portfolio from the store (open positions, orders in flight).
 4. **Signals out.** `outbox`: store (with `seq`), Redis stream, pair ranking.
@@ -33,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -74,6 +76,8 @@ class Execution(Protocol):
     def execute(self, signal: SignalRecord) -> Any: ...
 
     def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[Any]: ...
+
+    def record_day_start(self, close: datetime) -> Any: ...
 
 
 @dataclass
@@ -124,6 +128,7 @@ class LiveLoop:
         self.context = SignalContext.of(strategy, feed.tf.name)
         self._clock: Clock | None = None
         self._step_began = datetime.now(UTC)
+        self._day: date | None = None  # the UTC day of the last close handled
         self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
@@ -143,6 +148,12 @@ class LiveLoop:
         update = self.feed.advance(close)
         report = StepReport(close, update.candles.height)
         report.results.extend(self._manage(update.indicators, update.ready))
+        day = close.astimezone(UTC).date()
+        if day != self._day:
+            # The day's start equity, marked at the close of the candle that just closed, as
+            # the backtest takes it: after the positions are settled, before any execution.
+            self._day = day
+            self.executor.record_day_start(close)
         if trade and update.ready:
             signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
             window = update.indicators.filter(pl.col("symbol").is_in(update.ready))

@@ -23,7 +23,7 @@ from awan_trading.live.clock import ReplayClock, WallClock, parse_speed
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import ExecutionMode, LiveLoop, StepReport
 from awan_trading.market.timeframes import parse_timeframe, parse_utc
-from awan_trading.storage.base import Store
+from awan_trading.storage.base import CandleProvenance, Store
 from awan_trading.storage.cache import HotCache
 from awan_trading.strategies.base import Strategy
 
@@ -175,6 +175,7 @@ def build_loop(
     feed = CandleFeed(
         exchange, store, cache, venue=plan.venue, symbols=plan.symbols, timeframe=plan.timeframe,
         params=plan.strategy.indicator_params(), rows=plan.strategy.lookback,
+        provenance=CandleProvenance.live(plan.bot),
     )  # fmt: skip
     executor = build_executor(plan, config, exchange, store, clock, notifier)
     loop = LiveLoop(

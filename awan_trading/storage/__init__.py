@@ -11,7 +11,10 @@ from datetime import datetime
 import polars as pl
 
 from awan_trading.storage.base import (
+    UNATTRIBUTED,
     BotEvent,
+    CandleProvenance,
+    CandleWrite,
     ControlRequest,
     EquitySnapshot,
     Store,
@@ -79,7 +82,10 @@ def write_candles_to_store(
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "UNATTRIBUTED",
     "BotEvent",
+    "CandleProvenance",
+    "CandleWrite",
     "ControlRequest",
     "EquitySnapshot",
     "Store",

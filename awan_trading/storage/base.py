@@ -49,6 +49,68 @@ class EquitySnapshot:
 
 
 @dataclass(frozen=True)
+class CandleProvenance:
+    """Who is writing candles, recorded with them (`candle_writes`) so lineage can name the
+    writer of any stored candle: a Dagster run (`writer` "dagster", its run id and the
+    partition key or range it materializes) or an `awan` command ("awan live <bot>",
+    "awan fetch")."""
+
+    writer: str
+    run_id: str | None = None
+    partition_key: str | None = None
+
+    @classmethod
+    def dagster_run(cls, run_id: str, partition_key: str | None) -> CandleProvenance:
+        return cls("dagster", run_id, partition_key)
+
+    @classmethod
+    def live(cls, bot: str) -> CandleProvenance:
+        return cls(f"awan live {bot}")
+
+    @classmethod
+    def fetch(cls) -> CandleProvenance:
+        return cls("awan fetch")
+
+
+# What a write made without saying who it is records, so a later lookup never credits the
+# candles it replaced to an earlier writer.
+UNATTRIBUTED = CandleProvenance("unattributed")
+
+
+@dataclass(frozen=True)
+class CandleWrite:
+    """One `candle_writes` row: a writer's window [start, end) of one series.
+
+    A writer that keeps extending its own latest window (the live loop, candle after candle)
+    extends the row instead of adding one, so `first_written_at` and `last_written_at` bound
+    when the window's candles were written.
+    """
+
+    exchange: str
+    symbol: str
+    timeframe: str
+    start: datetime
+    end: datetime
+    writer: str
+    run_id: str | None
+    partition_key: str | None
+    first_written_at: datetime
+    last_written_at: datetime
+
+    def describe(self) -> str:
+        """ "Dagster run <id> (partition <key>) at <time>" or "<command> at <time>"."""
+        when = self.first_written_at.isoformat()
+        if self.last_written_at != self.first_written_at:
+            when = f"between {when} and {self.last_written_at.isoformat()}"
+        else:
+            when = f"at {when}"
+        if self.run_id:
+            partition = f" (partition {self.partition_key})" if self.partition_key else ""
+            return f"Dagster run {self.run_id}{partition} {when}"
+        return f"{self.writer} {when}"
+
+
+@dataclass(frozen=True)
 class BotEvent:
     bot: str
     kind: str
@@ -96,12 +158,35 @@ class Store(Protocol):
         start: datetime,
         end: datetime,
         frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
     ) -> int:
-        """Delete [start, end) for the key and write `frame` in one transaction; rows written."""
+        """Delete [start, end) for the key and write `frame` in one transaction; rows written.
+
+        The same transaction records the write in `candle_writes` (`provenance`, or
+        `UNATTRIBUTED` when None), so a candle and the record of who wrote it commit together.
+        """
         ...
 
-    def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
-        """Insert or overwrite candles by (exchange, symbol, timeframe, ts); rows written."""
+    def upsert_candles(
+        self,
+        exchange: str,
+        timeframe: str,
+        frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
+    ) -> int:
+        """Insert or overwrite candles by (exchange, symbol, timeframe, ts); rows written.
+
+        Records each symbol's contiguous runs of candles as written windows, in the same
+        transaction, as `replace_candles` does.
+        """
+        ...
+
+    def candle_write(
+        self, exchange: str, symbol: str, timeframe: str, ts: datetime
+    ) -> CandleWrite | None:
+        """The latest recorded write whose window holds the candle opening at `ts`."""
         ...
 
     def read_candles(

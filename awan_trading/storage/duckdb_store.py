@@ -36,8 +36,9 @@ from tenacity import (
 )
 
 from awan_trading.market.schema import empty_candles
-from awan_trading.storage.base import StoreError, StoreUnavailableError
+from awan_trading.storage.base import CandleProvenance, StoreError, StoreUnavailableError
 from awan_trading.storage.migrations import MIGRATIONS_TABLE, load_migrations
+from awan_trading.storage.provenance import Window, record_writes, upsert_windows
 from awan_trading.storage.schema import (
     as_utc,
     candles_from_arrow,
@@ -244,10 +245,13 @@ class DuckDBStore(SqlRecords):
         start: datetime,
         end: datetime,
         frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
     ) -> int:
         context = f"replace {exchange} {symbol} {timeframe}"
         candles, start, end = checked_window(frame, symbol, timeframe, start, end, context)
         arrow = candles.to_arrow()
+        written = [(symbol, start, end)]
 
         def work(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(
@@ -261,16 +265,25 @@ class DuckDBStore(SqlRecords):
                 "FROM incoming",
                 [exchange, timeframe],
             )
+            _record(con, exchange, timeframe, written, provenance)
             return candles.height
 
         return self._run(work)
 
-    def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+    def upsert_candles(
+        self,
+        exchange: str,
+        timeframe: str,
+        frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
+    ) -> int:
         candles = checked_candles(frame, timeframe, f"upsert {exchange} {timeframe}")
         if candles.is_empty():
             return 0
         arrow = candles.to_arrow()
         lo, hi = candles["ts"].min(), candles["ts"].max()
+        written = upsert_windows(candles, timeframe)
 
         def work(con: duckdb.DuckDBPyConnection) -> int:
             con.register("incoming", arrow)
@@ -284,6 +297,7 @@ class DuckDBStore(SqlRecords):
                 "FROM incoming",
                 [exchange, timeframe],
             )
+            _record(con, exchange, timeframe, written, provenance)
             return candles.height
 
         return self._run(work)
@@ -350,6 +364,21 @@ class DuckDBStore(SqlRecords):
             return pl.from_arrow(rel.to_arrow_table())
 
         return indicators_wide(self._run(work))
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    exchange: str,
+    timeframe: str,
+    windows: list[Window],
+    provenance: CandleProvenance | None,
+) -> None:
+    """`provenance.record_writes` on this transaction's connection."""
+
+    def execute(sql: str, params: Sequence[Any]) -> list[tuple]:
+        return con.execute(_qmarks(sql), list(params)).fetchall()
+
+    record_writes(execute, exchange, timeframe, windows, provenance)
 
 
 def _window_filter(

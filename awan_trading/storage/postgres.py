@@ -32,7 +32,12 @@ from tenacity import (
 from awan_trading.logs import register_secrets
 from awan_trading.market.schema import empty_candles
 from awan_trading.masking import url_passwords
-from awan_trading.storage.base import StoreError, StoreUnavailableError, mask_url
+from awan_trading.storage.base import (
+    CandleProvenance,
+    StoreError,
+    StoreUnavailableError,
+    mask_url,
+)
 from awan_trading.storage.migrations import (
     MIGRATIONS_TABLE,
     TIMESCALE_PROBE,
@@ -46,6 +51,7 @@ from awan_trading.storage.migrations import (
 from awan_trading.storage.pgconnect import probe
 from awan_trading.storage.pgcopy import CANDLE_COPY_COLUMNS, encode_candles
 from awan_trading.storage.pgseries import SeriesIds, series_filter, with_time_bounds
+from awan_trading.storage.provenance import record_writes, upsert_windows
 from awan_trading.storage.schema import (
     as_utc,
     candles_by_series,
@@ -312,9 +318,12 @@ class PostgresStore(SqlRecords):
         start: datetime,
         end: datetime,
         frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
     ) -> int:
         context = f"replace {exchange} {symbol} {timeframe}"
         candles, start, end = checked_window(frame, symbol, timeframe, start, end, context)
+        written = [(symbol, start, end)]
 
         def body(cur: psycopg.Cursor) -> dict[str, int]:
             ids = self._series.ensure(cur, exchange, timeframe, [symbol])
@@ -327,16 +336,25 @@ class PostgresStore(SqlRecords):
                     f"COPY candles ({CANDLE_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
                     copy.write(encode_candles(candles, ids))
+            record_writes(_executor(cur), exchange, timeframe, written, provenance)
             return ids
 
         self._series.remember(exchange, timeframe, self._in_transaction(body, context))
         return candles.height
 
-    def upsert_candles(self, exchange: str, timeframe: str, frame: pl.DataFrame) -> int:
+    def upsert_candles(
+        self,
+        exchange: str,
+        timeframe: str,
+        frame: pl.DataFrame,
+        *,
+        provenance: CandleProvenance | None = None,
+    ) -> int:
         context = f"upsert {exchange} {timeframe}"
         candles = checked_candles(frame, timeframe, context)
         if candles.is_empty():
             return 0
+        written = upsert_windows(candles, timeframe)
         symbols = candles["symbol"].unique(maintain_order=True).to_list()
         sets = ", ".join(f"{c} = excluded.{c}" for c in _OHLCV)
         old = ", ".join(f"candles.{c}" for c in _OHLCV)
@@ -364,6 +382,7 @@ class PostgresStore(SqlRecords):
                 cur.execute("SET LOCAL work_mem = '256MB'")
                 cur.execute("ANALYZE candles_incoming")
                 cur.execute(_MERGE_CANDLES)
+            record_writes(_executor(cur), exchange, timeframe, written, provenance)
             return ids
 
         self._series.remember(exchange, timeframe, self._in_transaction(body, context))
@@ -448,6 +467,16 @@ class PostgresStore(SqlRecords):
         where = _window_filter(exchange, names, timeframe, start, end)
         table = self._arrow(f"SELECT symbol, ts, name, value FROM indicators {where}")
         return indicators_wide(pl.from_arrow(table))
+
+
+def _executor(cur: psycopg.Cursor) -> Callable[[str, Sequence[Any]], list[tuple]]:
+    """Statements on the candle write's own cursor, so provenance commits with the candles."""
+
+    def execute(statement: str, params: Sequence[Any]) -> list[tuple]:
+        cur.execute(statement, params)
+        return cur.fetchall() if cur.description is not None else []
+
+    return execute
 
 
 def _window_filter(

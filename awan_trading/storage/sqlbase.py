@@ -23,12 +23,14 @@ from awan_trading.domain.signals import OrderIntent, SignalRecord
 from awan_trading.errors import DataError
 from awan_trading.storage.base import (
     BotEvent,
+    CandleWrite,
     ControlAction,
     ControlRequest,
     EquitySnapshot,
     StoreError,
     utcnow,
 )
+from awan_trading.storage.provenance import LOOKUP, candle_write_from_row, lookup_params
 from awan_trading.storage.rows import (
     POSITION_COLUMNS,
     fill_from_row,
@@ -98,6 +100,13 @@ class SqlRecords(ABC):
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._transaction([(sql, params)])[0]
+
+    # --- candle provenance ----------------------------------------------------------------
+    def candle_write(
+        self, exchange: str, symbol: str, timeframe: str, ts: datetime
+    ) -> CandleWrite | None:
+        rows = self._one(LOOKUP, lookup_params(exchange, symbol, timeframe, ts))
+        return candle_write_from_row(rows[0]) if rows else None
 
     # --- signals --------------------------------------------------------------------------
     def insert_signal(self, signal: SignalRecord) -> int | None:

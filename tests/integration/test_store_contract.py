@@ -73,7 +73,7 @@ def pg_url() -> Iterator[str]:
 
 TABLES = (
     "candles, candle_series, indicators, signals, order_intents, orders, fills, positions, equity_snapshots, "
-    "bot_events, heartbeats, venue_clocks, control_requests"
+    "bot_events, heartbeats, venue_clocks, control_requests, candle_writes"
 )
 
 

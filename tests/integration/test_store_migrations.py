@@ -1,5 +1,6 @@
 """Upgrading stores that hold data: PostgreSQL version 2 (text-keyed candles) → 3 (series id),
-and both backends → 4 (the order-path tables follow the domain records).
+and both backends → 4 (the order-path tables follow the domain records) and on to 5 (candle
+provenance, empty for the candles already stored).
 
 Upgrades rewrite tables, so each is tested on a database that really is at the older version,
 with rows in it, not only on an empty schema.
@@ -58,8 +59,8 @@ def v2_store(pg_url: str):  # noqa: F811
 
 
 def test_upgrade_to_series_ids_keeps_every_candle(v2_store: PostgresStore) -> None:
-    assert v2_store.status()["pending"] == [3, 4, 5]
-    assert v2_store.migrate() == [3, 4, 5]
+    assert v2_store.status()["pending"] == [3, 4, 5, 6]
+    assert v2_store.migrate() == [3, 4, 5, 6]
     assert v2_store.status()["pending"] == []
     got = v2_store.read_candles("sim", ["ETH/USDT", "BTC/USDT"], "1m")
     want = [candles("BTC/USDT", T0, 30), candles("ETH/USDT", T0, 20, base=50)]
@@ -67,8 +68,11 @@ def test_upgrade_to_series_ids_keeps_every_candle(v2_store: PostgresStore) -> No
     assert v2_store.read_candles("binance", "BTC/USDT", "1m").equals(
         candles("BTC/USDT", T0, 10, base=7)
     )
+    # candles stored before version 6 have no writer on record (lineage says so)
+    assert v2_store.candle_write("sim", "BTC/USDT", "1m", T0) is None
     # the upgraded table takes new writes, and the named view shows them
     v2_store.upsert_candles("sim", "1m", candles("SOL/USDT", T0, 5))
+    assert v2_store.candle_write("sim", "SOL/USDT", "1m", T0).writer == "unattributed"
     with psycopg.connect(v2_store._dsn) as conn:
         rows = conn.execute(
             "SELECT exchange, symbol, count(*) FROM candles_named GROUP BY 1, 2 ORDER BY 1, 2"
@@ -134,7 +138,7 @@ def test_upgrade_to_domain_records_keeps_orders_fills_and_positions(
     )
     store = make()
     try:
-        assert store.migrate() == [4, 5]
+        assert store.migrate() == [4, 5, 6]
         orders = store.orders()
         assert dict(zip(orders["client_order_id"], orders["status"], strict=True)) == {
             "c-open": "partially_filled", "c-done": "filled",

@@ -86,6 +86,15 @@ def test_backfill_range_runs_as_one_run_and_rerun_is_idempotent(duckdb_defs, ins
     assert again.success
     assert store.read_candles("sim", ["BTC/USDT", "ETH/USDT"], "1h").equals(before)
 
+    # each window records the run and the partition range that wrote it: the re-run owns the
+    # days it rewrote, the first run the others
+    def writer(day: int) -> tuple[str | None, str | None]:
+        write = store.candle_write("sim", "ETH/USDT", "1h", datetime(2024, 1, day, 5, tzinfo=UTC))
+        return write.run_id, write.partition_key
+
+    assert writer(1) == writer(4) == (first.run_id, "2024-01-01|ETH/USDT...2024-01-04|ETH/USDT")
+    assert writer(2) == writer(3) == (again.run_id, "2024-01-02|ETH/USDT...2024-01-03|ETH/USDT")
+
 
 def test_partition_by_partition_indicators_equal_the_whole_series(duckdb_defs, instance):
     days = [f"2024-01-{d:02d}" for d in range(1, 29)]

@@ -8,10 +8,12 @@ candle — and never a secret. What must hold whatever Dagster does: a signal de
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
+from typer.testing import CliRunner
 
 from awan_pipelines.assets.market import ohlcv_key
 from awan_pipelines.assets.trading import POSITIONS, TRADES
@@ -20,6 +22,7 @@ from awan_pipelines.execution import JOB_NAME, SYMBOL_TAG, signal_run_request
 from awan_pipelines.partitions import partition_key
 from awan_pipelines.resources import TelegramResource
 from awan_pipelines.sensors import SignalSelection, make_signal_sensor
+from awan_trading.cli import app
 from awan_trading.config import load_settings
 from awan_trading.domain.ids import client_order_id
 from awan_trading.market.timeframes import from_epoch_ms, parse_timeframe, to_epoch_ms
@@ -31,6 +34,7 @@ CANDLE = datetime(2024, 3, 1, 10, tzinfo=UTC)  # open of the candle that signall
 NOW = CANDLE + timedelta(hours=1, seconds=3)  # just after it closed
 DAY, SYMBOL = "2024-03-01", "BTC/USDT"
 PARTITION = str(partition_key(DAY, SYMBOL))
+DAY_SPAN = timedelta(days=1)
 API_KEY = "exec-test-api-key-5f1e"
 API_SECRET = "exec-test-api-secret-9a2c"
 BOT_TOKEN = "123456:exec-test-bot-token-77"
@@ -112,6 +116,8 @@ def test_one_signal_executes_and_its_trade_links_back(defs, instance, store, ven
     assert meta["fill_price"] == pytest.approx(order["average"])
     assert meta["fee"] == pytest.approx(order["fee"]) and meta["fee"] > 0
     assert meta["candle_run"] == candle_run  # the run that stored the candle's partition
+    written = f"Dagster run {candle_run} (partition {PARTITION}) at "
+    assert meta["candle_writer"].startswith(written)
 
     positions = instance.get_latest_materialization_event(POSITIONS).asset_materialization
     table = positions.metadata["positions"].value
@@ -124,6 +130,30 @@ def test_one_signal_executes_and_its_trade_links_back(defs, instance, store, ven
     text = " ".join(str(e) for e in instance.all_logs(result.run_id))
     for secret in (API_KEY, API_SECRET, BOT_TOKEN):
         assert secret not in text
+
+
+def test_lineage_names_the_run_that_wrote_the_candle(defs, instance, store, venue, monkeypatch):
+    candle_run = store_candles(defs, instance)
+    write = store.candle_write("sim", SYMBOL, "1h", CANDLE)  # the lookup `awan lineage` makes
+    assert (write.run_id, write.partition_key) == (candle_run, PARTITION)
+    assert (write.start, write.end) == (CANDLE.replace(hour=0), CANDLE.replace(hour=0) + DAY_SPAN)
+    row = insert_signal(store, venue)
+    assert execute(defs, instance, signal_run_request(row)).success
+    cid = client_order_id(row["signal_id"], "entry")
+
+    monkeypatch.setenv("AWAN_STORE_URL", store.url)
+    result = CliRunner().invoke(app, ["lineage", cid])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert f"order {cid}" in text and f"entry signal: {row['signal_id']}" in text
+    assert f"candle written by Dagster run {candle_run} (partition {PARTITION}) at " in text
+    assert f"dagster: asset ohlcv_1h partition {PARTITION}" in text
+
+    # a later run of the same partition rewrites the candle: lineage follows the newest writer
+    rerun = store_candles(defs, instance)
+    assert store.candle_write("sim", SYMBOL, "1h", CANDLE).run_id == rerun != candle_run
+    as_json = json.loads(CliRunner().invoke(app, ["lineage", cid, "--json"]).output)
+    assert as_json["entry_signal"]["candle_write"]["run_id"] == rerun
 
 
 def test_same_signal_twice_and_after_a_wiped_instance_places_one_order(

@@ -165,13 +165,19 @@ def test_the_store_gets_every_window_of_a_long_fetch(tmp_path, monkeypatch):
     )  # fmt: skip  (20,160 candles: three windows)
     result = run(*args)
     assert result.exit_code == 0, result.output
+    lo, hi = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 15, tzinfo=UTC)
     store = open_store(url)
     try:
         stored = store.read_candles("sim", "ETH/USDT", "1m")
+        # each window's write names its writer, for `awan lineage`
+        writes = [
+            store.candle_write("sim", "ETH/USDT", "1m", t) for t in (lo, hi - timedelta(minutes=1))
+        ]
     finally:
         store.close()
-    lo, hi = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 15, tzinfo=UTC)
     assert stored.equals(sim_candles("ETH/USDT", "1m", lo, hi))
+    assert [w.writer for w in writes] == ["awan fetch", "awan fetch"]
+    assert writes[0].start == lo and writes[-1].end == hi
 
 
 # --- all or nothing -------------------------------------------------------------------------

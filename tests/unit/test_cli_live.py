@@ -95,6 +95,8 @@ def test_lineage_walks_from_the_trade_to_the_candle_and_its_partition(
     assert f"entry signal: {trade['entry_signal_id']} · buy BTC/USDT 5m candle" in text
     assert "strategy: boll_stoch" in text and '"stop_loss": 0.02' in text
     assert "candle: sim open" in text and "indicators: atr" in text and "stochrsi_k" in text
+    # the replay's feed wrote the candle: its writer is the loop, not a Dagster run
+    assert re.search(r"candle written by awan live awan (at|between) 2\d{3}-", text)
     assert "dagster: asset ohlcv_5m partition 2024-03-01|BTC/USDT" in text
     assert f"exit signal: {trade['exit_signal_id']} · sell" in text
     # the same chain from a client order id
