@@ -88,4 +88,5 @@ def awan_command(fn: Callable[P, R]) -> Callable[P, R]:
         except AwanError as exc:
             raise fail(str(exc)) from None
 
+    wrapper.awan_command = True  # type: ignore[attr-defined]  (checked by the CLI tests)
     return wrapper
