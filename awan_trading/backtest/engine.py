@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from awan_trading import jit_cache
 from awan_trading.execution.fills import (
@@ -64,6 +65,9 @@ from awan_trading.execution.risk import daily_loss_reached
 from awan_trading.execution.sizing import SIZED, entry_amount, entry_budget
 
 jit_cache.install()  # before any cache=True function is decorated
+# Compiled inline like the fills and sizing rules; registered here rather than where it is
+# defined (`execution/risk.py` is imported by store readers that never run a kernel).
+register_jitable(daily_loss_reached)
 
 EXIT_SIGNAL, STOP_LOSS, TRAILING_STOP, TAKE_PROFIT, END_OF_DATA = 0, 1, 2, 3, 4
 EXIT_REASONS: tuple[str, ...] = (

@@ -18,7 +18,9 @@ an unrealized mark depends on tick prices a candle backtest never sees, and the 
 requirement is trade-for-trade; (2) it cannot flicker: a loss that has happened stays
 happened, whereas an unrealized loss would block and unblock entries as prices move; (3) open
 positions' downside is already bounded by their own stops. The backtest engine applies the same
-`daily_loss_reached` when `BacktestConfig.max_daily_loss` is set.
+`daily_loss_reached` when `BacktestConfig.max_daily_loss` is set; `backtest/engine.py` registers
+it with numba there, so that the commands reading trades and positions through this module
+(`awan trades`, `awan positions`) do not load numba.
 """
 
 from __future__ import annotations
@@ -26,15 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from numba.extending import register_jitable
-
 from awan_trading.config import RiskConfig
 from awan_trading.execution.refusals import Refusal
 
 DAY_MS = 86_400_000
 
 
-@register_jitable
 def daily_loss_reached(
     realized_today: float, day_start_equity: float, max_daily_loss: float
 ) -> bool:

@@ -170,3 +170,13 @@ def test_a_bad_setting_is_one_line_when_a_command_runs_but_help_still_works(
         [*awan, "validate", "--help"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert helped.returncode == 0 and "--strict" in helped.stdout, helped.stderr
+
+
+@pytest.mark.parametrize("command", ["trades", "positions"])
+def test_store_readers_load_no_kernel(command: str, tmp_path: Path) -> None:
+    """Reading trades and positions needs the store, not numba (the kernel's rules are
+    registered with numba by the backtest engine, not where they are defined)."""
+    code, modules, stderr = run_awan([command], tmp_path)
+    assert code == 0, stderr
+    assert "duckdb" in modules
+    assert not modules & {"numba", "talib", "matplotlib", "ccxt", "dagster"}
