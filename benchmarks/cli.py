@@ -16,8 +16,14 @@ with `git archive`, first on PYTHONPATH, same venv); with PYTHONDONTWRITEBYTECOD
 reference runs with no .pyc at all (PYTHONPYCACHEPREFIX at an empty folder), which is what
 `uv sync` without bytecode compilation gave.
 
-Run: `.venv/bin/python benchmarks/cli.py [--runs 5] [--reference 15f792a]`; prints a markdown
-table and the load average before and after.
+`--awan PATH` times another installation's entry point, e.g. one with the runtime dependencies
+only, as the image installs them (the dev venv's bench group adds pandas, which TA-Lib then
+imports, and scipy, which numba then probes for BLAS):
+`UV_PROJECT_ENVIRONMENT=/tmp/awan-runtime UV_COMPILE_BYTECODE=1 .tools/bin/uv sync --frozen
+--no-default-groups`, then `--awan /tmp/awan-runtime/bin/awan`.
+
+Run: `.venv/bin/python benchmarks/cli.py [--runs 5] [--reference 15f792a] [--awan PATH]`; prints a
+markdown table and the load average before and after.
 """
 
 from __future__ import annotations
@@ -35,15 +41,14 @@ from pathlib import Path
 from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
-AWAN = Path(sys.executable).with_name("awan")
 GOALS = {"--help": 0.5, "backtest": 2.0, "backtest --no-plots": 2.0}
 NEW_CASES = {"backtest --no-plots"}  # not timed on --reference
 
 
-def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+def run(awan: Path, args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one `awan ARGS`; exits on a non-zero status."""
     t0 = time.perf_counter()
-    child = subprocess.Popen([str(AWAN), *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+    child = subprocess.Popen([str(awan), *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)  # fmt: skip
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t0
@@ -53,10 +58,12 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def best_of(runs: int, args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+def best_of(
+    runs: int, awan: Path, args: list[str], env: dict[str, str], cwd: Path
+) -> tuple[float, float]:
     """The fastest of `runs` runs after one untimed warm-up (numba cache, .pyc, page cache)."""
-    run(args, env, cwd)
-    return min(run(args, env, cwd) for _ in range(runs))
+    run(awan, args, env, cwd)
+    return min(run(awan, args, env, cwd) for _ in range(runs))
 
 
 def export_tree(commit: str, into: Path) -> Path:
@@ -86,14 +93,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reference", help="a commit to time the same cases on")
+    parser.add_argument("--awan", type=Path, default=Path(sys.executable).with_name("awan"))
     options = parser.parse_args()
+    awan = options.awan
+    print(f"awan: {awan}")
     print(f"machine: {describe()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "empty").mkdir()
         data = tmp / "data"
-        run(["fetch", "--exchange", "sim", "--symbols", "BTC/USDT", "--timeframe", "1m",
+        run(awan, ["fetch", "--exchange", "sim", "--symbols", "BTC/USDT", "--timeframe", "1m",
              "--start", "2023-01-01", "--end", "2024-01-01", "--out", str(data)],
             os.environ.copy(), tmp)  # fmt: skip
         backtest = ["backtest", "--data", str(data), "--strategy", "boll_stoch", "--out"]
@@ -111,7 +121,7 @@ def main() -> None:
                 for case, args in cases.items():
                     if path is not None and case in NEW_CASES:
                         continue  # the option did not exist there
-                    results[tree, env_name, case] = best_of(options.runs, args, env, tmp)
+                    results[tree, env_name, case] = best_of(options.runs, awan, args, env, tmp)
     head = " | ".join(f"{tree} wall (CPU)" for tree in trees)
     print(f"\n| command | environment | {head} | goal |")
     print("| --- | --- | " + "--- | " * len(trees) + "--- |")
