@@ -3,7 +3,7 @@
 Each case runs the `awan` entry point in a fresh child process, best of N wall times (the CPU
 time of that run beside it: the cores are shared, so CPU time is the steadier figure). Cases:
 
-- `awan --help`;
+- `awan --help` and `awan backtest --help`;
 - `awan backtest --data <1 year of 1m, one pair> --strategy boll_stoch --out DIR`, with the
   plots and with `--no-plots`; the data file is made by `awan fetch --exchange sim` (2023,
   525,600 candles) and one run before timing fills numba's on-disk cache, as any earlier run
@@ -41,7 +41,7 @@ from pathlib import Path
 from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
-GOALS = {"--help": 0.5, "backtest": 2.0, "backtest --no-plots": 2.0}
+GOALS = {"--help": 0.5, "backtest --help": 0.5, "backtest": 2.0, "backtest --no-plots": 2.0}
 NEW_CASES = {"backtest --no-plots"}  # not timed on --reference
 
 
@@ -109,6 +109,7 @@ def main() -> None:
         backtest = ["backtest", "--data", str(data), "--strategy", "boll_stoch", "--out"]
         cases = {
             "--help": ["--help"],
+            "backtest --help": ["backtest", "--help"],
             "backtest": [*backtest, str(tmp / "out")],
             "backtest --no-plots": [*backtest, str(tmp / "out2"), "--no-plots"],
         }
