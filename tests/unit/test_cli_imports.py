@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,16 @@ def test_store_readers_load_no_kernel(command: str, tmp_path: Path) -> None:
     assert code == 0, stderr
     assert "duckdb" in modules
     assert not modules & {"numba", "talib", "matplotlib", "ccxt", "dagster"}
+
+
+def test_installs_compile_bytecode() -> None:
+    """Where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE, the image), only the
+    bytecode compiled at install time spares every start compiling from source."""
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    assert re.search(r"^export UV_COMPILE_BYTECODE := 1$", makefile, re.M)
+    install = re.search(r"^install:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert install and "compileall -q awan_trading awan_pipelines" in install.group(1)
+    dockerfile = (root / "Dockerfile").read_text()
+    assert re.search(r"\bUV_COMPILE_BYTECODE=1\b", dockerfile)
+    assert re.search(r"^RUN python -m compileall -q awan_trading awan_pipelines$", dockerfile, re.M)
