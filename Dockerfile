@@ -32,6 +32,10 @@ COPY awan_trading ./awan_trading
 COPY awan_pipelines ./awan_pipelines
 COPY awan.toml workspace.yaml ./
 RUN uv sync --frozen --no-default-groups --no-editable
+# UV_COMPILE_BYTECODE compiled the venv (the project's installed copy included). The source
+# tree here is compiled too: `dagster code-server` puts its working directory first on
+# sys.path, and with PYTHONDONTWRITEBYTECODE nothing would ever cache its bytecode otherwise.
+RUN python -m compileall -q awan_trading awan_pipelines
 
 # The instance config is dagster.prod.yaml (dagster-postgres, queued runs with per-symbol
 # limits); its only input is DAGSTER_PG_URL.

@@ -5,6 +5,9 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
+# Installed packages are compiled to bytecode once, here: where bytecode cannot be written at
+# run time (PYTHONDONTWRITEBYTECODE, a read-only venv) every start would compile from source.
+export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format bench clean
@@ -13,11 +16,18 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: pyproject.toml uv.lock | $(UV)
+# The Makefile is a prerequisite too: a change to how the venv is built (the bytecode step)
+# re-syncs an existing checkout.
+.venv/.synced: pyproject.toml uv.lock Makefile | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
 
+# The project is installed editable, so uv's compile step does not reach its sources: compile
+# them on every install. compileall skips files whose .pyc is current and Python re-checks each
+# .pyc's recorded source mtime and size on import, so an edited file is never run from a stale
+# .pyc (it is compiled from source until the next install).
 install: .venv/.synced
+	.venv/bin/python -m compileall -q awan_trading awan_pipelines
 
 demo: install
 	.venv/bin/python -m awan_pipelines.demo

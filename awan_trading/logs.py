@@ -258,7 +258,7 @@ def configure_logging(
 def setup_logging(settings: Settings) -> None:
     """The logging set-up of every awan process: level, format and every secret from `settings`.
 
-    Called by the `awan` command (before any subcommand), the demo, the Dagster code location
+    Called by the `awan` command (as each command starts), the demo, the Dagster code location
     at definitions load, and daemons. Secrets that arrive later (a `--url` option, a resource's
     config) are registered by the object that receives them (`PostgresStore`, `RedisCache`, the
     ccxt connector, the Telegram notifier).

@@ -2,9 +2,17 @@
 
 User mistakes (bad file, bad option, invalid config) end with one red line on stderr and exit
 code 2 — never a traceback — so `awan_command` wraps each command body and turns any
-`AwanError` into that line. The app's callback runs before every command and sets logging up
-the way every awan process does (`setup_logging`): `AWAN_LOG_LEVEL`/`AWAN_LOG_FORMAT` apply and
-every secret in the settings is redacted from whatever any library logs.
+`AwanError` into that line. The same wrapper sets logging up before the body runs, the way
+every awan process does (`setup_logging`): `AWAN_LOG_LEVEL`/`AWAN_LOG_FORMAT` apply and every
+secret in the settings is redacted from whatever any library logs. It does so in the wrapper
+rather than in the app's callback because Click runs a group callback before the subcommand
+parses `--help`, and help must not pay for pydantic-settings and structlog.
+
+Import budget: `awan --help` imports this module and no command module (`LazyGroup` lists them
+from `awan_trading/cli/commands.py`); `awan <cmd>` imports that command's module. So this module
+stays light, and so does each command module at module level — see
+`awan_trading/cli/__init__.py` for the pattern and `tests/unit/test_cli_imports.py` for the
+guard.
 """
 
 from __future__ import annotations
@@ -17,12 +25,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from awan_trading.config import load_settings
+from awan_trading.cli.lazy import LazyGroup
 from awan_trading.errors import AwanError
-from awan_trading.logs import setup_logging
 
 app = typer.Typer(
     name="awan",
+    cls=LazyGroup,
     help="awan: observable, replayable, safe crypto trading.",
     no_args_is_help=True,
     add_completion=False,
@@ -50,23 +58,35 @@ def fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
 
 
 @app.callback()
-def _setup() -> None:
+def _root() -> None:
     """awan: observable, replayable, safe crypto trading."""
-    try:
-        settings = load_settings()
-    except AwanError as exc:
-        raise fail(str(exc)) from None
-    setup_logging(settings)
+
+
+def setup() -> None:
+    """Load the settings and set logging up, as every awan process does before its work.
+
+    An invalid setting (`AWAN_LOG_LEVEL=LOUD`) is a user mistake like any other: `AwanError`.
+    """
+    from awan_trading.config import load_settings
+    from awan_trading.logs import setup_logging
+
+    setup_logging(load_settings())
 
 
 def awan_command(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn `AwanError` raised by a command into one line and exit code 2."""
+    """Set logging up, run the command, and turn `AwanError` into one line and exit code 2.
+
+    Every command is wrapped in this: it is where an awan process's logging starts, so a
+    command without it would log unredacted and at the wrong levels.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            setup()
             return fn(*args, **kwargs)
         except AwanError as exc:
             raise fail(str(exc)) from None
 
+    wrapper.awan_command = True  # type: ignore[attr-defined]  (checked by the CLI tests)
     return wrapper

@@ -2,26 +2,34 @@
 
 Outputs go to one directory (trades, equity, metrics, two PNGs) so a run can be compared,
 archived or attached to a Dagster materialization unchanged; `--json` prints only the metrics
-object on stdout, for scripts.
+object on stdout, for scripts. `--no-plots` skips the two PNGs (and matplotlib's import).
+
+Polars, the backtester and matplotlib are imported inside the functions that use them:
+`awan --help` imports this module (see `awan_trading/cli/__init__.py`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from awan_trading.cli.app import app, awan_command, err_console
 from awan_trading.errors import DataError
 
+if TYPE_CHECKING:
+    import polars as pl
+
+OUTPUT_FILES = ("trades.parquet", "equity.parquet", "metrics.json")
+PLOT_FILES = ("equity.png", "chart.png")
+
 
 def load_candles(path: Path) -> tuple[pl.DataFrame, str | None]:
     """Candles from one parquet file or every parquet file in a directory, plus their timeframe."""
+    import polars as pl
+
     from awan_trading.market.schema import to_candles
 
     if path.is_dir():
@@ -129,9 +137,13 @@ def backtest_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="print only the metrics JSON on stdout")
     ] = False,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="draw equity.png and chart.png")
+    ] = True,
 ) -> None:
     """Backtest a strategy; write trades.parquet, equity.parquet, metrics.json, equity.png, chart.png."""
     from pydantic import ValidationError
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from awan_trading.backtest import BacktestConfig, run_backtest
     from awan_trading.cli.paths import check_output_dir
@@ -143,7 +155,7 @@ def backtest_command(
     if (data is None) == (exchange is None):
         raise ConfigError("give either --data FILE_OR_DIR or --exchange sim --start … --end …")
     if exchange is not None:
-        _backtest_exchange(exchange, symbols, timeframe, start, end, chosen, out, as_json)
+        _backtest_exchange(exchange, symbols, timeframe, start, end, chosen, out, as_json, plots)
         return
     if symbols is not None or start is not None or end is not None:
         raise ConfigError("--symbols, --start and --end go with --exchange, not --data")
@@ -181,14 +193,14 @@ def backtest_command(
         )
         result = run_backtest(candles, chosen, config, timeframe=tf)
         progress.update(task, description=f"writing {out}")
-        metrics = _write_outputs(result, chosen, tf, out)
-    _report(result, metrics, chosen, candles.get_column("symbol").n_unique(), tf, out, as_json)
+        metrics = _write_outputs(result, chosen, tf, out, plots)
+    n_symbols = candles.get_column("symbol").n_unique()
+    _report(result, metrics, chosen, n_symbols, tf, out, as_json, plots)
 
 
-def _write_outputs(result: Any, chosen: Any, tf: str, out: Path) -> dict:
-    """The five files, written into a temporary folder first: a failure in any of them (a
-    plot, a full disk) leaves `out` as it was instead of half a result."""
-    from awan_trading.backtest.plots import plot_equity, plot_trades
+def _write_outputs(result: Any, chosen: Any, tf: str, out: Path, plots: bool = True) -> dict:
+    """The five files (three without plots), written into a temporary folder first: a failure
+    in any of them (a plot, a full disk) leaves `out` as it was instead of half a result."""
     from awan_trading.cli.paths import atomic_dir
 
     metrics = {
@@ -202,8 +214,11 @@ def _write_outputs(result: Any, chosen: Any, tf: str, out: Path) -> dict:
             result.trades.write_parquet(folder / "trades.parquet")
             result.equity.write_parquet(folder / "equity.parquet")
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            plot_equity(result.equity, folder / "equity.png")
-            plot_trades(result.frame, result.trades, folder / "chart.png")
+            if plots:
+                from awan_trading.backtest.plots import plot_equity, plot_trades
+
+                plot_equity(result.equity, folder / "equity.png")
+                plot_trades(result.frame, result.trades, folder / "chart.png")
     except OSError as exc:  # checked up front, but a disk can still fill up meanwhile
         raise DataError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     return metrics
@@ -211,7 +226,7 @@ def _write_outputs(result: Any, chosen: Any, tf: str, out: Path) -> dict:
 
 def _backtest_exchange(
     exchange: str, symbols: str | None, timeframe: str | None, start: str | None,
-    end: str | None, chosen: Any, out: Path, as_json: bool,
+    end: str | None, chosen: Any, out: Path, as_json: bool, plots: bool,
 ) -> None:  # fmt: skip
     """`--exchange sim --start --end`: the window a live replay trades, sized like live."""
     from awan_trading.backtest.window import backtest_window, like_live_config
@@ -235,16 +250,19 @@ def _backtest_exchange(
         venue, plan.symbols, plan.timeframe, plan.start, plan.end, chosen,
         like_live_config(config, venue, plan.symbols),
     )  # fmt: skip
-    metrics = _write_outputs(result, chosen, plan.timeframe, out)
-    _report(result, metrics, chosen, len(plan.symbols), plan.timeframe, out, as_json)
+    metrics = _write_outputs(result, chosen, plan.timeframe, out, plots)
+    _report(result, metrics, chosen, len(plan.symbols), plan.timeframe, out, as_json, plots)
 
 
 def _report(
-    result: Any, metrics: dict, chosen: Any, n_symbols: int, tf: str, out: Path, as_json: bool
-) -> None:
+    result: Any, metrics: dict, chosen: Any, n_symbols: int, tf: str, out: Path, as_json: bool,
+    plots: bool,
+) -> None:  # fmt: skip
     if as_json:
         typer.echo(json.dumps(metrics))
         return
+    from rich.table import Table
+
     from awan_trading.cli.app import console
 
     table = Table(title=f"{chosen.name} · {n_symbols} symbol(s) · {tf}")
@@ -253,4 +271,5 @@ def _report(
     for key, value in result.metrics.items():
         table.add_row(key, _fmt(value))
     console.print(table)
-    console.print(f"wrote {out}/trades.parquet equity.parquet metrics.json equity.png chart.png")
+    files = OUTPUT_FILES + (PLOT_FILES if plots else ())
+    console.print(f"wrote {out}/{' '.join(files)}")

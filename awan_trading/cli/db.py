@@ -9,18 +9,17 @@ store after a restart or a flush.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from awan_trading.cli.app import app, awan_command, console
-from awan_trading.config import load_config
 from awan_trading.errors import AwanError
-from awan_trading.storage import Store, open_store
-from awan_trading.storage.cache import RedisCache
-from awan_trading.storage.hot import open_cache, warm
-from awan_trading.storage.memory_cache import MemoryCache
+
+if TYPE_CHECKING:  # the store package pulls in polars and the drivers: imported per command
+    from rich.table import Table
+
+    from awan_trading.storage import Store
 
 db_app = typer.Typer(help="The store: schema migrations and status.", no_args_is_help=True)
 cache_app = typer.Typer(help="The hot cache (Redis or in-process).", no_args_is_help=True)
@@ -34,6 +33,8 @@ UrlOption = Annotated[
 
 
 def _status_table(store: Store) -> Table:
+    from rich.table import Table
+
     status = store.status()
     table = Table(title="awan store", show_header=False)
     table.add_column("key", style="bold")
@@ -51,6 +52,8 @@ def _status_table(store: Store) -> Table:
 @awan_command
 def db_migrate(url: UrlOption = None) -> None:
     """Apply pending schema migrations (idempotent)."""
+    from awan_trading.storage import open_store
+
     store = open_store(url)
     try:
         applied = store.migrate()
@@ -65,6 +68,8 @@ def db_migrate(url: UrlOption = None) -> None:
 @awan_command
 def db_status(url: UrlOption = None) -> None:
     """Show backend, masked URL, schema version and TimescaleDB use."""
+    from awan_trading.storage import open_store
+
     store = open_store(url)
     try:
         console.print(_status_table(store))
@@ -91,6 +96,14 @@ def cache_warm(
     ] = None,
 ) -> None:
     """Rebuild the cached candle windows from the store."""
+    from rich.table import Table
+
+    from awan_trading.config import load_config
+    from awan_trading.storage import open_store
+    from awan_trading.storage.cache import RedisCache
+    from awan_trading.storage.hot import open_cache, warm
+    from awan_trading.storage.memory_cache import MemoryCache
+
     universe = load_config(config).universe
     cache = open_cache(redis_url)
     if not cache.available():

@@ -8,16 +8,17 @@ parameters with `IndicatorParams`, compute with `add_indicators`, write. Every u
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import pydantic
 import typer
 
 from awan_trading.cli.app import app, awan_command, console
-from awan_trading.cli.paths import atomic_file, check_output_file
 from awan_trading.errors import DataError
-from awan_trading.indicators import IndicatorParams, add_indicators
-from awan_trading.market.schema import to_candles
+from awan_trading.indicators.params import IndicatorParams  # light: TA-Lib loads on first use
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _D = IndicatorParams()
 
@@ -35,6 +36,8 @@ def _params(**values: object) -> IndicatorParams:
 
 
 def _read(path: Path) -> pl.DataFrame:
+    import polars as pl
+
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
@@ -62,6 +65,10 @@ def indicators_command(
     macd_signal: int = typer.Option(_D.macd_signal, help="MACD signal EMA period."),
 ) -> None:
     """Write the input candles plus Bollinger, EMA, RSI, Stochastic RSI, ATR and MACD columns."""
+    from awan_trading.cli.paths import atomic_file, check_output_file
+    from awan_trading.indicators import add_indicators
+    from awan_trading.market.schema import to_candles
+
     params = _params(
         bb_period=bb_period,
         bb_std=bb_std,

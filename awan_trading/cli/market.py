@@ -1,33 +1,23 @@
-"""Market-data commands: fetch candles, validate a file, resample a file."""
+"""Market-data commands: fetch candles, validate a file, resample a file.
+
+Polars, the exchanges and the store are imported inside the commands: `awan --help` imports
+this module (see `awan_trading/cli/__init__.py`); `market.timeframes` is plain Python.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
-from rich.table import Table
 
 from awan_trading.cli.app import app, awan_command, console, err_console
-from awan_trading.cli.fetching import (
-    FileSink,
-    StoreSink,
-    WindowSink,
-    check_out_dir,
-    check_store,
-    stream_symbol,
-)
-from awan_trading.cli.paths import make_parents, remove_created
-from awan_trading.cli.progress import FetchProgress
-from awan_trading.config import load_config, load_settings
 from awan_trading.errors import AwanError
-from awan_trading.market.files import candle_file_name, read_candle_file, write_candle_file
-from awan_trading.market.resample import resample_candles
 from awan_trading.market.timeframes import TIMEFRAMES, parse_timeframe, parse_utc
-from awan_trading.market.validation import findings_frame
-from awan_trading.storage import open_store
+
+if TYPE_CHECKING:
+    from awan_trading.cli.fetching import WindowSink
 
 
 def _split_symbols(text: str) -> list[str]:
@@ -58,6 +48,21 @@ def fetch(
     Streams window by window (memory stays flat whatever the range) with progress on stderr;
     a file appears only when its symbol is complete, a store window only as a whole.
     """
+    from rich.table import Table
+
+    from awan_trading.cli.fetching import (
+        FileSink,
+        StoreSink,
+        check_out_dir,
+        check_store,
+        stream_symbol,
+    )
+    from awan_trading.cli.paths import make_parents, remove_created
+    from awan_trading.cli.progress import FetchProgress
+    from awan_trading.config import load_config, load_settings
+    from awan_trading.market.files import candle_file_name
+    from awan_trading.storage import open_store
+
     if (out is None) == (not store):
         raise AwanError("give exactly one destination: --out DIR or --store")
     tf = parse_timeframe(timeframe)
@@ -75,7 +80,6 @@ def fetch(
         check_out_dir(out, [candle_file_name(s, tf) for s in names])
     if url is not None:
         check_store(url)
-    # Imported here: the factory pulls in ccxt, too heavy for `awan --help`.
     from awan_trading.exchange.factory import open_exchange, venue_name
 
     venue = open_exchange(exchange, load_config(config))
@@ -121,6 +125,11 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="print findings as a JSON list")] = False,
 ) -> None:
     """Check every validation rule; exit 1 on an error (or, with --strict, any finding)."""
+    import polars as pl
+
+    from awan_trading.market.files import read_candle_file
+    from awan_trading.market.validation import findings_frame
+
     frame, file_tf = read_candle_file(file)
     tf = parse_timeframe(timeframe) if timeframe is not None else file_tf
     if tf is None:
@@ -153,6 +162,8 @@ def resample(
 ) -> None:
     """Aggregate a candle file to a higher timeframe (the still-forming last candle is dropped)."""
     from awan_trading.cli.paths import atomic_file, check_output_file
+    from awan_trading.market.files import read_candle_file, write_candle_file
+    from awan_trading.market.resample import resample_candles
 
     check_output_file(out)
     frame, file_tf = read_candle_file(file)

@@ -18,7 +18,9 @@ an unrealized mark depends on tick prices a candle backtest never sees, and the 
 requirement is trade-for-trade; (2) it cannot flicker: a loss that has happened stays
 happened, whereas an unrealized loss would block and unblock entries as prices move; (3) open
 positions' downside is already bounded by their own stops. The backtest engine applies the same
-`daily_loss_reached` when `BacktestConfig.max_daily_loss` is set.
+`daily_loss_reached` when `BacktestConfig.max_daily_loss` is set; `backtest/engine.py` registers
+it with numba there, so that the commands reading trades and positions through this module
+(`awan trades`, `awan positions`) do not load numba.
 """
 
 from __future__ import annotations

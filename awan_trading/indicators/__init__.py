@@ -8,19 +8,10 @@ warm-up and its tolerance), `core` (TA-Lib kernels, flat-price rules), `frame` (
 frames, row order, gaps).
 """
 
-from awan_trading.indicators.core import (
-    FLAT_RSI_RANGE,
-    FLAT_VALUE,
-    OUTPUT_COLUMNS,
-    atr,
-    bollinger,
-    ema,
-    macd,
-    rsi,
-    sma,
-    stoch_rsi,
-)
-from awan_trading.indicators.frame import add_indicators, update_indicators
+from __future__ import annotations
+
+import importlib
+
 from awan_trading.indicators.params import (
     DEFAULT_PARAMS,
     SEED_WEIGHT,
@@ -28,6 +19,24 @@ from awan_trading.indicators.params import (
     lookbacks,
     warmup_candles,
 )
+
+# `core` and `frame` import TA-Lib (and, through it, pandas where installed); they load on first
+# use (PEP 562) so that `IndicatorParams` alone — the CLI's option defaults, config checks —
+# stays cheap to import.
+_CORE = ("FLAT_RSI_RANGE", "FLAT_VALUE", "OUTPUT_COLUMNS", "atr", "bollinger", "ema", "macd")
+_LAZY = {
+    **dict.fromkeys((*_CORE, "rsi", "sma", "stoch_rsi"), "core"),
+    "add_indicators": "frame",
+    "update_indicators": "frame",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_PARAMS",

@@ -23,10 +23,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from awan_trading.errors import AwanError
+
+if TYPE_CHECKING:  # imported where used: config loading and `awan --help` need no polars
+    import polars as pl
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -192,6 +194,8 @@ class Timeframe:
 
     def next_open_expr(self, open_ms: pl.Expr) -> pl.Expr:
         """Epoch ms of the close of each candle whose open (epoch ms, on the grid) is given."""
+        import polars as pl
+
         if self.is_fixed:
             return open_ms + self.step_ms
         as_ts = open_ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
@@ -217,6 +221,8 @@ class Timeframe:
         """How many candles are missing between the candles opening at `prev` and `ts`."""
         if self.is_fixed:
             return (ts - prev).dt.total_milliseconds() // self.step_ms - 1
+
+        import polars as pl
 
         def month_number(col: pl.Expr) -> pl.Expr:
             return col.dt.year().cast(pl.Int64) * 12 + col.dt.month().cast(pl.Int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -11,6 +12,7 @@ from awan_pipelines import demo
 from awan_pipelines.run_limits import DEMO_MAX_RUNTIME_S
 from awan_pipelines.runs import code_location
 from awan_trading.config import load_config
+from awan_trading.logs import AWAN_LOGGERS
 from awan_trading.storage import open_store
 
 CONFIG = """
@@ -29,7 +31,12 @@ def test_demo_backfills_reports_and_leaves_runs_for_the_ui(tmp_path, monkeypatch
     monkeypatch.setenv("AWAN_CONFIG_FILE", str(tmp_path / "awan.toml"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     assert demo.run_demo(days=2) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # Quiet by default: awan's progress and tables only, no third-party (dagster, alembic…)
+    # record below WARNING on stderr.
+    info_loggers = re.findall(r"\[(?:info|debug)\s*\].*?\[([\w.]+)\]", captured.err)
+    assert all(name.partition(".")[0] in AWAN_LOGGERS for name in info_loggers), captured.err
     assert "ingest run" in out and "reports run" in out and "dagster dev -w workspace.yaml" in out
     assert (tmp_path / "dagster" / "dagster.yaml").exists()
     demo_toml = tmp_path / "home" / "demo.toml"
