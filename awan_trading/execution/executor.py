@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from awan_trading.config import RiskConfig
@@ -51,6 +51,7 @@ from awan_trading.exchange.errors import (
     TransientExchangeError,
 )
 from awan_trading.execution import ledger, protection
+from awan_trading.execution.book import Book
 from awan_trading.execution.exits import ExitLevels, ExitParams
 from awan_trading.execution.faults import fault_point
 from awan_trading.execution.notifier import Notifier, notify
@@ -77,6 +78,17 @@ class ExecutionResult:
     outcome: Outcome
     order: Order | None = None
     refusal: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Acked:
+    """An order the venue acknowledged, its report recorded, its follow-up not done yet."""
+
+    signal_id: str | None
+    order: Order  # the local order after the venue's report
+    signal_ts: int  # the entry signal's candle (its exit levels' round trip), 0 if none
+    changed: bool  # new fills: the positions projection must be rebuilt
+    canceled: tuple[Order, ...] = ()  # protective legs canceled before an exit, to record
 
 
 class Executor:
@@ -114,6 +126,8 @@ class Executor:
         self.symbols = tuple(symbols)
         self.reconciled = False
         self.paused = self._restore_pause()
+        self._book: Book | None = None  # loaded on first use (`book`)
+        self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
 
     # --- public ---------------------------------------------------------------------------
 
@@ -125,12 +139,20 @@ class Executor:
         """Bring the store in line with the exchange; trading is allowed only after `ok`."""
         report = run_reconcile(self)
         self.reconciled = report.ok
+        self.stale()
         kind = "reconciled" if report.ok else "reconcile_failed"
         self.event(kind, report.describe(), {"problems": list(report.problems)})
         return report
 
     def execute(self, signal: SignalRecord) -> ExecutionResult:
         """Act on `signal` once: a buy enters, a sell exits (module docstring for the path)."""
+        return self.follow_up(self.submit(signal))
+
+    def submit(self, signal: SignalRecord) -> ExecutionResult | Acked:
+        """`execute` up to the venue's acknowledgement: checks, sizing, intent, the order, its
+        fills and row recorded. Returns `Acked` when `follow_up` has work left (positions
+        projection, protective list, notification), which a caller placing several orders of
+        one candle close does after every order of that close was acknowledged."""
         leg: Leg = "entry" if signal.side == "buy" else "exit"
         cid = client_order_id(signal.signal_id, leg)
         if not self.reconciled:
@@ -153,10 +175,22 @@ class Executor:
             amount = sized
         else:
             amount = self._position_amount(signal.symbol)
-        return self._place(
+        return self._open(
             signal.signal_id, cid, signal.symbol, "buy" if leg == "entry" else "sell", amount,
             signal_ts=epoch_ms(signal.ts),
         )  # fmt: skip
+
+    def follow_up(self, step: ExecutionResult | Acked) -> ExecutionResult:
+        """The rest of the order path after an acknowledgement (`submit`), in the path's order:
+        canceled protective legs and positions recorded → `recorded` → [entry: protective
+        list] → `protected` → notify → `notified`."""
+        if isinstance(step, ExecutionResult):
+            return step
+        self._record_legs(step.canceled)
+        if step.changed or any(leg.filled > 0 for leg in step.canceled):
+            signal_ts = {step.order.symbol: step.signal_ts} if step.signal_ts else None
+            self.sync_positions(signal_ts=signal_ts)
+        return self._finish(step.signal_id, step.order)
 
     def force_exit(self, symbol: str, request_id: int) -> ExecutionResult:
         """Close `symbol` at market for a control request: cancel its list, then sell."""
@@ -179,29 +213,45 @@ class Executor:
 
     # --- state ----------------------------------------------------------------------------
 
+    @property
+    def book(self) -> Book:
+        """What the checks and sizing read, loaded from the store when stale (`execution.book`)."""
+        day = utc_day(self.now())
+        if self._book is None or self._book.day != day:
+            name = self.exchange.name
+            self._book = Book.of(
+                name, day, ledger.fills_by_order(self.store, name), self.store.positions(name),
+                ledger.to_reconcile(self.store, name),
+            )  # fmt: skip
+        return self._book
+
+    def refresh(self) -> None:
+        """Reload the book from the store (the live loop: once per close, after its orders)."""
+        self.stale()
+        _ = self.book
+
+    def stale(self) -> None:
+        """The store changed in a way the book does not follow: reload it on next use."""
+        self._book = None
+
     def positions(self) -> dict[str, Position]:
-        return {p.symbol: p for p in self.store.positions(self.exchange.name) if p.is_open}
+        return dict(self.book.positions)
 
     def risk_state(self) -> RiskState:
-        """`RiskState` from the store: positions, entries in flight, today's realized PnL."""
-        name = self.exchange.name
+        """`RiskState` from the book: positions, entries in flight, today's realized PnL."""
         now = self.now()
-        day = utc_day(now)
-        pending = {
-            o.symbol
-            for o in ledger.to_reconcile(self.store, name)
-            if _leg(o.client_order_id) == "entry" and not o.is_terminal
-        }
-        fills = [f for fs in ledger.fills_by_order(self.store, name).values() for f in fs]
+        book = self.book
+        if self._day_start is None or self._day_start[0] != book.day:
+            self._day_start = (book.day, self._day_start_equity(now))
         return RiskState(
             limits=self.risk,
-            day=day,
-            day_start_equity=self._day_start_equity(now),
-            realized_pnl_today=ledger.realized_on(fills, day),
-            open_positions=frozenset(self.positions()),
-            pending_entries=frozenset(pending),
+            day=book.day,
+            day_start_equity=self._day_start[1],
+            realized_pnl_today=book.realized_today,
+            open_positions=frozenset(book.positions),
+            pending_entries=frozenset(book.entering),
             paused=self.paused,
-            exchange=name,
+            exchange=self.exchange.name,
             live_confirmed=self.live_confirmed,
         )
 
@@ -304,19 +354,38 @@ class Executor:
         *,
         signal_ts: int = 0,
     ) -> ExecutionResult:
+        return self.follow_up(self._open(signal_id, cid, symbol, side, amount, signal_ts=signal_ts))
+
+    def _open(
+        self,
+        signal_id: str | None,
+        cid: str,
+        symbol: str,
+        side: Literal["buy", "sell"],
+        amount: float,
+        *,
+        signal_ts: int = 0,
+    ) -> ExecutionResult | Acked:
+        """Intent and order row (one write), then the order: never placed when the intent
+        existed."""
         intent = OrderIntent(cid, signal_id, self.exchange.name, symbol, side, "market", amount,
                              None, created_at=self.now())  # fmt: skip
-        if not self.store.record_order_intent(intent):
-            return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
         order = Order.from_intent(intent)
-        self.store.record_order(order)
+        if not self.store.record_order_intent(intent, order):
+            return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
         fault_point("intent")
-        return self._send(signal_id, order, signal_ts=signal_ts)
+        return self._transmit(signal_id, order, signal_ts=signal_ts)
 
     def _send(self, signal_id: str | None, order: Order, *, signal_ts: int = 0) -> ExecutionResult:
         """Place a recorded, never-sent order and carry it through the rest of the path."""
+        return self.follow_up(self._transmit(signal_id, order, signal_ts=signal_ts))
+
+    def _transmit(
+        self, signal_id: str | None, order: Order, *, signal_ts: int = 0
+    ) -> ExecutionResult | Acked:
+        """A recorded, never-sent order to the venue; its report recorded (fills, then row)."""
+        canceled = self._cancel_protection(order.symbol) if order.side == "sell" else []
         if order.side == "sell":
-            self._cancel_protection(order.symbol)
             fault_point("canceled")
         try:
             report = self.exchange.create_order(
@@ -324,19 +393,29 @@ class Executor:
                 client_order_id=order.client_order_id,
             )  # fmt: skip
         except DuplicateClientOrderId:
+            self._record_legs(canceled)
+            self.stale()
             return self._resume(signal_id, order)  # the venue has it: adopt, never re-send
         except TransientExchangeError as error:
+            self._record_legs(canceled)
+            self.stale()
             unknown = apply_all(order, [Submitted(self.now()), TimedOut(self.now())])
             self.store.record_order(unknown)
             self.event("order_unknown", f"{order.client_order_id}: outcome unknown ({error})")
             return ExecutionResult(signal_id, order.client_order_id, "unknown", unknown)
         except PermanentExchangeError as error:
+            self._record_legs(canceled)
+            self.stale()
             rejected = ledger.reject(self.store, order, str(error), self.now())
             refusal = Refusal("exchange_rejected", order.symbol, f"{order.symbol}: {error}")
             return self._refuse(signal_id, order.client_order_id, refusal, rejected)
         fault_point("accepted")
-        recorded = self._settle(order, report, signal_ts=signal_ts)
-        return self._finish(signal_id, recorded)
+        moved = apply_all(order, report_events(order, report))
+        fresh = ledger.record(self.store, moved, known=order.trade_ids)
+        if self._book is not None:
+            self._book.apply(moved, fresh)
+        changed = bool(fresh) or moved.filled != order.filled
+        return Acked(signal_id, moved, signal_ts, changed, tuple(canceled))
 
     def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
         """Record the venue's report of `local`: fills, order row, positions from the fills."""
@@ -365,6 +444,7 @@ class Executor:
 
     def _resume(self, signal_id: str | None, order: Order | None) -> ExecutionResult:
         """A signal already handled: bring its order up to date; place nothing new."""
+        self.stale()
         if order is None:
             return ExecutionResult(signal_id, None, "unknown")
         cid = order.client_order_id
@@ -408,6 +488,7 @@ class Executor:
 
     def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
         """Rebuild the positions from fills; give a new round trip its exit levels."""
+        self.stale()
         positions = ledger.rebuild_positions(self.store, self.exchange.name)
         for symbol, position in positions.items():
             if position.signal_ts:
@@ -447,14 +528,14 @@ class Executor:
         return any(o is not None and o.is_resting for o in loaded)
 
     def _cancel_protection(self, symbol: str) -> list[Order]:
-        """Cancel the position's list (confirmed by lookup) and record each leg's end."""
+        """Cancel the position's list and return each leg's confirmed end (looked up): the
+        caller records them (`_record_legs`), after the acknowledgement of the order that
+        needed the cancel — until then reconciliation would find them on the venue."""
         position = self.positions().get(symbol)
         ids = protection.leg_ids_of(position) if position else None
         if not ids:
             return []
-        legs = protection.cancel(self.exchange, symbol, ids)
-        self._record_legs(legs)
-        return legs
+        return protection.cancel(self.exchange, symbol, ids)
 
     def _record_legs(self, legs: Iterable[Order]) -> None:
         for report in legs:

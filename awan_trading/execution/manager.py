@@ -50,7 +50,12 @@ def on_candle_close(
 
 
 def observe(executor: Executor, symbol: str) -> list[ExecutionResult]:
-    """Record what the venue did to `symbol`'s orders; the protective fills as results."""
+    """Record what the venue did to `symbol`'s orders; the protective fills as results.
+
+    Positions are rebuilt (by `sync_orders`) only when a fill was recorded, and the orders
+    are loaded again only then: a candle during which nothing happened costs one read of the
+    local orders and the venue's lookups.
+    """
     from awan_trading.execution.executor import ExecutionResult
 
     store, name = executor.store, executor.exchange.name
@@ -60,7 +65,8 @@ def observe(executor: Executor, symbol: str) -> list[ExecutionResult]:
     report = sync_orders(executor, [symbol])
     if report.problems:
         executor.event("observe_failed", "; ".join(report.problems), {"symbol": symbol})
-    executor.sync_positions()
+    if not (report.recorded or report.resent):
+        return []
     results = []
     for cid, filled in before.items():
         order = ledger.load_order(store, name, cid)

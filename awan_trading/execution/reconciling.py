@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from awan_trading.domain.orders import Order
+from awan_trading.domain.orders import TERMINAL_STATUSES, Order
 from awan_trading.errors import OrderStateError
 from awan_trading.exchange.errors import ExchangeError, OrderNotFound, TransientExchangeError
 from awan_trading.execution import ledger
@@ -86,11 +86,18 @@ def sync_orders(
     report = report or ReconcileReport()
     store, name = executor.store, executor.exchange.name
     wanted = None if symbols is None else set(symbols)
-    local = [o for o in ledger.to_reconcile(store, name) if wanted is None or o.symbol in wanted]
+    stale: set[str] = set()
+    recorded = ledger.load_orders(store, name, stale=stale)
+    local = [
+        o
+        for cid, o in recorded.items()
+        if (o.status not in TERMINAL_STATUSES or cid in stale)
+        and (wanted is None or o.symbol in wanted)
+    ]
     venue_symbols = {o.symbol for o in local} | set(executor.positions()) | set(executor.symbols)
     if wanted is not None:
         venue_symbols &= wanted
-    known = set(store.orders()["client_order_id"])
+    known = set(recorded)
     plan = plan_orders(
         local,
         _lookup(executor, local),
@@ -101,9 +108,11 @@ def sync_orders(
     )
     report.problems.extend(plan.problems)
     changed = False
+    if plan.actions:
+        executor.stale()  # orders in flight or fills change: the book reloads
     for action in plan.actions:
         if isinstance(action, Record):
-            before = ledger.load_order(store, name, action.order.client_order_id)
+            before = recorded.get(action.order.client_order_id)
             ledger.record(store, action.order, known=before.trade_ids if before else ())
             changed = changed or action.order.filled > (before.filled if before else 0.0)
             report.recorded += 1
