@@ -35,9 +35,10 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from awan_trading.domain.ids import client_order_id, parse_client_order_id
+from awan_trading.domain.ids import client_order_id
 from awan_trading.domain.signals import SignalRecord
-from awan_trading.errors import AwanError, ClientOrderIdError
+from awan_trading.errors import AwanError
+from awan_trading.execution.book import ENTRY_LEGS, EXIT_LEGS, leg_of
 from awan_trading.live.clock import Clock, ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.health import beat
@@ -53,8 +54,6 @@ from awan_trading.strategies.base import Strategy
 log = get_logger(__name__)
 
 ExecutionMode = Literal["inline", "sensor"]
-_ENTRY_LEGS = {"entry"}
-_EXIT_LEGS = {"exit", "risk_exit", "force_exit"}
 _PENDING = ["intent", "submitted", "accepted", "partially_filled", "unknown"]
 
 
@@ -67,7 +66,14 @@ class Execution(Protocol):
 
     def reconcile(self) -> Any: ...
 
-    def execute(self, signal: SignalRecord) -> Any: ...
+    def submit(self, signal: SignalRecord) -> Any: ...
+
+    def follow_up(self, step: Any) -> Any: ...
+
+    def refresh(self) -> None: ...
+
+    @property
+    def book(self) -> Any: ...
 
     def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[Any]: ...
 
@@ -125,10 +131,22 @@ class LiveLoop:
 
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
-        settles positions."""
-        update = self.feed.advance(close)
+        settles positions.
+
+        Inline, the orders come first: what they do not need — the candles' and indicators'
+        store and cache writes, the orders' follow-ups (positions projection, protective
+        lists, notifications), the pair ranking, the heartbeat — waits until every order of
+        the close was acknowledged. In sensor mode the candles are stored before the signals,
+        and the executor's book is reloaded first: Dagster runs trade between two closes.
+        """
+        inline = self.execution == "inline"
+        if not inline:
+            self.executor.refresh()
+        update = self.feed.advance(close, persist=not inline)
         report = StepReport(close, update.candles.height)
         report.results.extend(self._manage(update.indicators, update.ready))
+        window: pl.DataFrame | None = None
+        pending: list[Any] = []
         if trade and update.ready:
             signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
             window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
@@ -136,10 +154,17 @@ class LiveLoop:
                 window, self.portfolio(), self.strategy, ts=signal_ts,
                 max_open_positions=self.max_open_positions, context=self.context,
             )  # fmt: skip
-            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
             report.signals = signal_records(actions, window, self.context, self.venue)
             emit(self.store, self.cache, report.signals)
-            self._execute(report)
+            pending = self._execute(report)
+        report.results.extend(self.executor.follow_up(step) for step in pending)
+        if inline:
+            self.feed.persist(update)
+            self.executor.refresh()
+        if window is not None:
+            rank_pairs(
+                self.cache, self.strategy.populate(window), self.tf.add_ms(to_epoch_ms(close), -1)
+            )
         beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
@@ -160,32 +185,45 @@ class LiveLoop:
         return results
 
     def portfolio(self) -> PortfolioState:
-        """Open positions and orders in flight, as `decide` sees them (cash is not used)."""
+        """Open positions and orders in flight, as `decide` sees them (cash is not used).
+
+        Inline, the executor's book holds them (the loop's executor is the only one trading
+        this venue); in sensor mode Dagster runs trade, so the store is read.
+        """
+        if self.execution == "inline":
+            book = self.executor.book
+            state = PortfolioState(cash=0.0, positions=dict(book.positions))
+            for symbol in book.entering:
+                state.pending_entries[symbol] = Action("enter", symbol, 0)
+            for symbol in book.exiting:
+                state.pending_exits[symbol] = Action("exit", symbol, 0)
+            return state
         positions = {p.symbol: p for p in self.store.positions(self.venue) if p.is_open}
         state = PortfolioState(cash=0.0, positions=positions)
         orders = self.store.orders(_PENDING).filter(pl.col("exchange") == self.venue)
         for cid, symbol in orders.select("client_order_id", "symbol").iter_rows():
-            try:
-                leg = parse_client_order_id(cid).leg
-            except ClientOrderIdError:
-                continue  # not awan's order: it is nobody's entry or exit
-            if leg in _ENTRY_LEGS:
+            leg = leg_of(cid)  # None: not awan's order, nobody's entry or exit
+            if leg in ENTRY_LEGS:
                 state.pending_entries[symbol] = Action("enter", symbol, 0)
-            elif leg in _EXIT_LEGS:
+            elif leg in EXIT_LEGS:
                 state.pending_exits[symbol] = Action("exit", symbol, 0)
         return state
 
-    def _execute(self, report: StepReport) -> None:
+    def _execute(self, report: StepReport) -> list[Any]:
+        """Inline: submit each signal (exits first, entries best score first) and return what
+        was acknowledged, for `follow_up` once every order of the close is placed."""
+        pending: list[Any] = []
         if self.execution == "inline":
             for record in report.signals:
                 if self.stop.is_set():
                     left = len(report.signals) - report.signals.index(record)
                     log.warning("stopping: signals left unexecuted", count=left)
                     report.stopped = True
-                    return
-                report.results.append(self.executor.execute(record))
+                    break
+                pending.append(self.executor.submit(record))
         elif report.signals and isinstance(self._clock, ReplayClock):
             self._await_execution(report.signals)
+        return pending
 
     def _await_execution(self, records: list[SignalRecord]) -> None:
         """Block until each signal has an order past `intent` or a refusal (sensor replays)."""
