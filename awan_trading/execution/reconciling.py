@@ -8,7 +8,7 @@ are all in `execution.reconcile`; this module only fetches and writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ class ReconcileReport:
     protections_placed: int = 0
     canceled: int = 0
     problems: list[str] = field(default_factory=list)
+    filled: list[Order] = field(default_factory=list)  # orders that gained fills, as recorded
 
     @property
     def ok(self) -> bool:
@@ -57,10 +58,21 @@ class ReconcileReport:
         return f"reconciliation failed ({'; '.join(self.problems)}); {counts}"
 
 
-def _lookup(executor: Executor, orders: Iterable[Order]) -> dict[str, Order | None]:
-    """The venue's snapshot of each order by client order id; None = definitely not found."""
+def _lookup(
+    executor: Executor, orders: Iterable[Order], resting: Mapping[str, Order]
+) -> dict[str, Order | None]:
+    """The venue's snapshot of each order by client order id; None = definitely not found.
+
+    An order the venue lists among its open orders (`resting`) with the fills we recorded is
+    its own snapshot: nothing happened to it, and looking it up again would cost a request
+    per order at every candle close. Anything else is looked up by client order id.
+    """
     reports: dict[str, Order | None] = {}
     for order in orders:
+        snapshot = resting.get(order.client_order_id)
+        if snapshot is not None and snapshot.filled == order.filled and order.status != "intent":
+            reports[order.client_order_id] = snapshot
+            continue
         try:
             reports[order.client_order_id] = executor.exchange.fetch_order(
                 order.symbol, client_order_id=order.client_order_id
@@ -98,10 +110,12 @@ def sync_orders(
     if wanted is not None:
         venue_symbols &= wanted
     known = set(recorded)
+    open_orders = _open_orders(executor, venue_symbols)
+    resting = {o.client_order_id: o for o in open_orders}
     plan = plan_orders(
         local,
-        _lookup(executor, local),
-        _open_orders(executor, venue_symbols),
+        _lookup(executor, local, resting),
+        open_orders,
         known=known,
         now=executor.now(),
         resend_within=executor.resend_within,
@@ -114,7 +128,9 @@ def sync_orders(
         if isinstance(action, Record):
             before = recorded.get(action.order.client_order_id)
             ledger.record(store, action.order, known=before.trade_ids if before else ())
-            changed = changed or action.order.filled > (before.filled if before else 0.0)
+            if action.order.filled > (before.filled if before else 0.0):
+                changed = True
+                report.filled.append(action.order)
             report.recorded += 1
         elif isinstance(action, Abandon):
             ledger.reject(store, action.order, action.reason, executor.now())
@@ -122,7 +138,9 @@ def sync_orders(
             report.abandoned += 1
         elif isinstance(action, Resend):
             result = executor._send(action.order.signal_id, action.order)
-            changed = changed or bool(result.order and result.order.filled)
+            if result.order is not None and result.order.filled > 0:
+                changed = True
+                report.filled.append(result.order)
             report.resent += 1
     if changed:
         executor.sync_positions()

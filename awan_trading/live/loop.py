@@ -144,7 +144,7 @@ class LiveLoop:
             self.executor.refresh()
         update = self.feed.advance(close, persist=not inline)
         report = StepReport(close, update.candles.height)
-        report.results.extend(self._manage(update.indicators, update.ready))
+        managed = self._manage(update.indicators, update.ready, report.results)
         window: pl.DataFrame | None = None
         pending: list[Any] = []
         if trade and update.ready:
@@ -158,6 +158,7 @@ class LiveLoop:
             emit(self.store, self.cache, report.signals)
             pending = self._execute(report)
         report.results.extend(self.executor.follow_up(step) for step in pending)
+        self._guard(managed, report.results)
         if inline:
             self.feed.persist(update)
             self.executor.refresh()
@@ -168,21 +169,32 @@ class LiveLoop:
         beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
-    def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
-        """The position manager for each symbol with a position or an order in flight; the
-        control table once even when there is none (a pause must not wait for a position)."""
+    def _manage(
+        self, indicators: pl.DataFrame, ready: tuple[str, ...], results: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Before deciding: what the venue did to each managed symbol (a symbol with a position
+        or an order in flight whose candle closed), then the control table, once even when no
+        symbol is managed (a pause must not wait for a position). Returns the managed
+        symbols' last candles, for `_guard` after the orders of the close; the protective fills
+        and control outcomes go to `results`."""
+        from awan_trading.execution.manager import apply_control_requests, observe
+
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         last = indicators.group_by("symbol", maintain_order=True).tail(1)
-        managed = last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
-        results: list[Any] = []
-        for candle in managed.iter_rows(named=True):
-            results.extend(self.executor.on_candle_close(candle["symbol"], candle))
-        if managed.is_empty():
-            from awan_trading.execution.manager import apply_control_requests
+        managed = list(last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
+                       .select("symbol", "high").iter_rows(named=True))  # fmt: skip
+        if managed:
+            results.extend(observe(self.executor, [c["symbol"] for c in managed]))  # type: ignore[arg-type]
+        results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
+        return managed
 
-            results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
-        return results
+    def _guard(self, managed: list[dict[str, Any]], results: list[Any]) -> None:
+        """After the orders: trail the managed symbols' stops and keep each one protected."""
+        from awan_trading.execution.manager import guard
+
+        for candle in managed:
+            results.extend(guard(self.executor, candle["symbol"], float(candle["high"])))  # type: ignore[arg-type]
 
     def portfolio(self) -> PortfolioState:
         """Open positions and orders in flight, as `decide` sees them (cash is not used).
@@ -314,6 +326,7 @@ class LiveLoop:
         """Between closes: observe the protective orders of the open positions, and beat."""
         from awan_trading.execution.manager import observe
 
-        for symbol in self.portfolio().positions:
-            observe(self.executor, symbol)  # type: ignore[arg-type]
+        held = list(self.portfolio().positions)
+        if held:
+            observe(self.executor, held)  # type: ignore[arg-type]
         beat(self.store, self.bot, "ok tick")
