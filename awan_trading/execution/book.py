@@ -5,9 +5,10 @@ and every store read costs a round trip (a DuckDB statement, a PostgreSQL query)
 executor keeps what it reads before placing an order — open positions, the symbols with an
 entry or an exit in flight, the realized PnL of the current UTC day — in a `Book`:
 
-- **loaded from the store** (`Book.load`) whenever it may no longer match: at start-up, after
-  a reconciliation, after positions were rebuilt from fills, and when the live loop asks
-  (`Executor.refresh`, once per candle close, after the orders of that close were placed);
+- **loaded from the store** (`Book.of`) whenever it may no longer match: at start-up, after
+  a reconciliation, after positions were rebuilt from fills or an order took an unexpected
+  turn, and at every close of a loop in sensor mode (`Executor.refresh`). The inline loop
+  reloads a stale book at the end of a close, so the next close's orders do not wait for it;
 - **updated write-through** (`Book.apply`) when an order the executor placed is acknowledged:
   its fills are recorded in the store first, then applied here, so the next signal of the same
   close is checked and sized as if the projection had been rebuilt already.

@@ -226,7 +226,7 @@ class Executor:
         return self._book
 
     def refresh(self) -> None:
-        """Reload the book from the store (the live loop: once per close, after its orders)."""
+        """Reload the book from the store (a loop in sensor mode: Dagster runs trade too)."""
         self.stale()
         _ = self.book
 

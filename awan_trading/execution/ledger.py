@@ -2,10 +2,10 @@
 
 The order in which the writes happen is the safety argument:
 
-1. **Fills before the order row.** A process killed between the two leaves fills whose order
-   row is stale, never an order row that claims fills the store does not have. Loading an
-   order therefore *replays its recorded fills* onto the row (`load_order`): the order row,
-   like the `positions` table, is a projection that can be recomputed.
+1. **Fills with the order row,** in one transaction (`Store.record_order(order, fills)`); a
+   row written alone (a status change) never claims fills the store does not have. Loading an
+   order still *replays its recorded fills* onto the row (`load_order`): the order row, like
+   the `positions` table, is a projection that can be recomputed.
 2. **The intent and the order row in status `intent`,** in one transaction
    (`Store.record_order_intent(intent, order)`), before the exchange is called: the intent
    row is the guard (one per client order id), the order row is what reconciliation lists as
@@ -134,16 +134,10 @@ def to_reconcile(store: Store, exchange: str) -> list[Order]:
 
 
 def record(store: Store, order: Order, *, known: Iterable[str] = ()) -> list[Fill]:
-    """Fills first (once each), then the order row; returns the fills that were new."""
+    """Fills (once each) and the order row, in one transaction; returns the fills that were
+    new."""
     seen = set(known)
-    fresh = []
-    for fill in order.trades:
-        if fill.trade_id in seen:
-            continue
-        if store.record_fill(order.exchange, fill):
-            fresh.append(fill)
-    store.record_order(order)
-    return fresh
+    return store.record_order(order, [f for f in order.trades if f.trade_id not in seen])
 
 
 def reject(store: Store, order: Order, reason: str, ts: datetime) -> Order:

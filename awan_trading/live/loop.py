@@ -161,7 +161,7 @@ class LiveLoop:
         self._guard(managed, report.results)
         if inline:
             self.feed.persist(update)
-            self.executor.refresh()
+            _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
         if window is not None:
             rank_pairs(
                 self.cache, self.strategy.populate(window), self.tf.add_ms(to_epoch_ms(close), -1)

@@ -9,6 +9,7 @@ a TypeError, not a lost column, and storage never imports the exchange layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -171,8 +172,10 @@ class Store(Protocol):
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None: ...
 
-    def record_order(self, order: Order) -> None:
-        """Upsert an order's latest state, keyed by client order id.
+    def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:
+        """Upsert an order's latest state, keyed by client order id; with `fills` (of the
+        order's exchange), insert each once first, in the same transaction. Returns the fills
+        that were new.
 
         A snapshot that lacks the exchange order id or the signal id (a venue report does
         not know the signal) keeps the ones already recorded.

@@ -122,6 +122,29 @@ def _order_upsert(order: Order) -> Statement:
     )
 
 
+def _fill_insert(exchange: str, fill: Fill) -> Statement:
+    """The insert of a fill, once per (exchange, trade id); it returns a row when new."""
+    values = (
+        exchange,
+        fill.trade_id,
+        fill.exchange_order_id,
+        fill.client_order_id or None,
+        fill.symbol,
+        fill.side,
+        float(fill.amount),
+        float(fill.price),
+        float(fill.fee),
+        fill.fee_currency,
+        as_utc(fill.ts),
+        bool(fill.taker),
+    )
+    return (
+        f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
+        "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
+        values,
+    )
+
+
 class SqlRecords(ABC):
     """Implements the record-at-a-time half of the `Store` protocol over `_transaction`."""
 
@@ -262,8 +285,10 @@ class SqlRecords(ABC):
         )
         return OrderIntent(*rows[0]) if rows else None
 
-    def record_order(self, order: Order) -> None:
-        self._one(*_order_upsert(order))
+    def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:
+        statements = [_fill_insert(order.exchange, fill) for fill in fills]
+        results = self._transaction([*statements, _order_upsert(order)])
+        return [fill for fill, rows in zip(fills, results, strict=False) if rows]
 
     def orders(
         self, statuses: list[str] | None = None, client_order_id: str | None = None
@@ -282,26 +307,7 @@ class SqlRecords(ABC):
 
     # --- fills ----------------------------------------------------------------------------
     def record_fill(self, exchange: str, fill: Fill) -> bool:
-        values = (
-            exchange,
-            fill.trade_id,
-            fill.exchange_order_id,
-            fill.client_order_id or None,
-            fill.symbol,
-            fill.side,
-            float(fill.amount),
-            float(fill.price),
-            float(fill.fee),
-            fill.fee_currency,
-            as_utc(fill.ts),
-            bool(fill.taker),
-        )
-        rows = self._one(
-            f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
-            "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
-            values,
-        )
-        return bool(rows)
+        return bool(self._one(*_fill_insert(exchange, fill)))
 
     def fills(
         self,

@@ -265,6 +265,18 @@ def test_orders_move_through_their_statuses(store: Store) -> None:
     assert apply(order, Submitted(T0)).status == "submitted"
 
 
+def test_an_order_row_and_its_new_fills_are_one_write(store: Store) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 1.0, None, T0)
+    first, second = _fill("t-1", "buy", 0.5, 100.0, 1), _fill("t-2", "buy", 0.5, 101.0, 2)
+    half = apply_all(Order.from_intent(intent), [Submitted(T0), Traded(first)])
+    assert store.record_order(half, [first]) == [first]
+    done = apply(half, Traded(second))
+    assert store.record_order(done, [first, second]) == [second]  # t-1 is not new
+    assert store.fills(client_order_id=ENTRY)["trade_id"].to_list() == ["t-1", "t-2"]
+    assert store.orders(client_order_id=ENTRY)["status"].to_list() == ["filled"]
+    assert store.record_order(done) == []
+
+
 def test_fills_positions_equity(store: Store) -> None:
     fill = _fill("t-1", "buy", 0.5, 100.0)
     assert store.record_fill("sim", fill) is True
