@@ -4,7 +4,9 @@
              clock=None, stop_limit_offset=0.005, resend_within=timedelta(minutes=2),
              live_confirmed=False, symbols=())
     .reconcile() -> ReconcileReport       # required before the first execute, then every N min
-    .execute(signal) -> ExecutionResult   # idempotent per signal id
+    .execute(signal) -> ExecutionResult   # idempotent per signal id: follow_up(submit(signal))
+    .submit(signal) -> ExecutionResult | Acked   # up to the venue's acknowledgement
+    .follow_up(step) -> ExecutionResult   # positions projection, protective list, notification
     .on_candle_close(symbol, candle) -> list[ExecutionResult]   # the position manager's duties
     .force_exit(symbol, request_id) -> ExecutionResult
     .paused -> bool
@@ -15,12 +17,15 @@
 The order path for a signal (each `fault_point` is where the crash harness kills it):
 reconciled? → order for this signal already recorded? (→ resume it, never place again) →
 risk check (`risk.check_entry` / `check_exit`; a refusal is a `bot_events` row) → size
-(`sizing.size_entry`; an exit sells the whole position) → intent recorded, then its order row
-in status `intent` (the store refuses a second intent for one client order id) → `intent` →
-[exit: cancel the protective list, confirmed → `canceled`] → market order (the connector adopts
-after a timeout; a still-unknown outcome is recorded `unknown` and looked up later, never re-sent
-blind) → `accepted` → fills, order row, positions rebuilt from fills → `recorded` →
-[entry: place the protective list] → `protected` → notify (failures never matter) → `notified`.
+(`sizing.size_entry`; an exit sells the whole position) → intent and its order row in status
+`intent`, one transaction (the store refuses a second intent for one client order id) →
+`intent` → [exit: cancel the protective list, confirmed → `canceled`] → market order (the
+connector adopts after a timeout; a still-unknown outcome is recorded `unknown` and looked up
+later, never re-sent blind) → `accepted` → fills and order row, one transaction — `submit`
+ends here — → [exit: the canceled legs recorded] → positions rebuilt from fills → `recorded`
+→ [entry: place the protective list] → `protected` → notify (failures never matter) →
+`notified`. The risk check and sizing read the executor's in-memory `Book`
+(`execution.book`), not the store.
 
 Until a reconciliation succeeds nothing is placed: `execute` refuses with `not_reconciled`.
 The manager duties (`on_candle_close`: protective fills, trailing stop, pause / resume /
@@ -36,12 +41,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from awan_trading.config import RiskConfig
-from awan_trading.domain.ids import Leg, client_order_id, control_key, parse_client_order_id
+from awan_trading.domain.ids import Leg, client_order_id, control_key
 from awan_trading.domain.orders import Order, Submitted, TimedOut, apply_all
-from awan_trading.domain.positions import Position, epoch_ms
+from awan_trading.domain.positions import epoch_ms
 from awan_trading.domain.reports import report_events
 from awan_trading.domain.signals import OrderIntent, SignalRecord
-from awan_trading.errors import ClientOrderIdError, OrderStateError
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.errors import (
     DuplicateClientOrderId,
@@ -50,23 +54,24 @@ from awan_trading.exchange.errors import (
     PermanentExchangeError,
     TransientExchangeError,
 )
-from awan_trading.execution import ledger, protection
+from awan_trading.execution import ledger
 from awan_trading.execution.book import Book
-from awan_trading.execution.exits import ExitLevels, ExitParams
+from awan_trading.execution.exits import ExitParams
 from awan_trading.execution.faults import fault_point
 from awan_trading.execution.notifier import Notifier, notify
+from awan_trading.execution.protecting import Protecting
 from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
 from awan_trading.execution.refusals import Refusal
-from awan_trading.execution.risk import RiskState, check_entry, check_exit, utc_day
+from awan_trading.execution.risk import check_entry, check_exit
 from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
+from awan_trading.execution.state import ExecutorState
 from awan_trading.logs import get_logger
 from awan_trading.notify.messages import format_fill
-from awan_trading.storage.base import BotEvent, EquitySnapshot, Store
+from awan_trading.storage.base import EquitySnapshot, Store
 
 log = get_logger(__name__)
 
 Outcome = Literal["filled", "placed", "refused", "already_done", "unknown"]
-ENTRY_LEGS = frozenset({"entry"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class Acked:
     canceled: tuple[Order, ...] = ()  # protective legs canceled before an exit, to record
 
 
-class Executor:
+class Executor(ExecutorState, Protecting):
     """The order path over one exchange and one store (see the module docstring)."""
 
     def __init__(
@@ -211,76 +216,7 @@ class Executor:
 
         return on_candle_close(self, symbol, candle)
 
-    # --- state ----------------------------------------------------------------------------
-
-    @property
-    def book(self) -> Book:
-        """What the checks and sizing read, loaded from the store when stale (`execution.book`)."""
-        day = utc_day(self.now())
-        if self._book is None or self._book.day != day:
-            name = self.exchange.name
-            self._book = Book.of(
-                name, day, ledger.fills_by_order(self.store, name), self.store.positions(name),
-                ledger.to_reconcile(self.store, name),
-            )  # fmt: skip
-        return self._book
-
-    def refresh(self) -> None:
-        """Reload the book from the store (a loop in sensor mode: Dagster runs trade too)."""
-        self.stale()
-        _ = self.book
-
-    def stale(self) -> None:
-        """The store changed in a way the book does not follow: reload it on next use."""
-        self._book = None
-
-    def positions(self) -> dict[str, Position]:
-        return dict(self.book.positions)
-
-    def risk_state(self) -> RiskState:
-        """`RiskState` from the book: positions, entries in flight, today's realized PnL."""
-        now = self.now()
-        book = self.book
-        if self._day_start is None or self._day_start[0] != book.day:
-            self._day_start = (book.day, self._day_start_equity(now))
-        return RiskState(
-            limits=self.risk,
-            day=book.day,
-            day_start_equity=self._day_start[1],
-            realized_pnl_today=book.realized_today,
-            open_positions=frozenset(book.positions),
-            pending_entries=frozenset(book.entering),
-            paused=self.paused,
-            exchange=self.exchange.name,
-            live_confirmed=self.live_confirmed,
-        )
-
-    def equity(self) -> tuple[float, float]:
-        """(equity, free cash) in the quote currency, as the backtest sizes an entry.
-
-        Positions are marked at the venue's last price (the previous close, on the sim), the
-        backtest's "equity at the previous closes"; a position entered at this very instant
-        (an earlier entry of the same close) counts at its stake, so every entry of one close
-        is sized from the same equity, as the backtest sizes them. Without a price (a venue
-        error), a position counts at its entry price.
-        """
-        balance = self.exchange.fetch_balance()
-        quote = self._quote()
-        now = epoch_ms(self.now())
-        marked = 0.0
-        for p in self.positions().values():
-            marked += p.stake if p.entry_ts >= now else p.amount * self._last_price(p)
-        return balance.total(quote) + marked, balance.free.get(quote, 0.0)
-
-    def _last_price(self, position: Position) -> float:
-        try:
-            return self.exchange.fetch_ticker(position.symbol).last
-        except ExchangeError:
-            return position.entry_price
-
-    def _quote(self) -> str:
-        symbols = list(self.positions()) or list(self.symbols) or ["BTC/USDT"]
-        return symbols[0].split("/")[1]
+    # --- state (the book, equity: `execution.state`) ----------------------------------
 
     def _day_start_equity(self, now: datetime) -> float:
         """The first equity snapshot of the UTC day; recorded now if the day has none yet."""
@@ -293,22 +229,6 @@ class Executor:
         equity, cash = self.equity()
         self.store.record_equity(EquitySnapshot(self.exchange.name, now, equity, cash))
         return equity
-
-    def _restore_pause(self) -> bool:
-        """The pause flag survives restarts: the latest control event in `bot_events` says it."""
-        events = self.store.events(self.bot, limit=1000)
-        for kind in events.sort("id", descending=True)["kind"]:
-            if kind in ("control_pause", "control_resume"):
-                return kind == "control_pause"
-        return False
-
-    def event(self, kind: str, message: str, data: Mapping[str, Any] | None = None) -> None:
-        self.store.record_event(
-            BotEvent(
-                self.bot, kind, message, json.dumps(dict(data or {}), sort_keys=True, default=str)
-            )
-        )
-        log.info(message, kind=kind, bot=self.bot)
 
     # --- the order path -------------------------------------------------------------------
 
@@ -483,74 +403,3 @@ class Executor:
             f"{symbol}: no successful reconciliation with {self.exchange.name} yet; "
             "nothing is placed until one succeeds",
         )
-
-    # --- positions and protection ---------------------------------------------------------
-
-    def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
-        """Rebuild the positions from fills; give a new round trip its exit levels."""
-        self.stale()
-        positions = ledger.rebuild_positions(self.store, self.exchange.name)
-        for symbol, position in positions.items():
-            if position.signal_ts:
-                continue  # levels already set for this round trip (kept by the rebuild)
-            levels = ExitLevels.at_entry(position.entry_price, self.params)
-            position.stop_price = levels.stop_price
-            position.target_price = levels.target_price
-            position.high_water = levels.high_water
-            position.signal_ts = (signal_ts or {}).get(symbol) or position.entry_ts
-            self.store.save_position(position)
-        return positions
-
-    def ensure_protection(self, symbol: str, *, n: int | None = None) -> list[Order]:
-        """Place the position's protective list unless its current one is resting."""
-        position = self.positions().get(symbol)
-        if position is None or not protection.expects_protection(self.params):
-            return []
-        current = protection.current_n(position)
-        if n is None:
-            if current is not None and self._list_resting(position):
-                return []
-            n = 0 if current is None else current + 1
-        market = self.exchange.markets()[symbol]
-        plan = protection.design(position, self.params, market, n=n,
-                                 limit_offset=self.stop_limit_offset)  # fmt: skip
-        if plan is None:
-            return []
-        legs = protection.place(self.exchange, self.store, plan)
-        self._record_legs(legs)
-        position.stop_client_order_id = plan.stop_id
-        self.store.save_position(position)
-        return legs
-
-    def _list_resting(self, position: Position) -> bool:
-        ids = protection.leg_ids_of(position) or ()
-        loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
-        return any(o is not None and o.is_resting for o in loaded)
-
-    def _cancel_protection(self, symbol: str) -> list[Order]:
-        """Cancel the position's list and return each leg's confirmed end (looked up): the
-        caller records them (`_record_legs`), after the acknowledgement of the order that
-        needed the cancel — until then reconciliation would find them on the venue."""
-        position = self.positions().get(symbol)
-        ids = protection.leg_ids_of(position) if position else None
-        if not ids:
-            return []
-        return protection.cancel(self.exchange, symbol, ids)
-
-    def _record_legs(self, legs: Iterable[Order]) -> None:
-        for report in legs:
-            local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
-            try:
-                if local is None:
-                    ledger.record(self.store, report)
-                else:
-                    self._settle(local, report)
-            except (OrderStateError, ExchangeError) as error:
-                self.event("record_failed", f"{report.client_order_id}: {error}")
-
-
-def _leg(cid: str) -> str | None:
-    try:
-        return parse_client_order_id(cid).leg
-    except ClientOrderIdError:
-        return None

@@ -136,8 +136,9 @@ class LiveLoop:
         Inline, the orders come first: what they do not need — the candles' and indicators'
         store and cache writes, the orders' follow-ups (positions projection, protective
         lists, notifications), the pair ranking, the heartbeat — waits until every order of
-        the close was acknowledged. In sensor mode the candles are stored before the signals,
-        and the executor's book is reloaded first: Dagster runs trade between two closes.
+        the close was acknowledged. In sensor mode the candles are stored and the positions
+        guarded before the signals, and the executor's book is reloaded first: Dagster runs
+        trade between two closes.
         """
         inline = self.execution == "inline"
         if not inline:
@@ -145,6 +146,8 @@ class LiveLoop:
         update = self.feed.advance(close, persist=not inline)
         report = StepReport(close, update.candles.height)
         managed = self._manage(update.indicators, update.ready, report.results)
+        if not inline:  # before Dagster runs sell what the guard would protect
+            self._guard(managed, report.results)
         window: pl.DataFrame | None = None
         pending: list[Any] = []
         if trade and update.ready:
@@ -158,8 +161,8 @@ class LiveLoop:
             emit(self.store, self.cache, report.signals)
             pending = self._execute(report)
         report.results.extend(self.executor.follow_up(step) for step in pending)
-        self._guard(managed, report.results)
         if inline:
+            self._guard(managed, report.results)
             self.feed.persist(update)
             _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
         if window is not None:
