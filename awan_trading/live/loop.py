@@ -4,19 +4,26 @@ One `step(close)`, in this order — the order of the backtest's own candle, so 
 the sim gives the backtest's trades:
 
 1. **Candles.** `CandleFeed.advance`: the window from the cache, the missing tail from the
-   exchange, validated, store then cache, indicators updated from a bounded window.
-2. **Positions.** For each symbol whose candle closed, the position manager
-   (`Executor.on_candle_close`): the stops and targets that filled on the exchange during that
+   exchange, validated, indicators updated from a bounded window.
+2. **Positions.** For the symbols whose candle closed, the position manager
+   (`execution.manager`): the stops and targets that filled on the exchange during that
    candle become exits, the control table is obeyed (pause, resume, force-exit), the trailing
    stop follows the candle's high, an unprotected position gets its protective orders. This
    runs in both execution modes: it is the loop's duty, not a signal's.
 3. **Decide.** `replay.decide` — the function the backtest replay is held to — on the
-   populated window and the portfolio from the store (open positions, orders in flight).
-4. **Signals out.** `outbox`: store (with `seq`), Redis stream, pair ranking.
+   populated window and the portfolio (open positions, orders in flight).
+4. **Signals out.** `outbox`: store (with `seq`), Redis stream; the pair ranking.
 5. **Execute.** `inline`: the loop hands each signal to the same `Executor` the Dagster job
    uses, exits first, entries best score first. `sensor`: Dagster executes; a replay waits
    until each signal has an order or a refusal before the next candle, so it is deterministic.
 6. **Heartbeat.**
+
+Inline, the close's orders are what the loop is waiting for, so nothing they do not need
+comes before them: each `Executor.submit` returns at the venue's acknowledgement (with the
+order's fills recorded), and only then come the orders' follow-ups, the trailing stops and
+protective lists (step 2's second half), the candles' and indicators' store and cache writes
+(step 1's), the pair ranking and the heartbeat. The portfolio comes from the executor's book
+(`execution.book`) instead of the store.
 
 `run_live` follows the wall clock; `run_replay` moves a `ReplayClock` (the sim exchange's
 clock) from close to close over [start, end]. The last close of a replay only settles the
@@ -150,8 +157,8 @@ class LiveLoop:
             self._guard(managed, report.results)
         window: pl.DataFrame | None = None
         pending: list[Any] = []
+        signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
         if trade and update.ready:
-            signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
             window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
             actions = decide(
                 window, self.portfolio(), self.strategy, ts=signal_ts,
@@ -166,9 +173,7 @@ class LiveLoop:
             self.feed.persist(update)
             _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
         if window is not None:
-            rank_pairs(
-                self.cache, self.strategy.populate(window), self.tf.add_ms(to_epoch_ms(close), -1)
-            )
+            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
         beat(self.store, self.bot, f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
