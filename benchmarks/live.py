@@ -1,13 +1,23 @@
 """The live loop: candle close → order acknowledged, and replay throughput with 100 symbols.
 
-1. **Latency**, inline mode: for every order the loop places, the time from the start of the
-   step of that candle close (the loop wakes) to the executor returning with the exchange's
-   acknowledgement — candles fetched, validated, stored, indicators, decision, signal stored,
-   risk check, sizing, intent recorded, order placed, fills and positions recorded. Against the
-   in-process sim, and against the loopback Binance emulator through the real ccxt library
-   (HTTP on 127.0.0.1; its sim runs on the replay clock). Store: DuckDB (one held connection).
-   An entry's figure includes placing its protective OCO (the executor returns after it);
-   the emulator's client gets an unthrottled rate limiter, so the figure is the loop's and
+1. **Latency**, inline mode (`awan live --execution inline`), per signal's order: from the
+   candle close the loop wakes for (the start of `LiveLoop.step` for that close; in a replay
+   the clock is already at the close) to the exchange's acknowledgement of that signal's order
+   (its `create_order` returning: the venue accepted it, and for a market order reported the
+   fill). Counted: every entry and exit order of a signal (`e…`/`x…` client order ids), not
+   the protective lists or risk exits. In between, for that close: the candles fetched
+   (missing tail only) and validated, indicators updated, the position manager's look at the
+   venue (protective fills) and the control table, `decide`, the signals stored, and per
+   order the risk check, sizing and the intent with its order row (one transaction), plus
+   every earlier order of the same close up to its acknowledgement and its fills and order
+   row recorded. Not in the figure
+   (done after every order of the close was acknowledged): the orders' fills' follow-ups
+   (positions projection, protective OCO, notification), trailing and protecting the other
+   positions, the candles' and indicators' store and cache writes, the pair ranking, the
+   heartbeat. Against the in-process sim, and against the loopback Binance emulator through
+   the real ccxt library (HTTP on 127.0.0.1; its sim runs on the replay clock); both replay
+   the same window, so they place the same orders. Store: DuckDB (one held connection). The
+   emulator's client gets a rate limiter that never waits, so the figure is the loop's and
    the HTTP round trips', not Binance's request budget.
 2. **Throughput**: a sim replay of 100 symbols on 1m (the loop's whole pipeline, inline,
    boll_stoch): candles per second, peak RSS (VmHWM: `ru_maxrss`, the process's peak so far,
@@ -30,6 +40,7 @@ import numpy as np
 from machine import cpu_model
 
 from awan_trading.config import AwanConfig
+from awan_trading.domain.ids import parse_client_order_id
 from awan_trading.live.clock import ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import LiveLoop
@@ -40,46 +51,51 @@ from awan_trading.storage.memory_cache import MemoryCache
 
 SYMBOLS_2 = "BTC/USDT,ETH/USDT,SOL/USDT,BNB/USDT"
 API_KEY = "bench-key-0123456789abcdef"
+SIGNAL_LEGS = ("entry", "exit")  # a signal's own order (not a protective leg or a risk exit)
 
 
-def _instrument(loop: LiveLoop) -> list[float]:
-    """Wrap `step` and `executor.execute` so each acknowledged order records its latency."""
+def _instrument(loop: LiveLoop, orders: list[str]) -> list[float]:
+    """Record, for each signal's order, the time from the start of the step of its candle close
+    to the moment the exchange's `create_order` returned (the acknowledgement); its client
+    order id goes to `orders`."""
     latencies: list[float] = []
     started = [0.0]
-    step, execute = loop.step, loop.executor.execute
+    step = loop.step
+    exchange = loop.executor.exchange  # type: ignore[attr-defined]
+    create_order = exchange.create_order
 
     def timed_step(close: Any, **kw: Any) -> Any:
         started[0] = time.perf_counter()
         return step(close, **kw)
 
-    def timed_execute(signal: Any) -> Any:
-        result = execute(signal)
-        if getattr(result, "outcome", None) in ("filled", "placed"):
+    def timed_create_order(symbol: str, side: str, type: str, *args: Any, **kw: Any) -> Any:
+        report = create_order(symbol, side, type, *args, **kw)
+        if type == "market" and parse_client_order_id(kw["client_order_id"]).leg in SIGNAL_LEGS:
             latencies.append((time.perf_counter() - started[0]) * 1000.0)
-        return result
+            orders.append(kw["client_order_id"])
+        return report
 
     loop.step = timed_step  # type: ignore[method-assign]
-    loop.executor.execute = timed_execute  # type: ignore[method-assign]
+    exchange.create_order = timed_create_order
     return latencies
 
 
-def latency_sim(days: int, tmp: Path) -> list[float]:
+def latency_sim(days: int, tmp: Path, orders: list[str]) -> list[float]:
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
                      start="2024-03-01", end=f"2024-03-{1 + days:02d}")  # fmt: skip
     store = open_store(f"duckdb:///{tmp / 'sim.duckdb'}", migrate=True)
     loop, clock = build_loop(plan, config, store, MemoryCache())
-    latencies = _instrument(loop)
+    latencies = _instrument(loop, orders)
     run_replay(loop, clock, plan)  # type: ignore[arg-type]
     return latencies
 
 
-def latency_emulator(days: int, tmp: Path) -> list[float]:
+def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
     # imported here: the throughput run comes first and its peak RSS is the process's, which
     # must be `awan live`'s on the sim — ccxt is not part of that
     from awan_trading.exchange.ccxt_exchange import CcxtExchange
     from awan_trading.exchange.emulator import EmulatorServer, make_state
-    from awan_trading.exchange.rate_limit import TokenBucket
 
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
@@ -92,9 +108,10 @@ def latency_emulator(days: int, tmp: Path) -> list[float]:
     state.sim.match_timeframe = plan.timeframe
     store = open_store(f"duckdb:///{tmp / 'emu.duckdb'}", migrate=True)
     with EmulatorServer(state) as server:
+        # A bucket that never waits: the figure is the loop's and the HTTP round trips', not
+        # Binance's request budget (the limiter is bound when the connector is built).
         exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=server.url,
-                                order_lookup_delay=0.0)  # fmt: skip
-        exchange.limiter = TokenBucket(rate=1e9, capacity=1e9)
+                                order_lookup_delay=0.0, limiter_capacity=1e9)  # fmt: skip
         # ccxt's idea of "now" is the server's, synced every few minutes of wall time; in a
         # replay the server's clock jumps a minute per close, so the client reads the replay's
         exchange._now_ms = lambda: to_epoch_ms(clock.now())  # type: ignore[method-assign]
@@ -105,7 +122,7 @@ def latency_emulator(days: int, tmp: Path) -> list[float]:
         loop = LiveLoop(feed, plan.strategy, store, MemoryCache(), executor, bot="bench",
                         execution="inline",
                         max_open_positions=config.risk.max_open_positions)  # fmt: skip
-        latencies = _instrument(loop)
+        latencies = _instrument(loop, orders)
         with store.held():  # type: ignore[attr-defined]
             loop.run_replay(clock, plan.start, plan.end)
     return latencies
@@ -151,20 +168,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3, help="latency replay length (1m candles)")
     parser.add_argument("--hours", type=int, default=2, help="throughput replay length")
+    parser.add_argument("--part", choices=("all", "latency", "throughput"), default="all")
     args = parser.parse_args()
     print(f"machine: {cpu_model()}")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        t = throughput(args.hours, tmp)  # first: the peak RSS is the process's so far
-        print(
-            f"100 symbols × 1m sim replay, steady state: {t['closes']} closes, "
-            f"{t['candles']:,} candles in {t['wall_s']:.1f} s = {t['candles_per_s']:,.0f} "
-            f"candles/s ({t['ms_per_close']:.0f} ms per close); peak RSS "
-            f"{t['rss_mib']:.0f} MiB; CPU share {t['cpu_share']:.0%}"
-        )
-        print(f"close → order acknowledged, sim:              {_pct(latency_sim(args.days, tmp))}")
-        print(f"close → order acknowledged, emulator via ccxt: "
-              f"{_pct(latency_emulator(args.days, tmp))}")  # fmt: skip
+        if args.part != "latency":
+            t = throughput(args.hours, tmp)  # first: the peak RSS is the process's so far
+            print(
+                f"100 symbols × 1m sim replay, steady state: {t['closes']} closes, "
+                f"{t['candles']:,} candles in {t['wall_s']:.1f} s = {t['candles_per_s']:,.0f} "
+                f"candles/s ({t['ms_per_close']:.0f} ms per close); peak RSS "
+                f"{t['rss_mib']:.0f} MiB; CPU share {t['cpu_share']:.0%}"
+            )
+        if args.part != "throughput":
+            sim_orders: list[str] = []
+            emu_orders: list[str] = []
+            print(f"close → order acknowledged, sim:              "
+                  f"{_pct(latency_sim(args.days, tmp, sim_orders))}")  # fmt: skip
+            print(f"close → order acknowledged, emulator via ccxt: "
+                  f"{_pct(latency_emulator(args.days, tmp, emu_orders))}")  # fmt: skip
+            same = "yes" if sim_orders == emu_orders else "NO"
+            print(f"same orders (client order ids, in order) in both: {same}")
 
 
 if __name__ == "__main__":

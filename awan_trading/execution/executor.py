@@ -4,7 +4,9 @@
              clock=None, stop_limit_offset=0.005, resend_within=timedelta(minutes=2),
              live_confirmed=False, symbols=())
     .reconcile() -> ReconcileReport       # required before the first execute, then every N min
-    .execute(signal) -> ExecutionResult   # idempotent per signal id
+    .execute(signal) -> ExecutionResult   # idempotent per signal id: follow_up(submit(signal))
+    .submit(signal) -> ExecutionResult | Acked   # up to the venue's acknowledgement
+    .follow_up(step) -> ExecutionResult   # positions projection, protective list, notification
     .on_candle_close(symbol, candle) -> list[ExecutionResult]   # the position manager's duties
     .force_exit(symbol, request_id) -> ExecutionResult
     .paused -> bool
@@ -15,12 +17,15 @@
 The order path for a signal (each `fault_point` is where the crash harness kills it):
 reconciled? → order for this signal already recorded? (→ resume it, never place again) →
 risk check (`risk.check_entry` / `check_exit`; a refusal is a `bot_events` row) → size
-(`sizing.size_entry`; an exit sells the whole position) → intent recorded, then its order row
-in status `intent` (the store refuses a second intent for one client order id) → `intent` →
-[exit: cancel the protective list, confirmed → `canceled`] → market order (the connector adopts
-after a timeout; a still-unknown outcome is recorded `unknown` and looked up later, never re-sent
-blind) → `accepted` → fills, order row, positions rebuilt from fills → `recorded` →
-[entry: place the protective list] → `protected` → notify (failures never matter) → `notified`.
+(`sizing.size_entry`; an exit sells the whole position) → intent and its order row in status
+`intent`, one transaction (the store refuses a second intent for one client order id) →
+`intent` → [exit: cancel the protective list, confirmed → `canceled`] → market order (the
+connector adopts after a timeout; a still-unknown outcome is recorded `unknown` and looked up
+later, never re-sent blind) → `accepted` → fills and order row, one transaction — `submit`
+ends here — → [exit: the canceled legs recorded] → positions rebuilt from fills → `recorded`
+→ [entry: place the protective list] → `protected` → notify (failures never matter) →
+`notified`. The risk check and sizing read the executor's in-memory `Book`
+(`execution.book`), not the store.
 
 Until a reconciliation succeeds nothing is placed: `execute` refuses with `not_reconciled`.
 The manager duties (`on_candle_close`: protective fills, trailing stop, pause / resume /
@@ -32,16 +37,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from awan_trading.config import RiskConfig
-from awan_trading.domain.ids import Leg, client_order_id, control_key, parse_client_order_id
+from awan_trading.domain.ids import Leg, client_order_id, control_key
 from awan_trading.domain.orders import Order, Submitted, TimedOut, apply_all
-from awan_trading.domain.positions import Position, epoch_ms
+from awan_trading.domain.positions import epoch_ms
 from awan_trading.domain.reports import report_events
 from awan_trading.domain.signals import OrderIntent, SignalRecord
-from awan_trading.errors import ClientOrderIdError, OrderStateError
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.errors import (
     DuplicateClientOrderId,
@@ -50,22 +54,24 @@ from awan_trading.exchange.errors import (
     PermanentExchangeError,
     TransientExchangeError,
 )
-from awan_trading.execution import ledger, protection
-from awan_trading.execution.exits import ExitLevels, ExitParams
+from awan_trading.execution import ledger
+from awan_trading.execution.book import Book
+from awan_trading.execution.exits import ExitParams
 from awan_trading.execution.faults import fault_point
-from awan_trading.execution.notices import event_notice, fill_notice_for, refusal_notice_for
+from awan_trading.execution.notices import fill_notice_for, refusal_notice_for
 from awan_trading.execution.notifier import Notifier, notify
+from awan_trading.execution.protecting import Protecting
 from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
 from awan_trading.execution.refusals import Refusal
-from awan_trading.execution.risk import RiskState, check_entry, check_exit, utc_day
+from awan_trading.execution.risk import check_entry, check_exit, utc_day
 from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
+from awan_trading.execution.state import ExecutorState
 from awan_trading.logs import get_logger
-from awan_trading.storage.base import BotEvent, EquitySnapshot, Store
+from awan_trading.storage.base import EquitySnapshot, Store
 
 log = get_logger(__name__)
 
 Outcome = Literal["filled", "placed", "refused", "already_done", "unknown"]
-ENTRY_LEGS = frozenset({"entry"})
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,18 @@ class ExecutionResult:
     refusal: Refusal | None = None
 
 
-class Executor:
+@dataclass(frozen=True)
+class Acked:
+    """An order the venue acknowledged, its report recorded, its follow-up not done yet."""
+
+    signal_id: str | None
+    order: Order  # the local order after the venue's report
+    signal_ts: int  # the entry signal's candle (its exit levels' round trip), 0 if none
+    changed: bool  # new fills: the positions projection must be rebuilt
+    canceled: tuple[Order, ...] = ()  # protective legs canceled before an exit, to record
+
+
+class Executor(ExecutorState, Protecting):
     """The order path over one exchange and one store (see the module docstring)."""
 
     def __init__(
@@ -115,6 +132,8 @@ class Executor:
         self.symbols = tuple(symbols)
         self.reconciled = False
         self.paused = self._restore_pause()
+        self._book: Book | None = None  # loaded on first use (`book`)
+        self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
 
     # --- public ---------------------------------------------------------------------------
 
@@ -126,12 +145,20 @@ class Executor:
         """Bring the store in line with the exchange; trading is allowed only after `ok`."""
         report = run_reconcile(self)
         self.reconciled = report.ok
+        self.stale()
         kind = "reconciled" if report.ok else "reconcile_failed"
         self.event(kind, report.describe(), {"problems": list(report.problems)})
         return report
 
     def execute(self, signal: SignalRecord) -> ExecutionResult:
         """Act on `signal` once: a buy enters, a sell exits (module docstring for the path)."""
+        return self.follow_up(self.submit(signal))
+
+    def submit(self, signal: SignalRecord) -> ExecutionResult | Acked:
+        """`execute` up to the venue's acknowledgement: checks, sizing, intent, the order, its
+        fills and row recorded. Returns `Acked` when `follow_up` has work left (positions
+        projection, protective list, notification), which a caller placing several orders of
+        one candle close does after every order of that close was acknowledged."""
         leg: Leg = "entry" if signal.side == "buy" else "exit"
         cid = client_order_id(signal.signal_id, leg)
         if not self.reconciled:
@@ -154,10 +181,22 @@ class Executor:
             amount = sized
         else:
             amount = self._position_amount(signal.symbol)
-        return self._place(
+        return self._open(
             signal.signal_id, cid, signal.symbol, "buy" if leg == "entry" else "sell", amount,
             signal_ts=epoch_ms(signal.ts),
         )  # fmt: skip
+
+    def follow_up(self, step: ExecutionResult | Acked) -> ExecutionResult:
+        """The rest of the order path after an acknowledgement (`submit`), in the path's order:
+        canceled protective legs and positions recorded → `recorded` → [entry: protective
+        list] → `protected` → notify → `notified`."""
+        if isinstance(step, ExecutionResult):
+            return step
+        self._record_legs(step.canceled)
+        if step.changed or any(leg.filled > 0 for leg in step.canceled):
+            signal_ts = {step.order.symbol: step.signal_ts} if step.signal_ts else None
+            self.sync_positions(signal_ts=signal_ts)
+        return self._finish(step.signal_id, step.order)
 
     def force_exit(self, symbol: str, request_id: int) -> ExecutionResult:
         """Close `symbol` at market for a control request: cancel its list, then sell."""
@@ -178,60 +217,7 @@ class Executor:
 
         return on_candle_close(self, symbol, candle)
 
-    # --- state ----------------------------------------------------------------------------
-
-    def positions(self) -> dict[str, Position]:
-        return {p.symbol: p for p in self.store.positions(self.exchange.name) if p.is_open}
-
-    def risk_state(self) -> RiskState:
-        """`RiskState` from the store: positions, entries in flight, today's realized PnL."""
-        name = self.exchange.name
-        now = self.now()
-        day = utc_day(now)
-        pending = {
-            o.symbol
-            for o in ledger.to_reconcile(self.store, name)
-            if _leg(o.client_order_id) == "entry" and not o.is_terminal
-        }
-        fills = [f for fs in ledger.fills_by_order(self.store, name).values() for f in fs]
-        return RiskState(
-            limits=self.risk,
-            day=day,
-            day_start_equity=self._day_start_equity(now),
-            realized_pnl_today=ledger.realized_on(fills, day),
-            open_positions=frozenset(self.positions()),
-            pending_entries=frozenset(pending),
-            paused=self.paused,
-            exchange=name,
-            live_confirmed=self.live_confirmed,
-        )
-
-    def equity(self) -> tuple[float, float]:
-        """(equity, free cash) in the quote currency, as the backtest sizes an entry.
-
-        Positions are marked at the venue's last price (the previous close, on the sim), the
-        backtest's "equity at the previous closes"; a position entered at this very instant
-        (an earlier entry of the same close) counts at its stake, so every entry of one close
-        is sized from the same equity, as the backtest sizes them. Without a price (a venue
-        error), a position counts at its entry price.
-        """
-        balance = self.exchange.fetch_balance()
-        quote = self._quote()
-        now = epoch_ms(self.now())
-        marked = 0.0
-        for p in self.positions().values():
-            marked += p.stake if p.entry_ts >= now else p.amount * self._last_price(p)
-        return balance.total(quote) + marked, balance.free.get(quote, 0.0)
-
-    def _last_price(self, position: Position) -> float:
-        try:
-            return self.exchange.fetch_ticker(position.symbol).last
-        except ExchangeError:
-            return position.entry_price
-
-    def _quote(self) -> str:
-        symbols = list(self.positions()) or list(self.symbols) or ["BTC/USDT"]
-        return symbols[0].split("/")[1]
+    # --- state (the book, equity: `execution.state`) ----------------------------------
 
     def record_day_start(self, close: datetime) -> float:
         """Record the equity at `close`, the first candle close of a UTC day; return it.
@@ -246,6 +232,7 @@ class Executor:
         """
         equity, cash = self.equity()
         self.store.record_equity(EquitySnapshot(self.exchange.name, close, equity, cash))
+        self._day_start = (utc_day(close), equity)  # what `risk_state` reads for this day
         return equity
 
     def _day_start_equity(self, now: datetime) -> float:
@@ -260,23 +247,6 @@ class Executor:
         equity, cash = self.equity()
         self.store.record_equity(EquitySnapshot(self.exchange.name, now, equity, cash))
         return equity
-
-    def _restore_pause(self) -> bool:
-        """The pause flag survives restarts: the latest control event in `bot_events` says it."""
-        events = self.store.events(self.bot, limit=1000)
-        for kind in events.sort("id", descending=True)["kind"]:
-            if kind in ("control_pause", "control_resume"):
-                return kind == "control_pause"
-        return False
-
-    def event(self, kind: str, message: str, data: Mapping[str, Any] | None = None) -> None:
-        self.store.record_event(
-            BotEvent(
-                self.bot, kind, message, json.dumps(dict(data or {}), sort_keys=True, default=str)
-            )
-        )
-        log.info(message, kind=kind, bot=self.bot)
-        notify(self.notifier, event_notice(self.bot, kind, message))
 
     # --- the order path -------------------------------------------------------------------
 
@@ -322,19 +292,38 @@ class Executor:
         *,
         signal_ts: int = 0,
     ) -> ExecutionResult:
+        return self.follow_up(self._open(signal_id, cid, symbol, side, amount, signal_ts=signal_ts))
+
+    def _open(
+        self,
+        signal_id: str | None,
+        cid: str,
+        symbol: str,
+        side: Literal["buy", "sell"],
+        amount: float,
+        *,
+        signal_ts: int = 0,
+    ) -> ExecutionResult | Acked:
+        """Intent and order row (one write), then the order: never placed when the intent
+        existed."""
         intent = OrderIntent(cid, signal_id, self.exchange.name, symbol, side, "market", amount,
                              None, created_at=self.now())  # fmt: skip
-        if not self.store.record_order_intent(intent):
-            return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
         order = Order.from_intent(intent)
-        self.store.record_order(order)
+        if not self.store.record_order_intent(intent, order):
+            return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
         fault_point("intent")
-        return self._send(signal_id, order, signal_ts=signal_ts)
+        return self._transmit(signal_id, order, signal_ts=signal_ts)
 
     def _send(self, signal_id: str | None, order: Order, *, signal_ts: int = 0) -> ExecutionResult:
         """Place a recorded, never-sent order and carry it through the rest of the path."""
+        return self.follow_up(self._transmit(signal_id, order, signal_ts=signal_ts))
+
+    def _transmit(
+        self, signal_id: str | None, order: Order, *, signal_ts: int = 0
+    ) -> ExecutionResult | Acked:
+        """A recorded, never-sent order to the venue; its report recorded (fills, then row)."""
+        canceled = self._cancel_protection(order.symbol) if order.side == "sell" else []
         if order.side == "sell":
-            self._cancel_protection(order.symbol)
             fault_point("canceled")
         try:
             report = self.exchange.create_order(
@@ -342,19 +331,29 @@ class Executor:
                 client_order_id=order.client_order_id,
             )  # fmt: skip
         except DuplicateClientOrderId:
+            self._record_legs(canceled)
+            self.stale()
             return self._resume(signal_id, order)  # the venue has it: adopt, never re-send
         except TransientExchangeError as error:
+            self._record_legs(canceled)
+            self.stale()
             unknown = apply_all(order, [Submitted(self.now()), TimedOut(self.now())])
             self.store.record_order(unknown)
             self.event("order_unknown", f"{order.client_order_id}: outcome unknown ({error})")
             return ExecutionResult(signal_id, order.client_order_id, "unknown", unknown)
         except PermanentExchangeError as error:
+            self._record_legs(canceled)
+            self.stale()
             rejected = ledger.reject(self.store, order, str(error), self.now())
             refusal = Refusal("exchange_rejected", order.symbol, f"{order.symbol}: {error}")
             return self._refuse(signal_id, order.client_order_id, refusal, rejected)
         fault_point("accepted")
-        recorded = self._settle(order, report, signal_ts=signal_ts)
-        return self._finish(signal_id, recorded)
+        moved = apply_all(order, report_events(order, report))
+        fresh = ledger.record(self.store, moved, known=order.trade_ids)
+        if self._book is not None:
+            self._book.apply(moved, fresh)
+        changed = bool(fresh) or moved.filled != order.filled
+        return Acked(signal_id, moved, signal_ts, changed, tuple(canceled))
 
     def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
         """Record the venue's report of `local`: fills, order row, positions from the fills."""
@@ -382,6 +381,7 @@ class Executor:
 
     def _resume(self, signal_id: str | None, order: Order | None) -> ExecutionResult:
         """A signal already handled: bring its order up to date; place nothing new."""
+        self.stale()
         if order is None:
             return ExecutionResult(signal_id, None, "unknown")
         cid = order.client_order_id
@@ -421,73 +421,3 @@ class Executor:
             f"{symbol}: no successful reconciliation with {self.exchange.name} yet; "
             "nothing is placed until one succeeds",
         )
-
-    # --- positions and protection ---------------------------------------------------------
-
-    def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
-        """Rebuild the positions from fills; give a new round trip its exit levels."""
-        positions = ledger.rebuild_positions(self.store, self.exchange.name)
-        for symbol, position in positions.items():
-            if position.signal_ts:
-                continue  # levels already set for this round trip (kept by the rebuild)
-            levels = ExitLevels.at_entry(position.entry_price, self.params)
-            position.stop_price = levels.stop_price
-            position.target_price = levels.target_price
-            position.high_water = levels.high_water
-            position.signal_ts = (signal_ts or {}).get(symbol) or position.entry_ts
-            self.store.save_position(position)
-        return positions
-
-    def ensure_protection(self, symbol: str, *, n: int | None = None) -> list[Order]:
-        """Place the position's protective list unless its current one is resting."""
-        position = self.positions().get(symbol)
-        if position is None or not protection.expects_protection(self.params):
-            return []
-        current = protection.current_n(position)
-        if n is None:
-            if current is not None and self._list_resting(position):
-                return []
-            n = 0 if current is None else current + 1
-        market = self.exchange.markets()[symbol]
-        plan = protection.design(position, self.params, market, n=n,
-                                 limit_offset=self.stop_limit_offset)  # fmt: skip
-        if plan is None:
-            return []
-        legs = protection.place(self.exchange, self.store, plan)
-        self._record_legs(legs)
-        position.stop_client_order_id = plan.stop_id
-        self.store.save_position(position)
-        return legs
-
-    def _list_resting(self, position: Position) -> bool:
-        ids = protection.leg_ids_of(position) or ()
-        loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
-        return any(o is not None and o.is_resting for o in loaded)
-
-    def _cancel_protection(self, symbol: str) -> list[Order]:
-        """Cancel the position's list (confirmed by lookup) and record each leg's end."""
-        position = self.positions().get(symbol)
-        ids = protection.leg_ids_of(position) if position else None
-        if not ids:
-            return []
-        legs = protection.cancel(self.exchange, symbol, ids)
-        self._record_legs(legs)
-        return legs
-
-    def _record_legs(self, legs: Iterable[Order]) -> None:
-        for report in legs:
-            local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
-            try:
-                if local is None:
-                    ledger.record(self.store, report)
-                else:
-                    self._settle(local, report)
-            except (OrderStateError, ExchangeError) as error:
-                self.event("record_failed", f"{report.client_order_id}: {error}")
-
-
-def _leg(cid: str) -> str | None:
-    try:
-        return parse_client_order_id(cid).leg
-    except ClientOrderIdError:
-        return None

@@ -1,16 +1,16 @@
 """What the order path reads from and writes to the store, with fills as the source of truth.
 
-Two writes can never be one transaction here (the store offers none across tables), so the
-order in which they happen is the safety argument:
+The order in which the writes happen is the safety argument:
 
-1. **Fills before the order row.** A process killed between the two leaves fills whose order
-   row is stale, never an order row that claims fills the store does not have. Loading an
-   order therefore *replays its recorded fills* onto the row (`load_order`): the order row,
-   like the `positions` table, is a projection that can be recomputed.
-2. **The intent, then the order row in status `intent`,** both before the exchange is called:
-   the intent row is the guard (one per client order id), the order row is what
-   reconciliation lists as "not terminal yet". A crash between the two leaves an intent without
-   an order row; re-executing the signal finds the intent and resolves it (the executor never
+1. **Fills with the order row,** in one transaction (`Store.record_order(order, fills)`); a
+   row written alone (a status change) never claims fills the store does not have. Loading an
+   order still *replays its recorded fills* onto the row (`load_order`): the order row, like
+   the `positions` table, is a projection that can be recomputed.
+2. **The intent and the order row in status `intent`,** in one transaction
+   (`Store.record_order_intent(intent, order)`), before the exchange is called: the intent
+   row is the guard (one per client order id), the order row is what reconciliation lists as
+   "not terminal yet". A store written by an older version may hold an intent without an
+   order row; re-executing the signal finds the intent and resolves it (the executor never
    places when the intent already existed).
 3. **Positions are rebuilt from fills** (`Store.rebuild_positions`) after every recorded fill,
    so the projection always equals the fills.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 
 from awan_trading.domain.orders import (
     TERMINAL_STATUSES,
@@ -33,8 +33,7 @@ from awan_trading.domain.orders import (
     apply,
     apply_all,
 )
-from awan_trading.domain.positions import Position, epoch_ms
-from awan_trading.execution.risk import utc_day
+from awan_trading.domain.positions import Position
 from awan_trading.storage.base import Store
 from awan_trading.storage.rows import fill_from_row
 from awan_trading.storage.schema import as_utc
@@ -119,7 +118,12 @@ def load_orders(store: Store, exchange: str, *, stale: set[str] | None = None) -
 
 
 def load_order(store: Store, exchange: str, client_order_id: str) -> Order | None:
-    return load_orders(store, exchange).get(client_order_id)
+    """One recorded order replayed from its fills: two point reads, whatever the history."""
+    for row in store.orders(client_order_id=client_order_id).iter_rows(named=True):
+        if row["exchange"] == exchange:
+            fills = store.fills(exchange=exchange, client_order_id=client_order_id)
+            return replay_fills(order_from_row(row), [fill_from_row(r) for r in fills.iter_rows()])
+    return None
 
 
 def to_reconcile(store: Store, exchange: str) -> list[Order]:
@@ -130,16 +134,10 @@ def to_reconcile(store: Store, exchange: str) -> list[Order]:
 
 
 def record(store: Store, order: Order, *, known: Iterable[str] = ()) -> list[Fill]:
-    """Fills first (once each), then the order row; returns the fills that were new."""
+    """Fills (once each) and the order row, in one transaction; returns the fills that were
+    new."""
     seen = set(known)
-    fresh = []
-    for fill in order.trades:
-        if fill.trade_id in seen:
-            continue
-        if store.record_fill(order.exchange, fill):
-            fresh.append(fill)
-    store.record_order(order)
-    return fresh
+    return store.record_order(order, [f for f in order.trades if f.trade_id not in seen])
 
 
 def reject(store: Store, order: Order, reason: str, ts: datetime) -> Order:
@@ -155,19 +153,3 @@ def reject(store: Store, order: Order, reason: str, ts: datetime) -> Order:
 
 def rebuild_positions(store: Store, exchange: str) -> dict[str, Position]:
     return {p.symbol: p for p in store.rebuild_positions(exchange)}
-
-
-def realized_on(fills: Iterable[Fill], day: date) -> float:
-    """Quote PnL realized by the sells on `day` (UTC), fees included, over all symbols."""
-    by_symbol: dict[str, list[Fill]] = {}
-    for fill in fills:
-        by_symbol.setdefault(fill.symbol, []).append(fill)
-    total = 0.0
-    for symbol, symbol_fills in by_symbol.items():
-        position = Position(symbol)
-        for fill in sorted(symbol_fills, key=lambda f: (f.ts, str(f.trade_id))):
-            before = position.realized_pnl
-            position.apply_fill(fill)
-            if fill.side == "sell" and utc_day(epoch_ms(fill.ts)) == day:
-                total += position.realized_pnl - before
-    return total

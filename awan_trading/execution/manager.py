@@ -3,10 +3,11 @@
 `on_candle_close(executor, symbol, candle)` (called as `Executor.on_candle_close`), in order:
 
 1. **Observe the venue.** Stops and targets fill *on the exchange* (the protective list rests
-   there), so the manager looks up every order of `symbol` that may still change, by client
-   order id, and records what it finds: a filled stop becomes exit fills, the OCO sibling's
-   cancel is recorded, and the positions are rebuilt from the fills — the `positions` table
-   always equals the fills.
+   there), so the manager reads the venue's open orders of `symbol` and looks up, by client
+   order id, every order that may still change and is no longer resting as recorded; it
+   records what it finds: a filled stop becomes exit fills, the OCO sibling's cancel is
+   recorded, and the positions are rebuilt from the fills — the `positions` table always
+   equals the fills.
 2. **Apply control requests** from the store's control table (`execution.controls`): pause and
    resume flip the entry gate (stops keep working: they rest on the venue), force-exit closes
    the position (cancel the list, confirmed, then sell at market). Each handled request is a
@@ -18,17 +19,20 @@
 4. **Ensure protection.** An open position without a resting list gets one (the gap after a
    crash between cancel and place is at most this one candle).
 
-`candle` is any mapping with `high` (a polars row as a dict, for instance).
+`candle` is any mapping with `high` (a polars row as a dict, for instance). The live loop runs
+steps 1–2 before it decides (`observe` over every managed symbol at once, then the controls)
+and steps 3–4 (`guard`) after the orders of the close were acknowledged: a decision depends on
+which positions are still open, never on where their stop rests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from awan_trading.domain.ids import client_order_id
 from awan_trading.exchange.errors import InvalidOrder
-from awan_trading.execution import ledger, protection
+from awan_trading.execution import protection
 from awan_trading.execution.controls import apply_controls
 from awan_trading.execution.faults import fault_point
 from awan_trading.execution.notices import fill_notice_for
@@ -43,33 +47,41 @@ if TYPE_CHECKING:
 def on_candle_close(
     executor: Executor, symbol: str, candle: Mapping[str, Any]
 ) -> list[ExecutionResult]:
-    results = observe(executor, symbol)
+    results = observe(executor, [symbol])
     results.extend(apply_control_requests(executor))
-    if executor.reconciled:
-        results.extend(trail(executor, symbol, float(candle["high"])))
-        executor.ensure_protection(symbol)
+    results.extend(guard(executor, symbol, float(candle["high"])))
     return results
 
 
-def observe(executor: Executor, symbol: str) -> list[ExecutionResult]:
-    """Record what the venue did to `symbol`'s orders; the protective fills as results."""
+def observe(executor: Executor, symbols: Iterable[str]) -> list[ExecutionResult]:
+    """Record what the venue did to the orders of `symbols`; the protective fills as results.
+
+    One pass over all the symbols (`sync_orders`): the local orders are read once, and the
+    venue is asked for each symbol's open orders, plus a lookup of each order that left them
+    or changed. Positions are rebuilt only when a fill was recorded.
+    """
     from awan_trading.execution.executor import ExecutionResult
 
-    store, name = executor.store, executor.exchange.name
-    before = {
-        o.client_order_id: o.filled for o in ledger.to_reconcile(store, name) if o.symbol == symbol
-    }
-    report = sync_orders(executor, [symbol])
+    wanted = sorted(set(symbols))
+    report = sync_orders(executor, wanted)
     if report.problems:
-        executor.event("observe_failed", "; ".join(report.problems), {"symbol": symbol})
-    executor.sync_positions()
+        executor.event("observe_failed", "; ".join(report.problems), {"symbols": wanted})
     results = []
-    for cid, filled in before.items():
-        order = ledger.load_order(store, name, cid)
-        if order is not None and order.filled > filled and order.side == "sell":
-            results.append(ExecutionResult(order.signal_id, cid, "filled", order))
-            if executor.notifier is not None:  # a stop or target hit on the venue
+    for order in report.filled:
+        if order.side == "sell":  # a stop or target hit on the venue
+            results.append(ExecutionResult(order.signal_id, order.client_order_id, "filled", order))
+            if executor.notifier is not None:
                 notify(executor.notifier, fill_notice_for(executor, order))
+    return results
+
+
+def guard(executor: Executor, symbol: str, high: float) -> list[ExecutionResult]:
+    """Steps 3 and 4 (trail, ensure protection): the live loop runs them after the orders of
+    the close were acknowledged, since no decision depends on them."""
+    if not executor.reconciled:
+        return []
+    results = trail(executor, symbol, high)
+    executor.ensure_protection(symbol)
     return results
 
 

@@ -148,8 +148,7 @@ def place(exchange: Exchange, store: Store, plan: ProtectiveList) -> list[Order]
     existing: list[Order] = []
     for cid in plan.leg_ids():
         intent = _intent(plan, exchange.name, cid, now)
-        if store.record_order_intent(intent):
-            store.record_order(Order.from_intent(intent))
+        if store.record_order_intent(intent, Order.from_intent(intent)):
             continue
         try:
             existing.append(exchange.fetch_order(plan.symbol, client_order_id=cid))

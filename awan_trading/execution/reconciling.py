@@ -8,11 +8,11 @@ are all in `execution.reconcile`; this module only fetches and writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from awan_trading.domain.orders import Order
+from awan_trading.domain.orders import TERMINAL_STATUSES, Order
 from awan_trading.errors import OrderStateError
 from awan_trading.exchange.errors import ExchangeError, OrderNotFound, TransientExchangeError
 from awan_trading.execution import ledger
@@ -42,6 +42,7 @@ class ReconcileReport:
     protections_placed: int = 0
     canceled: int = 0
     problems: list[str] = field(default_factory=list)
+    filled: list[Order] = field(default_factory=list)  # orders that gained fills, as recorded
 
     @property
     def ok(self) -> bool:
@@ -57,10 +58,21 @@ class ReconcileReport:
         return f"reconciliation failed ({'; '.join(self.problems)}); {counts}"
 
 
-def _lookup(executor: Executor, orders: Iterable[Order]) -> dict[str, Order | None]:
-    """The venue's snapshot of each order by client order id; None = definitely not found."""
+def _lookup(
+    executor: Executor, orders: Iterable[Order], resting: Mapping[str, Order]
+) -> dict[str, Order | None]:
+    """The venue's snapshot of each order by client order id; None = definitely not found.
+
+    An order the venue lists among its open orders (`resting`) with the fills we recorded is
+    its own snapshot: nothing happened to it, and looking it up again would cost a request
+    per order at every candle close. Anything else is looked up by client order id.
+    """
     reports: dict[str, Order | None] = {}
     for order in orders:
+        snapshot = resting.get(order.client_order_id)
+        if snapshot is not None and snapshot.filled == order.filled and order.status != "intent":
+            reports[order.client_order_id] = snapshot
+            continue
         try:
             reports[order.client_order_id] = executor.exchange.fetch_order(
                 order.symbol, client_order_id=order.client_order_id
@@ -86,26 +98,39 @@ def sync_orders(
     report = report or ReconcileReport()
     store, name = executor.store, executor.exchange.name
     wanted = None if symbols is None else set(symbols)
-    local = [o for o in ledger.to_reconcile(store, name) if wanted is None or o.symbol in wanted]
+    stale: set[str] = set()
+    recorded = ledger.load_orders(store, name, stale=stale)
+    local = [
+        o
+        for cid, o in recorded.items()
+        if (o.status not in TERMINAL_STATUSES or cid in stale)
+        and (wanted is None or o.symbol in wanted)
+    ]
     venue_symbols = {o.symbol for o in local} | set(executor.positions()) | set(executor.symbols)
     if wanted is not None:
         venue_symbols &= wanted
-    known = set(store.orders()["client_order_id"])
+    known = set(recorded)
+    open_orders = _open_orders(executor, venue_symbols)
+    resting = {o.client_order_id: o for o in open_orders}
     plan = plan_orders(
         local,
-        _lookup(executor, local),
-        _open_orders(executor, venue_symbols),
+        _lookup(executor, local, resting),
+        open_orders,
         known=known,
         now=executor.now(),
         resend_within=executor.resend_within,
     )
     report.problems.extend(plan.problems)
     changed = False
+    if plan.actions:
+        executor.stale()  # orders in flight or fills change: the book reloads
     for action in plan.actions:
         if isinstance(action, Record):
-            before = ledger.load_order(store, name, action.order.client_order_id)
+            before = recorded.get(action.order.client_order_id)
             ledger.record(store, action.order, known=before.trade_ids if before else ())
-            changed = changed or action.order.filled > (before.filled if before else 0.0)
+            if action.order.filled > (before.filled if before else 0.0):
+                changed = True
+                report.filled.append(action.order)
             report.recorded += 1
         elif isinstance(action, Abandon):
             ledger.reject(store, action.order, action.reason, executor.now())
@@ -113,7 +138,9 @@ def sync_orders(
             report.abandoned += 1
         elif isinstance(action, Resend):
             result = executor._send(action.order.signal_id, action.order)
-            changed = changed or bool(result.order and result.order.filled)
+            if result.order is not None and result.order.filled > 0:
+                changed = True
+                report.filled.append(result.order)
             report.resent += 1
     if changed:
         executor.sync_positions()

@@ -17,7 +17,7 @@ longer than the window, fetches the whole window once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -48,6 +48,7 @@ class FeedUpdate:
     candles: pl.DataFrame  # the candles fetched at this close (all symbols)
     indicators: pl.DataFrame  # the last `rows` rows per symbol with indicator columns
     ready: tuple[str, ...]  # symbols whose last candle closes at `close`
+    windows: dict[str, pl.DataFrame] = field(default_factory=dict)  # before `candles`, by symbol
 
 
 class CandleFeed:
@@ -107,8 +108,13 @@ class CandleFeed:
         frames = [self.exchange.fetch_ohlcv(symbol, self.tf, start, end) for symbol in symbols]
         return [f.select(CANDLE_COLUMNS) for f in frames if f.height]
 
-    def advance(self, close: datetime) -> FeedUpdate:
-        """Bring every window up to the candle that closes at `close` (its open + one candle)."""
+    def advance(self, close: datetime, *, persist: bool = True) -> FeedUpdate:
+        """Bring every window up to the candle that closes at `close` (its open + one candle).
+
+        The new candles are validated here; with `persist=False` they and their indicator
+        values reach the store and the cache only when the caller calls `persist` (the
+        inline live loop: after the orders of this close were acknowledged).
+        """
         close_ms = to_epoch_ms(close)
         windows: dict[str, pl.DataFrame] = {}
         by_start: dict[int, list[str]] = {}  # symbols that lack the same candles fetch together
@@ -122,7 +128,7 @@ class CandleFeed:
         ]
         candles = pl.concat(fresh) if fresh else empty_candles()
         if candles.height:
-            candles = self._write(candles, windows)
+            candles = self._validated(candles, windows)
         new = candles.partition_by("symbol", as_dict=True) if candles.height else {}
         merged = [
             pl.concat([windows[s], new[(s,)]]).tail(self.need) if (s,) in new else windows[s]
@@ -138,20 +144,30 @@ class CandleFeed:
         indicators = (
             update_indicators(frame, self.params, rows=self.rows) if frame.height else frame
         )
-        if candles.height:
-            self._write_indicators(indicators, candles)
-        return FeedUpdate(close, candles, indicators, ready)
+        update = FeedUpdate(close, candles, indicators, ready, windows)
+        if persist:
+            self.persist(update)
+        return update
 
-    def _write(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        """Validate the new candles after each window's last row; store, then cache."""
+    def persist(self, update: FeedUpdate) -> None:
+        """The update's candles and indicator values: store first, then cache."""
+        if update.candles.height:
+            self._write(update.candles, update.windows)
+            self._write_indicators(update.indicators, update.candles)
+
+    def _validated(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        """The new candles, validated after each window's last row (refused on a bad one)."""
         tails = [w.tail(1) for w in windows.values() if w.height]
         checked = ensure_valid(
             pl.concat([*tails, candles]).sort("symbol", "ts"),
             self.tf,
             context=f"{self.venue} {self.tf.name} candles up to {candles['ts'].max()}",
         )
-        candles = checked.join(pl.concat(tails).select("symbol", "ts"), on=["symbol", "ts"],
-                               how="anti") if tails else checked  # fmt: skip
+        return checked.join(pl.concat(tails).select("symbol", "ts"), on=["symbol", "ts"],
+                            how="anti") if tails else checked  # fmt: skip
+
+    def _write(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> None:
+        """Validated candles into the store, then the cache."""
         self.store.upsert_candles(self.venue, self.tf.name, candles, provenance=self.provenance)
         for symbol, part in candles.group_by("symbol", maintain_order=True):
             name = str(symbol[0])
@@ -161,7 +177,6 @@ class CandleFeed:
                     self.venue, name, self.tf.name,
                     pl.concat([windows[name], part]).tail(self.cache.capacity),
                 )  # fmt: skip
-        return candles
 
     def _write_indicators(self, indicators: pl.DataFrame, candles: pl.DataFrame) -> None:
         """The indicator values of the new candles into the store, the latest into the cache."""

@@ -4,21 +4,28 @@ One `step(close)`, in this order — the order of the backtest's own candle, so 
 the sim gives the backtest's trades:
 
 1. **Candles.** `CandleFeed.advance`: the window from the cache, the missing tail from the
-   exchange, validated, store then cache, indicators updated from a bounded window.
-2. **Positions.** For each symbol whose candle closed, the position manager
-   (`Executor.on_candle_close`): the stops and targets that filled on the exchange during that
+   exchange, validated, indicators updated from a bounded window.
+2. **Positions.** For the symbols whose candle closed, the position manager
+   (`execution.manager`): the stops and targets that filled on the exchange during that
    candle become exits, the control table is obeyed (pause, resume, force-exit), the trailing
    stop follows the candle's high, an unprotected position gets its protective orders. This
    runs in both execution modes: it is the loop's duty, not a signal's. At the first close
    of a UTC day the loop then records the day's start equity (`Executor.record_day_start`),
    marked at this close as the backtest marks it, for the `max_daily_loss` rule.
 3. **Decide.** `replay.decide` — the function the backtest replay is held to — on the
-   populated window and the portfolio from the store (open positions, orders in flight).
-4. **Signals out.** `outbox`: store (with `seq`), Redis stream, pair ranking.
+   populated window and the portfolio (open positions, orders in flight).
+4. **Signals out.** `outbox`: store (with `seq`), Redis stream; the pair ranking.
 5. **Execute.** `inline`: the loop hands each signal to the same `Executor` the Dagster job
    uses, exits first, entries best score first. `sensor`: Dagster executes; a replay waits
    until each signal has an order or a refusal before the next candle, so it is deterministic.
 6. **Heartbeat.**
+
+Inline, the close's orders are what the loop is waiting for, so nothing they do not need
+comes before them: each `Executor.submit` returns at the venue's acknowledgement (with the
+order's fills recorded), and only then come the orders' follow-ups, the trailing stops and
+protective lists (step 2's second half), the candles' and indicators' store and cache writes
+(step 1's), the pair ranking and the heartbeat. The portfolio comes from the executor's book
+(`execution.book`) instead of the store.
 
 A sensor-mode replay records its clock in the store at each close (`venue_clock`), so the
 Dagster sensor and the execution runs, in other processes, trade at the replay's instant.
@@ -40,9 +47,10 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from awan_trading.domain.ids import client_order_id, parse_client_order_id
+from awan_trading.domain.ids import client_order_id
 from awan_trading.domain.signals import SignalRecord
-from awan_trading.errors import AwanError, ClientOrderIdError
+from awan_trading.errors import AwanError
+from awan_trading.execution.book import ENTRY_LEGS, EXIT_LEGS, leg_of
 from awan_trading.live.clock import Clock, ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.health import beat
@@ -59,8 +67,6 @@ from awan_trading.strategies.base import Strategy
 log = get_logger(__name__)
 
 ExecutionMode = Literal["inline", "sensor"]
-_ENTRY_LEGS = {"entry"}
-_EXIT_LEGS = {"exit", "risk_exit", "force_exit"}
 _PENDING = ["intent", "submitted", "accepted", "partially_filled", "unknown"]
 
 
@@ -73,7 +79,14 @@ class Execution(Protocol):
 
     def reconcile(self) -> Any: ...
 
-    def execute(self, signal: SignalRecord) -> Any: ...
+    def submit(self, signal: SignalRecord) -> Any: ...
+
+    def follow_up(self, step: Any) -> Any: ...
+
+    def refresh(self) -> None: ...
+
+    @property
+    def book(self) -> Any: ...
 
     def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[Any]: ...
 
@@ -141,78 +154,123 @@ class LiveLoop:
 
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
-        settles positions."""
+        settles positions.
+
+        Inline, the orders come first: what they do not need — the candles' and indicators'
+        store and cache writes, the orders' follow-ups (positions projection, protective
+        lists, notifications), the pair ranking, the heartbeat — waits until every order of
+        the close was acknowledged. In sensor mode the candles are stored and the positions
+        guarded before the signals, and the executor's book is reloaded first: Dagster runs
+        trade between two closes.
+        """
         self._step_began = datetime.now(UTC)  # wall clock, as bot events are stamped
-        if self.execution == "sensor" and isinstance(self._clock, ReplayClock):
-            record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
-        update = self.feed.advance(close)
+        inline = self.execution == "inline"
+        if not inline:
+            if isinstance(self._clock, ReplayClock):
+                record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
+            self.executor.refresh()
+        update = self.feed.advance(close, persist=not inline)
         report = StepReport(close, update.candles.height)
-        report.results.extend(self._manage(update.indicators, update.ready))
+        managed = self._manage(update.indicators, update.ready, report.results)
+        if not inline:  # before Dagster runs sell what the guard would protect
+            self._guard(managed, report.results)
         day = close.astimezone(UTC).date()
         if day != self._day:
             # The day's start equity, marked at the close of the candle that just closed, as
             # the backtest takes it: after the positions are settled, before any execution.
             self._day = day
             self.executor.record_day_start(close)
+        window: pl.DataFrame | None = None
+        pending: list[Any] = []
+        signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
         if trade and update.ready:
-            signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
             window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
             actions = decide(
                 window, self.portfolio(), self.strategy, ts=signal_ts,
                 max_open_positions=self.max_open_positions, context=self.context,
             )  # fmt: skip
-            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
             report.signals = signal_records(actions, window, self.context, self.venue)
             emit(self.store, self.cache, report.signals)
-            self._execute(report)
+            pending = self._execute(report)
+        report.results.extend(self.executor.follow_up(step) for step in pending)
+        if inline:
+            self._guard(managed, report.results)
+            self.feed.persist(update)
+            _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
+        if window is not None:
+            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
         self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
-    def _manage(self, indicators: pl.DataFrame, ready: tuple[str, ...]) -> list[Any]:
-        """The position manager for each symbol with a position or an order in flight; the
-        control table once even when there is none (a pause must not wait for a position)."""
+    def _manage(
+        self, indicators: pl.DataFrame, ready: tuple[str, ...], results: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Before deciding: what the venue did to each managed symbol (a symbol with a position
+        or an order in flight whose candle closed), then the control table, once even when no
+        symbol is managed (a pause must not wait for a position). Returns the managed
+        symbols' last candles, for `_guard` after the orders of the close; the protective fills
+        and control outcomes go to `results`."""
+        from awan_trading.execution.manager import apply_control_requests, observe
+
         if self.refresh_account is not None:
             self.refresh_account()
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         last = indicators.group_by("symbol", maintain_order=True).tail(1)
-        managed = last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
-        results: list[Any] = []
-        for candle in managed.iter_rows(named=True):
-            results.extend(self.executor.on_candle_close(candle["symbol"], candle))
-        if managed.is_empty():
-            from awan_trading.execution.manager import apply_control_requests
+        managed = list(last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
+                       .select("symbol", "high").iter_rows(named=True))  # fmt: skip
+        if managed:
+            results.extend(observe(self.executor, [c["symbol"] for c in managed]))  # type: ignore[arg-type]
+        results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
+        return managed
 
-            results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
-        return results
+    def _guard(self, managed: list[dict[str, Any]], results: list[Any]) -> None:
+        """After the orders: trail the managed symbols' stops and keep each one protected."""
+        from awan_trading.execution.manager import guard
+
+        for candle in managed:
+            results.extend(guard(self.executor, candle["symbol"], float(candle["high"])))  # type: ignore[arg-type]
 
     def portfolio(self) -> PortfolioState:
-        """Open positions and orders in flight, as `decide` sees them (cash is not used)."""
+        """Open positions and orders in flight, as `decide` sees them (cash is not used).
+
+        Inline, the executor's book holds them (the loop's executor is the only one trading
+        this venue); in sensor mode Dagster runs trade, so the store is read.
+        """
+        if self.execution == "inline":
+            book = self.executor.book
+            state = PortfolioState(cash=0.0, positions=dict(book.positions))
+            for symbol in book.entering:
+                state.pending_entries[symbol] = Action("enter", symbol, 0)
+            for symbol in book.exiting:
+                state.pending_exits[symbol] = Action("exit", symbol, 0)
+            return state
         positions = {p.symbol: p for p in self.store.positions(self.venue) if p.is_open}
         state = PortfolioState(cash=0.0, positions=positions)
         orders = self.store.orders(_PENDING).filter(pl.col("exchange") == self.venue)
         for cid, symbol in orders.select("client_order_id", "symbol").iter_rows():
-            try:
-                leg = parse_client_order_id(cid).leg
-            except ClientOrderIdError:
-                continue  # not awan's order: it is nobody's entry or exit
-            if leg in _ENTRY_LEGS:
+            leg = leg_of(cid)  # None: not awan's order, nobody's entry or exit
+            if leg in ENTRY_LEGS:
                 state.pending_entries[symbol] = Action("enter", symbol, 0)
-            elif leg in _EXIT_LEGS:
+            elif leg in EXIT_LEGS:
                 state.pending_exits[symbol] = Action("exit", symbol, 0)
         return state
 
-    def _execute(self, report: StepReport) -> None:
+    def _execute(self, report: StepReport) -> list[Any]:
+        """Inline: submit each signal (exits first, entries best score first) and return what
+        was acknowledged, for `follow_up` once every order of the close is placed."""
+        pending: list[Any] = []
         if self.execution == "inline":
             for record in report.signals:
                 if self.stop.is_set():
                     left = len(report.signals) - report.signals.index(record)
                     log.warning("stopping: signals left unexecuted", count=left)
                     report.stopped = True
-                    return
-                report.results.append(self.executor.execute(record))
+                    break
+                pending.append(self.executor.submit(record))
         elif report.signals and isinstance(self._clock, ReplayClock):
             self._await_execution(report.signals)
+        return pending
 
     def _await_execution(self, records: list[SignalRecord]) -> None:
         """Block until each signal has an order past `intent` or a refusal (sensor replays)."""
@@ -340,6 +398,7 @@ class LiveLoop:
 
         if self.refresh_account is not None:
             self.refresh_account()
-        for symbol in self.portfolio().positions:
-            observe(self.executor, symbol)  # type: ignore[arg-type]
+        held = list(self.portfolio().positions)
+        if held:
+            observe(self.executor, held)  # type: ignore[arg-type]
         self._beat("ok tick")

@@ -9,6 +9,7 @@ a TypeError, not a lost column, and storage never imports the exchange layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -246,29 +247,45 @@ class Store(Protocol):
         ...
 
     # --- orders and fills -----------------------------------------------------------------
-    def record_order_intent(self, intent: OrderIntent) -> bool:
-        """Insert if absent; False means this client order id was already attempted."""
+    def record_order_intent(self, intent: OrderIntent, order: Order | None = None) -> bool:
+        """Insert if absent; False means this client order id was already attempted.
+
+        With `order` (the intent's order row in status `intent`), the row is written in the
+        same transaction when, and only when, this call recorded the intent.
+        """
         ...
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None: ...
 
-    def record_order(self, order: Order) -> None:
-        """Upsert an order's latest state, keyed by client order id.
+    def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:
+        """Upsert an order's latest state, keyed by client order id; with `fills` (of the
+        order's exchange), insert each once first, in the same transaction. Returns the fills
+        that were new.
 
         A snapshot that lacks the exchange order id or the signal id (a venue report does
         not know the signal) keeps the ones already recorded.
         """
         ...
 
-    def orders(self, statuses: list[str] | None = None) -> pl.DataFrame:
-        """Orders (`ORDERS_SCHEMA`), optionally only those in `statuses`, oldest first."""
+    def orders(
+        self, statuses: list[str] | None = None, client_order_id: str | None = None
+    ) -> pl.DataFrame:
+        """Orders (`ORDERS_SCHEMA`), optionally only those in `statuses` or only the one
+        `client_order_id`, oldest first."""
         ...
 
     def record_fill(self, exchange: str, fill: Fill) -> bool:
         """Insert once by (exchange, trade id); False when it was already recorded."""
         ...
 
-    def fills(self, symbol: str | None = None, exchange: str | None = None) -> pl.DataFrame: ...
+    def fills(
+        self,
+        symbol: str | None = None,
+        exchange: str | None = None,
+        client_order_id: str | None = None,
+    ) -> pl.DataFrame:
+        """Fills (`FILLS_SCHEMA`) by time, optionally of one symbol, exchange or order."""
+        ...
 
     # --- positions, equity, bot state -----------------------------------------------------
     def save_position(self, position: Position) -> None:

@@ -88,6 +88,65 @@ def _signal_values(signal: SignalRecord) -> tuple:
     )
 
 
+def _order_upsert(order: Order) -> Statement:
+    """The upsert of an order's row, keyed by client order id."""
+    values = (
+        order.client_order_id,
+        order.exchange,
+        order.exchange_order_id,
+        order.symbol,
+        order.side,
+        order.type,
+        float(order.amount),
+        order.price,
+        order.status,
+        float(order.filled),
+        order.average,
+        float(order.fee),
+        order.fee_currency,
+        as_utc(order.created_at),
+        as_utc(order.updated_at),
+        order.stop_price,
+        order.signal_id,
+    )
+    # A venue's snapshot knows neither the signal nor, before acknowledgement, the
+    # exchange order id: keep what was recorded rather than erase it.
+    kept = {"exchange_order_id", "signal_id"}
+    updates = ", ".join(
+        f"{c} = coalesce(excluded.{c}, orders.{c})" if c in kept else f"{c} = excluded.{c}"
+        for c in ORDERS_SCHEMA
+        if c not in {"client_order_id", "created_at"}
+    )
+    return (
+        f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(len(ORDERS_SCHEMA))}) "
+        f"ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+def _fill_insert(exchange: str, fill: Fill) -> Statement:
+    """The insert of a fill, once per (exchange, trade id); it returns a row when new."""
+    values = (
+        exchange,
+        fill.trade_id,
+        fill.exchange_order_id,
+        fill.client_order_id or None,
+        fill.symbol,
+        fill.side,
+        float(fill.amount),
+        float(fill.price),
+        float(fill.fee),
+        fill.fee_currency,
+        as_utc(fill.ts),
+        bool(fill.taker),
+    )
+    return (
+        f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
+        "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
+        values,
+    )
+
+
 class SqlRecords(ABC):
     """Implements the record-at-a-time half of the `Store` protocol over `_transaction`."""
 
@@ -183,7 +242,7 @@ class SqlRecords(ABC):
         return rows_frame(rows, SIGNALS_SCHEMA)
 
     # --- order intents and orders ---------------------------------------------------------
-    def record_order_intent(self, intent: OrderIntent) -> bool:
+    def record_order_intent(self, intent: OrderIntent, order: Order | None = None) -> bool:
         # The attempt token makes the answer right even when a retry follows a commit whose
         # acknowledgement was lost: the row is then ours, not a second attempt.
         attempt = uuid.uuid4().hex
@@ -200,19 +259,32 @@ class SqlRecords(ABC):
             as_utc(intent.created_at),
             None if intent.stop_price is None else float(intent.stop_price),
         )
-        results = self._transaction(
-            [
+        statements: list[Statement] = [
+            (
+                f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
+                f"VALUES ({_marks(11)}) ON CONFLICT (client_order_id) DO NOTHING",
+                values,
+            ),
+            (
+                "SELECT attempt FROM order_intents WHERE client_order_id = %s",
+                (intent.client_order_id,),
+            ),
+        ]
+        if order is not None:
+            # The order row only when this attempt won, in the same commit: one write
+            # before the exchange is called instead of two.
+            sql, row = _order_upsert(order)
+            statements.append(
                 (
-                    f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
-                    f"VALUES ({_marks(11)}) ON CONFLICT (client_order_id) DO NOTHING",
-                    values,
-                ),
-                (
-                    "SELECT attempt FROM order_intents WHERE client_order_id = %s",
-                    (intent.client_order_id,),
-                ),
-            ]
-        )
+                    sql.replace(
+                        f"VALUES ({_marks(len(ORDERS_SCHEMA))})",
+                        f"SELECT {_marks(len(ORDERS_SCHEMA))} WHERE EXISTS (SELECT 1 FROM "
+                        "order_intents WHERE client_order_id = %s AND attempt = %s)",
+                    ),
+                    (*row, intent.client_order_id, attempt),
+                )
+            )
+        results = self._transaction(statements)
         return results[1][0][0] == attempt
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None:
@@ -222,78 +294,38 @@ class SqlRecords(ABC):
         )
         return OrderIntent(*rows[0]) if rows else None
 
-    def record_order(self, order: Order) -> None:
-        values = (
-            order.client_order_id,
-            order.exchange,
-            order.exchange_order_id,
-            order.symbol,
-            order.side,
-            order.type,
-            float(order.amount),
-            order.price,
-            order.status,
-            float(order.filled),
-            order.average,
-            float(order.fee),
-            order.fee_currency,
-            as_utc(order.created_at),
-            as_utc(order.updated_at),
-            order.stop_price,
-            order.signal_id,
-        )
-        # A venue's snapshot knows neither the signal nor, before acknowledgement, the
-        # exchange order id: keep what was recorded rather than erase it.
-        kept = {"exchange_order_id", "signal_id"}
-        updates = ", ".join(
-            f"{c} = coalesce(excluded.{c}, orders.{c})" if c in kept else f"{c} = excluded.{c}"
-            for c in ORDERS_SCHEMA
-            if c not in {"client_order_id", "created_at"}
-        )
-        self._one(
-            f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(len(ORDERS_SCHEMA))}) "
-            f"ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
-            values,
-        )
+    def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:
+        statements = [_fill_insert(order.exchange, fill) for fill in fills]
+        results = self._transaction([*statements, _order_upsert(order)])
+        return [fill for fill, rows in zip(fills, results, strict=False) if rows]
 
-    def orders(self, statuses: list[str] | None = None) -> pl.DataFrame:
+    def orders(
+        self, statuses: list[str] | None = None, client_order_id: str | None = None
+    ) -> pl.DataFrame:
+        clauses: list[tuple[str, Sequence[Any]]] = []
         if statuses:
-            rows = self._one(
-                f"SELECT {_ORDER_COLS} FROM orders WHERE status IN ({_marks(len(statuses))}) "
-                "ORDER BY created_at, client_order_id",
-                tuple(statuses),
-            )
-        else:
-            rows = self._one(
-                f"SELECT {_ORDER_COLS} FROM orders ORDER BY created_at, client_order_id"
-            )
+            clauses.append((f"status IN ({_marks(len(statuses))})", tuple(statuses)))
+        if client_order_id is not None:
+            clauses.append(("client_order_id = %s", (client_order_id,)))
+        where = "WHERE " + " AND ".join(c for c, _ in clauses) if clauses else ""
+        rows = self._one(
+            f"SELECT {_ORDER_COLS} FROM orders {where} ORDER BY created_at, client_order_id",
+            tuple(v for _, values in clauses for v in values),
+        )
         return rows_frame(rows, ORDERS_SCHEMA)
 
     # --- fills ----------------------------------------------------------------------------
     def record_fill(self, exchange: str, fill: Fill) -> bool:
-        values = (
-            exchange,
-            fill.trade_id,
-            fill.exchange_order_id,
-            fill.client_order_id or None,
-            fill.symbol,
-            fill.side,
-            float(fill.amount),
-            float(fill.price),
-            float(fill.fee),
-            fill.fee_currency,
-            as_utc(fill.ts),
-            bool(fill.taker),
-        )
-        rows = self._one(
-            f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
-            "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
-            values,
-        )
-        return bool(rows)
+        return bool(self._one(*_fill_insert(exchange, fill)))
 
-    def fills(self, symbol: str | None = None, exchange: str | None = None) -> pl.DataFrame:
-        clauses = [(c, v) for c, v in (("symbol = %s", symbol), ("exchange = %s", exchange)) if v]
+    def fills(
+        self,
+        symbol: str | None = None,
+        exchange: str | None = None,
+        client_order_id: str | None = None,
+    ) -> pl.DataFrame:
+        wanted = (("symbol", symbol), ("exchange", exchange), ("client_order_id", client_order_id))
+        clauses = [(f"{c} = %s", v) for c, v in wanted if v]
         where = "WHERE " + " AND ".join(c for c, _ in clauses) if clauses else ""
         rows = self._one(
             f"SELECT {_FILL_COLS} FROM fills {where} ORDER BY ts, trade_id",

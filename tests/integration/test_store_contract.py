@@ -223,6 +223,23 @@ def test_order_intent_second_attempt_is_detected(store: Store) -> None:
     assert store.get_order_intent(stop.client_order_id) == stop
 
 
+def test_intent_and_its_order_row_are_one_write_and_only_for_the_first_attempt(
+    store: Store,
+) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 0.5, None, T0)
+    assert store.record_order_intent(intent, Order.from_intent(intent)) is True
+    rows = store.orders(client_order_id=ENTRY)
+    assert rows["status"].to_list() == ["intent"] and rows["amount"].to_list() == [0.5]
+    # the order moves on; a second attempt writes neither the intent nor the row
+    store.record_order(apply(Order.from_intent(intent), Submitted(T0 + MINUTE)))
+    other = replace(intent, amount=0.9)
+    assert store.record_order_intent(other, Order.from_intent(other)) is False
+    rows = store.orders(client_order_id=ENTRY)
+    assert rows["status"].to_list() == ["submitted"] and rows["amount"].to_list() == [0.5]
+    assert store.get_order_intent(ENTRY) == intent
+    assert store.orders(client_order_id="nope").is_empty()
+
+
 def _fill(trade_id: str, side: str, amount: float, price: float, minute: int = 0) -> Fill:
     cid = ENTRY if side == "buy" else client_order_id("cd" * 16, "exit")
     return Fill(trade_id, "x-1", cid, "BTC/USDT", side, amount, price, amount * price * 0.001,  # type: ignore[arg-type]
@@ -248,6 +265,18 @@ def test_orders_move_through_their_statuses(store: Store) -> None:
     assert apply(order, Submitted(T0)).status == "submitted"
 
 
+def test_an_order_row_and_its_new_fills_are_one_write(store: Store) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 1.0, None, T0)
+    first, second = _fill("t-1", "buy", 0.5, 100.0, 1), _fill("t-2", "buy", 0.5, 101.0, 2)
+    half = apply_all(Order.from_intent(intent), [Submitted(T0), Traded(first)])
+    assert store.record_order(half, [first]) == [first]
+    done = apply(half, Traded(second))
+    assert store.record_order(done, [first, second]) == [second]  # t-1 is not new
+    assert store.fills(client_order_id=ENTRY)["trade_id"].to_list() == ["t-1", "t-2"]
+    assert store.orders(client_order_id=ENTRY)["status"].to_list() == ["filled"]
+    assert store.record_order(done) == []
+
+
 def test_fills_positions_equity(store: Store) -> None:
     fill = _fill("t-1", "buy", 0.5, 100.0)
     assert store.record_fill("sim", fill) is True
@@ -256,6 +285,8 @@ def test_fills_positions_equity(store: Store) -> None:
     assert rows["client_order_id"].to_list() == [ENTRY]
     assert rows["exchange_order_id"].to_list() == ["x-1"]
     assert store.fills(exchange="other").is_empty()
+    assert store.fills(client_order_id=ENTRY)["trade_id"].to_list() == ["t-1"]
+    assert store.fills(exchange="sim", client_order_id="nope").is_empty()
 
     position = Position.from_fills([fill], exchange="sim")
     position.stop_price, position.signal_ts = 95.0, to_epoch_ms(T0 - MINUTE)

@@ -1,0 +1,96 @@
+"""The executor's positions and protective lists: the projection from fills, the list that rests
+on the venue while a position is open, and recording what happened to its legs.
+
+`Protecting` is the half of `execution.executor.Executor` that keeps positions guarded; the
+position manager (`execution.manager`) and reconciliation call it, and the order path calls it
+after an entry filled (`ensure_protection`) and before an exit (`_cancel_protection`). The
+attributes it uses are set by `Executor.__init__`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from awan_trading.domain.orders import Order
+from awan_trading.domain.positions import Position
+from awan_trading.errors import OrderStateError
+from awan_trading.exchange.base import Exchange
+from awan_trading.exchange.errors import ExchangeError
+from awan_trading.execution import ledger, protection
+from awan_trading.execution.exits import ExitLevels, ExitParams
+from awan_trading.storage.base import Store
+
+
+class Protecting:
+    """The guarding half of `Executor` (module docstring)."""
+
+    exchange: Exchange
+    store: Store
+    params: ExitParams
+    stop_limit_offset: float
+    stale: Callable[[], None]
+    positions: Callable[[], dict[str, Position]]
+    event: Callable[..., None]
+    _settle: Callable[..., Order]
+
+    def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
+        """Rebuild the positions from fills; give a new round trip its exit levels."""
+        self.stale()
+        positions = ledger.rebuild_positions(self.store, self.exchange.name)
+        for symbol, position in positions.items():
+            if position.signal_ts:
+                continue  # levels already set for this round trip (kept by the rebuild)
+            levels = ExitLevels.at_entry(position.entry_price, self.params)
+            position.stop_price = levels.stop_price
+            position.target_price = levels.target_price
+            position.high_water = levels.high_water
+            position.signal_ts = (signal_ts or {}).get(symbol) or position.entry_ts
+            self.store.save_position(position)
+        return positions
+
+    def ensure_protection(self, symbol: str, *, n: int | None = None) -> list[Order]:
+        """Place the position's protective list unless its current one is resting."""
+        position = self.positions().get(symbol)
+        if position is None or not protection.expects_protection(self.params):
+            return []
+        current = protection.current_n(position)
+        if n is None:
+            if current is not None and self._list_resting(position):
+                return []
+            n = 0 if current is None else current + 1
+        market = self.exchange.markets()[symbol]
+        plan = protection.design(position, self.params, market, n=n,
+                                 limit_offset=self.stop_limit_offset)  # fmt: skip
+        if plan is None:
+            return []
+        legs = protection.place(self.exchange, self.store, plan)
+        self._record_legs(legs)
+        position.stop_client_order_id = plan.stop_id
+        self.store.save_position(position)
+        return legs
+
+    def _list_resting(self, position: Position) -> bool:
+        ids = protection.leg_ids_of(position) or ()
+        loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
+        return any(o is not None and o.is_resting for o in loaded)
+
+    def _cancel_protection(self, symbol: str) -> list[Order]:
+        """Cancel the position's list and return each leg's confirmed end (looked up): the
+        caller records them (`_record_legs`), after the acknowledgement of the order that
+        needed the cancel — until then reconciliation would find them on the venue."""
+        position = self.positions().get(symbol)
+        ids = protection.leg_ids_of(position) if position else None
+        if not ids:
+            return []
+        return protection.cancel(self.exchange, symbol, ids)
+
+    def _record_legs(self, legs: Iterable[Order]) -> None:
+        for report in legs:
+            local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
+            try:
+                if local is None:
+                    ledger.record(self.store, report)
+                else:
+                    self._settle(local, report)
+            except (OrderStateError, ExchangeError) as error:
+                self.event("record_failed", f"{report.client_order_id}: {error}")

@@ -1,0 +1,81 @@
+"""The executor's in-memory book: fills applied one order at a time give the book loaded from
+the same fills (positions, realized PnL of the day, orders in flight)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from awan_trading.domain.ids import client_order_id
+from awan_trading.domain.orders import Fill, Order, Submitted, Traded, apply_all
+from awan_trading.domain.positions import positions_from_fills
+from awan_trading.domain.signals import OrderIntent
+from awan_trading.execution.book import Book
+
+T0 = datetime(2024, 3, 1, 23, 58, tzinfo=UTC)
+DAY = date(2024, 3, 2)
+
+
+def order(leg: str, side: str, symbol: str, key: str, minute: int, fills: list[Fill]) -> Order:
+    cid = client_order_id(key * 16, leg)  # type: ignore[arg-type]
+    intent = OrderIntent(cid, key * 16, "sim", symbol, side, "market",  # type: ignore[arg-type]
+                         sum(f.amount for f in fills) or 1.0, None, T0)  # fmt: skip
+    events = [Submitted(T0 + timedelta(minutes=minute))] + [Traded(f) for f in fills]
+    return apply_all(Order.from_intent(intent), events)
+
+
+def fill(trade: str, key: str, leg: str, symbol: str, side: str, amount: float, price: float,
+         minute: int) -> Fill:  # fmt: skip
+    cid = client_order_id(key * 16, leg)  # type: ignore[arg-type]
+    return Fill(trade, f"x-{trade}", cid, symbol, side, amount, price, amount * price * 0.001,  # type: ignore[arg-type]
+                "USDT", T0 + timedelta(minutes=minute), True)  # fmt: skip
+
+
+def test_fills_applied_order_by_order_equal_the_book_loaded_from_them() -> None:
+    # BTC: bought before midnight, half sold before and half after; ETH bought, still open;
+    # SOL: an entry accepted but not filled yet (in flight).
+    steps = [
+        order("entry", "buy", "BTC/USDT", "aa", 0, [fill("1", "aa", "entry", "BTC/USDT", "buy", 2.0, 100.0, 0)]),
+        order("exit", "sell", "BTC/USDT", "ab", 1, [fill("2", "ab", "exit", "BTC/USDT", "sell", 1.0, 90.0, 1)]),
+        order("entry", "buy", "ETH/USDT", "ac", 3, [fill("3", "ac", "entry", "ETH/USDT", "buy", 5.0, 10.0, 3)]),
+        order("exit", "sell", "BTC/USDT", "ad", 4, [fill("4", "ad", "exit", "BTC/USDT", "sell", 1.0, 80.0, 4)]),
+        order("entry", "buy", "SOL/USDT", "ae", 5, []),
+    ]  # fmt: skip
+    applied = Book.of("sim", DAY, {}, [], [])
+    for step in steps:
+        applied.apply(step, step.trades)
+    every = {s.client_order_id: list(s.trades) for s in steps}
+    loaded = Book.of("sim", DAY, every, [], [s for s in steps if not s.is_terminal])
+    assert applied.positions == loaded.positions
+    assert set(applied.positions) == {"ETH/USDT"}
+    assert applied.entering == loaded.entering == {"SOL/USDT"}
+    assert applied.exiting == loaded.exiting == set()
+    # only the sell after midnight counts for the day: 1 × 80 − fee − half the stake
+    stake = 2.0 * 100.0 * 1.001
+    expected = 80.0 - 80.0 * 0.001 - stake / 2
+    assert applied.realized_today == pytest.approx(expected)
+    assert loaded.realized_today == pytest.approx(expected)
+
+
+def test_a_loaded_book_keeps_the_stored_exit_levels_and_follows_the_fills() -> None:
+    buy = fill("1", "aa", "entry", "BTC/USDT", "buy", 2.0, 100.0, 0)
+    (stored,) = positions_from_fills([buy], exchange="sim").values()
+    stored.stop_price, stored.signal_ts = 95.0, 123
+    more = fill("2", "ab", "entry", "BTC/USDT", "buy", 1.0, 100.0, 1)  # not yet projected
+    book = Book.of("sim", DAY, {"a": [buy], "b": [more]}, [stored], [])
+    assert book.positions["BTC/USDT"].amount == pytest.approx(3.0)
+    assert book.positions["BTC/USDT"].stop_price == 95.0
+
+
+def test_an_exit_in_flight_is_tracked_until_its_order_ends() -> None:
+    book = Book.of("sim", DAY, {}, [], [])
+    pending = order("exit", "sell", "BTC/USDT", "ab", 1, [])
+    book.apply(pending, [])
+    assert book.exiting == {"BTC/USDT"}
+    done = apply_all(pending, [Traded(fill("9", "ab", "exit", "BTC/USDT", "sell", 1.0, 1.0, 2))])
+    book.apply(done, [])
+    assert book.exiting == set()
+    assert (
+        Book.of("sim", DAY, {}, [], [order("stop", "sell", "X/USDT", "af", 0, [])]).exiting == set()
+    )
