@@ -23,6 +23,7 @@ import numpy as np
 from machine import cpu_model
 
 from awan_trading.config import AwanConfig
+from awan_trading.execution.executor import Acked
 from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_loop, plan_from, run_replay
 from awan_trading.notify.fake_bot_api import FakeBotApi
@@ -39,20 +40,21 @@ START = datetime(2024, 3, 1, 20)
 def _instrument(loop: LiveLoop) -> list[float]:
     latencies: list[float] = []
     started = [0.0]
-    step, execute = loop.step, loop.executor.execute
+    step, submit = loop.step, loop.executor.submit
 
     def timed_step(close: Any, **kw: Any) -> Any:
         started[0] = time.perf_counter()
         return step(close, **kw)
 
-    def timed_execute(signal: Any) -> Any:
-        result = execute(signal)
-        if getattr(result, "outcome", None) in ("filled", "placed"):
+    def timed_submit(signal: Any) -> Any:
+        # inline, each order is submitted up to the venue's acknowledgement; follow-ups come later
+        result = submit(signal)
+        if isinstance(result, Acked) or getattr(result, "outcome", None) in ("filled", "placed"):
             latencies.append((time.perf_counter() - started[0]) * 1000.0)
         return result
 
     loop.step = timed_step  # type: ignore[method-assign]
-    loop.executor.execute = timed_execute  # type: ignore[method-assign]
+    loop.executor.submit = timed_submit  # type: ignore[method-assign]
     return latencies
 
 

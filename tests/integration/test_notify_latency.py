@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from awan_trading.config import AwanConfig
+from awan_trading.execution.executor import Acked
 from awan_trading.live.alerts import DailyDigest, notifying
 from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_loop, plan_from, run_replay
@@ -54,21 +55,23 @@ def instrument(loop: LiveLoop, on_ack) -> list[float]:
     """Close → order acknowledged, per order (as `benchmarks/live.py` measures it)."""
     latencies: list[float] = []
     started = [0.0]
-    step, execute = loop.step, loop.executor.execute
+    step, submit = loop.step, loop.executor.submit
 
     def timed_step(close: Any, **kw: Any) -> Any:
         started[0] = time.perf_counter()
         return step(close, **kw)
 
-    def timed_execute(signal: Any) -> Any:
-        result = execute(signal)
-        if getattr(result, "outcome", None) in ("filled", "placed"):
+    def timed_submit(signal: Any) -> Any:
+        # the inline loop submits each order up to the venue's acknowledgement (`Acked`, or a
+        # result when nothing is left to follow up), and does the follow-ups afterwards
+        result = submit(signal)
+        if isinstance(result, Acked) or getattr(result, "outcome", None) in ("filled", "placed"):
             latencies.append((time.perf_counter() - started[0]) * 1000.0)
             on_ack(result)
         return result
 
     loop.step = timed_step  # type: ignore[method-assign]
-    loop.executor.execute = timed_execute  # type: ignore[method-assign]
+    loop.executor.submit = timed_submit  # type: ignore[method-assign]
     return latencies
 
 
