@@ -18,6 +18,7 @@ that places orders rebuilds its resting orders from the store too (`sim_account`
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 import polars as pl
@@ -97,6 +98,8 @@ class VenueMarketData:
 class PaperExchange(SimExchange):
     """A paper account on a real venue: the venue's data, the sim's fills and balances."""
 
+    threadsafe_reads = True  # candles come from the ccxt venue (`CcxtExchange`'s note)
+
     def __init__(
         self,
         venue: CcxtExchange,
@@ -135,6 +138,15 @@ class PaperExchange(SimExchange):
         self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
     ) -> pl.DataFrame:
         return self.venue.fetch_ohlcv(symbol, timeframe, start, end)
+
+    def fetch_ohlcv_many(
+        self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """The venue's candles, symbol by symbol (the sim's one-call batch would be the sim's
+        market, not the venue's)."""
+        frames = [self.venue.fetch_ohlcv(s, timeframe, start, end) for s in symbols]
+        frames = [f for f in frames if f.height]
+        return pl.concat(frames) if frames else empty_candles()
 
     def fetch_ticker(self, symbol: str) -> Ticker:
         return self.venue.fetch_ticker(symbol)

@@ -17,6 +17,7 @@ longer than the window, fetches the whole window once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,7 +78,15 @@ class CandleFeed:
         self.params = params
         self.rows = rows
         self.need = warmup_candles(params) + rows - 1
-        self._batch = isinstance(exchange, BatchCandles)
+        threadsafe = getattr(exchange, "threadsafe_reads", False)
+        self._batch = isinstance(exchange, BatchCandles) and not threadsafe
+        # A venue answering over the network is asked for every symbol's tail at once: a close
+        # then waits for the slowest reply instead of the sum of them (the orders come after).
+        self._pool: ThreadPoolExecutor | None = (
+            ThreadPoolExecutor(min(8, len(self.symbols)), thread_name_prefix="awan-feed")
+            if threadsafe and len(self.symbols) > 1
+            else None
+        )
 
     def window(self, symbol: str, close_ms: int) -> pl.DataFrame:
         """The symbol's last `need` candles before `close_ms`, from the cache (else the store).
@@ -105,7 +114,12 @@ class CandleFeed:
         if self._batch and len(symbols) > 1:
             fetched = self.exchange.fetch_ohlcv_many(symbols, self.tf, start, end)  # type: ignore[attr-defined]
             return [fetched.select(CANDLE_COLUMNS)] if fetched.height else []
-        frames = [self.exchange.fetch_ohlcv(symbol, self.tf, start, end) for symbol in symbols]
+        if self._pool is not None and len(symbols) > 1:
+            frames = list(
+                self._pool.map(lambda s: self.exchange.fetch_ohlcv(s, self.tf, start, end), symbols)
+            )
+        else:
+            frames = [self.exchange.fetch_ohlcv(s, self.tf, start, end) for s in symbols]
         return [f.select(CANDLE_COLUMNS) for f in frames if f.height]
 
     def advance(self, close: datetime, *, persist: bool = True) -> FeedUpdate:

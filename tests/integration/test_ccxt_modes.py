@@ -89,3 +89,28 @@ def test_live_places_real_orders_with_keys_from_settings(emulator) -> None:
     order = live.create_order("BTC/USDT", "buy", "market", 0.001, client_order_id="l-1")
     assert order.status == "filled"
     assert emulator.state.accepted == {"l-1": 1}
+
+
+def test_paper_candles_of_many_symbols_are_the_venues(emulator, tmp_path) -> None:
+    """The live feed asks a paper account for every symbol's tail at once (threads, over
+    ccxt); the candles are the venue's. (Inherited from the sim, the one-call batch used to
+    ask the paper account's market data, which has no batch, and the feed failed.)"""
+    from polars.testing import assert_frame_equal
+
+    from awan_trading.indicators import IndicatorParams
+    from awan_trading.live.feed import CandleFeed
+    from awan_trading.market.timeframes import to_epoch_ms
+    from awan_trading.storage import open_store
+    from awan_trading.storage.memory_cache import MemoryCache
+
+    paper = open_exchange("paper:binance", AwanConfig(), settings(), api_url=emulator.url)
+    symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 6, tzinfo=UTC)
+    venue = pl.concat([paper.venue.fetch_ohlcv(s, "1h", start, end) for s in symbols])
+    assert venue.height == 18
+    assert_frame_equal(paper.fetch_ohlcv_many(symbols, "1h", start, end), venue)
+    store = open_store(f"duckdb:///{tmp_path / 'feed.duckdb'}", migrate=True)
+    feed = CandleFeed(paper, store, MemoryCache(), venue=paper.name, symbols=symbols,
+                      timeframe="1h", params=IndicatorParams(), rows=1)  # fmt: skip
+    fetched = feed._fetch(symbols, to_epoch_ms(start), to_epoch_ms(end))
+    assert_frame_equal(pl.concat(fetched), venue.select(fetched[0].columns))
