@@ -191,24 +191,23 @@ class SimExchange:
         self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
     ) -> pl.DataFrame:
         """Candles with open time in [start, end) that have closed by `now()`."""
-        try:
-            tf = parse_timeframe(timeframe)
-        except TimeframeError as exc:
-            raise InvalidOrder(f"sim: {symbol}: {exc}") from None
-        with self._lock:
-            self.market(symbol)
-            self._match()
-            now_ms = to_epoch_ms(self.now())
-        end_ms = min(to_epoch_ms(end), tf.floor_ms(now_ms))
-        start_ms = to_epoch_ms(start)
-        if end_ms <= start_ms:
-            return empty_candles()
-        return self.market_data.candles(symbol, tf, start_ms, end_ms)
+        window = self._closed_window([symbol], timeframe, start, end)
+        return empty_candles() if window is None else self.market_data.candles(symbol, *window)
 
     def fetch_ohlcv_many(
         self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime
     ) -> pl.DataFrame:
         """`fetch_ohlcv` of each symbol over one window, as one frame (`BatchCandles`)."""
+        window = self._closed_window(symbols, timeframe, start, end)
+        if window is None:
+            return empty_candles()
+        return self.market_data.candles_many(symbols, *window)
+
+    def _closed_window(
+        self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime
+    ) -> tuple[Timeframe, int, int] | None:
+        """(timeframe, start ms, end ms) of the candles in [start, end) closed by `now()`, None
+        when there are none; resting orders are matched first, as any market read does."""
         try:
             tf = parse_timeframe(timeframe)
         except TimeframeError as exc:
@@ -220,9 +219,7 @@ class SimExchange:
             now_ms = to_epoch_ms(self.now())
         end_ms = min(to_epoch_ms(end), tf.floor_ms(now_ms))
         start_ms = to_epoch_ms(start)
-        if end_ms <= start_ms:
-            return empty_candles()
-        return self.market_data.candles_many(symbols, tf, start_ms, end_ms)
+        return (tf, start_ms, end_ms) if end_ms > start_ms else None
 
     def _quote(self, symbol: str) -> tuple[float, int, int]:
         """(last price, bid ticks, ask ticks) at `now()`."""
