@@ -17,45 +17,22 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from machine import cpu_model
 
 from awan_trading.config import AwanConfig
-from awan_trading.execution.executor import Acked
-from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_loop, plan_from, run_replay
 from awan_trading.notify.fake_bot_api import FakeBotApi
 from awan_trading.notify.outbox import NotificationOutbox
 from awan_trading.notify.telegram import TelegramNotifier
 from awan_trading.storage import open_store
 from awan_trading.storage.memory_cache import MemoryCache
+from awan_trading.testing.latency import time_acknowledgements
 
 SYMBOLS = "BTC/USDT,ETH/USDT,SOL/USDT"
 TOKEN = "bench-bot-credential"
 START = datetime(2024, 3, 1, 20)
-
-
-def _instrument(loop: LiveLoop) -> list[float]:
-    latencies: list[float] = []
-    started = [0.0]
-    step, submit = loop.step, loop.executor.submit
-
-    def timed_step(close: Any, **kw: Any) -> Any:
-        started[0] = time.perf_counter()
-        return step(close, **kw)
-
-    def timed_submit(signal: Any) -> Any:
-        # inline, each order is submitted up to the venue's acknowledgement; follow-ups come later
-        result = submit(signal)
-        if isinstance(result, Acked) or getattr(result, "outcome", None) in ("filled", "placed"):
-            latencies.append((time.perf_counter() - started[0]) * 1000.0)
-        return result
-
-    loop.step = timed_step  # type: ignore[method-assign]
-    loop.executor.submit = timed_submit  # type: ignore[method-assign]
-    return latencies
 
 
 def replay(tmp: Path, name: str, hours: int, outbox: NotificationOutbox | None) -> list[float]:
@@ -65,7 +42,7 @@ def replay(tmp: Path, name: str, hours: int, outbox: NotificationOutbox | None) 
                      strategy="boll_stoch", start=START.isoformat(timespec="minutes"), end=end)  # fmt: skip
     store = open_store(f"duckdb:///{tmp / f'{name}.duckdb'}", migrate=True)
     loop, clock = build_loop(plan, config, store, MemoryCache(), notifier=outbox)
-    latencies = _instrument(loop)
+    latencies = time_acknowledgements(loop)
     run_replay(loop, clock, plan)  # type: ignore[arg-type]
     return latencies
 

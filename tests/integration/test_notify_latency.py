@@ -20,15 +20,14 @@ import numpy as np
 import pytest
 
 from awan_trading.config import AwanConfig
-from awan_trading.execution.executor import Acked
 from awan_trading.live.alerts import DailyDigest, notifying
-from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_loop, plan_from, run_replay
 from awan_trading.notify.fake_bot_api import FakeBotApi
 from awan_trading.notify.outbox import NotificationOutbox
 from awan_trading.notify.telegram import TelegramNotifier
 from awan_trading.storage import open_store
 from awan_trading.storage.memory_cache import MemoryCache
+from awan_trading.testing.latency import time_acknowledgements
 
 TOKEN = "awan-latency-test-credential-5d"
 START, END = "2024-03-01T20:00", "2024-03-02T03:00"
@@ -51,30 +50,6 @@ class Watched:
             self.busy -= 1
 
 
-def instrument(loop: LiveLoop, on_ack) -> list[float]:
-    """Close → order acknowledged, per order (as `benchmarks/live.py` measures it)."""
-    latencies: list[float] = []
-    started = [0.0]
-    step, submit = loop.step, loop.executor.submit
-
-    def timed_step(close: Any, **kw: Any) -> Any:
-        started[0] = time.perf_counter()
-        return step(close, **kw)
-
-    def timed_submit(signal: Any) -> Any:
-        # the inline loop submits each order up to the venue's acknowledgement (`Acked`, or a
-        # result when nothing is left to follow up), and does the follow-ups afterwards
-        result = submit(signal)
-        if isinstance(result, Acked) or getattr(result, "outcome", None) in ("filled", "placed"):
-            latencies.append((time.perf_counter() - started[0]) * 1000.0)
-            on_ack(result)
-        return result
-
-    loop.step = timed_step  # type: ignore[method-assign]
-    loop.executor.submit = timed_submit  # type: ignore[method-assign]
-    return latencies
-
-
 def replay(
     tmp: Path, name: str, outbox: NotificationOutbox | None, on_ack
 ) -> tuple[list[float], list]:
@@ -83,7 +58,7 @@ def replay(
                      timeframe="5m", strategy="boll_stoch", start=START, end=END)  # fmt: skip
     store = open_store(f"duckdb:///{tmp / f'{name}.duckdb'}", migrate=True)
     loop, clock = build_loop(plan, config, store, MemoryCache(), notifier=outbox)
-    latencies = instrument(loop, on_ack)
+    latencies = time_acknowledgements(loop, on_ack)
     digest = DailyDigest(store, plan.venue, plan.bot, outbox, plan.symbols)
     run_replay(loop, clock, plan, digest.on_step)  # type: ignore[arg-type]
     orders = store.orders().sort("client_order_id").select(
