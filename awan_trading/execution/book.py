@@ -3,7 +3,9 @@
 A signal's order must be acknowledged by the venue within milliseconds of its candle close,
 and every store read costs a round trip (a DuckDB statement, a PostgreSQL query). So the
 executor keeps what it reads before placing an order — open positions, the symbols with an
-entry or an exit in flight, the realized PnL of the current UTC day — in a `Book`:
+entry or an exit in flight, the realized PnL of the current UTC day, the orders that may still
+change (what the position manager asks the venue about at each close) and every client order
+id on record — in a `Book`:
 
 - **loaded from the store** (`Book.of`) whenever it may no longer match: at start-up, after
   a reconciliation, after positions were rebuilt from fills or an order took an unexpected
@@ -11,7 +13,9 @@ entry or an exit in flight, the realized PnL of the current UTC day — in a `Bo
   reloads a stale book at the end of a close, so the next close's orders do not wait for it;
 - **updated write-through** (`Book.apply`) when an order the executor placed is acknowledged:
   its fills are recorded in the store first, then applied here, so the next signal of the same
-  close is checked and sized as if the projection had been rebuilt already.
+  close is checked and sized as if the projection had been rebuilt already. Every other order
+  write of the executor (protective legs placed, canceled or filled, reconciliation) marks the
+  book stale, so it is reloaded before it is read again.
 
 The store stays the source of truth: nothing lives only here. A book built by applying fills
 equals one loaded after `Store.rebuild_positions`, because both fold the same fills with
@@ -54,6 +58,8 @@ class Book:
     entering: set[str] = field(default_factory=set)  # symbols with an entry order in flight
     exiting: set[str] = field(default_factory=set)  # symbols with a market exit in flight
     realized_today: float = 0.0
+    open_orders: dict[str, Order] = field(default_factory=dict)  # may still change, by cid
+    known: set[str] = field(default_factory=set)  # every client order id on record
 
     @classmethod
     def of(
@@ -63,10 +69,12 @@ class Book:
         fills: Mapping[str, list[Fill]],
         stored: Iterable[Position],
         in_flight: Iterable[Order],
+        known: Iterable[str] = (),
     ) -> Book:
         """The book of an exchange's `fills` (by client order id: every fill, since a sell's
         PnL needs its round trip's cost), its `stored` positions (whose exit levels a rebuild
-        keeps) and its orders that may still change, `in_flight`.
+        keeps), its orders that may still change, `in_flight`, and every client order id
+        recorded, `known` (those of the fills and of `in_flight` are added).
 
         Positions are folded from the fills, as `Store.rebuild_positions` folds them, so the
         book is right even when the `positions` projection has not been rebuilt yet.
@@ -74,7 +82,10 @@ class Book:
         every = [f for fs in fills.values() for f in fs]
         positions = positions_from_fills(every, exchange=exchange, previous=stored)
         book = cls(exchange, day, {s: p for s, p in positions.items() if p.is_open})
-        for order in in_flight:
+        book.known.update(known)
+        book.known.update(cid for cid in fills)
+        for order in in_flight:  # a terminal one here has a row that says otherwise: kept
+            book.open_orders[order.client_order_id] = order
             book._track(order)
         by_symbol: dict[str, list[Fill]] = {}
         for fill in every:
@@ -97,6 +108,10 @@ class Book:
                 self.positions[fill.symbol] = position
             else:
                 self.positions.pop(fill.symbol, None)
+        if order.is_terminal:
+            self.open_orders.pop(order.client_order_id, None)
+        else:
+            self.open_orders[order.client_order_id] = order
         leg = leg_of(order.client_order_id)
         if leg in ENTRY_LEGS:
             self.entering.discard(order.symbol)
@@ -105,7 +120,9 @@ class Book:
         self._track(order)
 
     def _track(self, order: Order) -> None:
-        leg = leg_of(order.client_order_id)
+        cid = order.client_order_id
+        self.known.add(cid)
+        leg = leg_of(cid)
         if order.is_terminal or leg is None:
             return
         if leg in ENTRY_LEGS:

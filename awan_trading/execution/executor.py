@@ -133,6 +133,7 @@ class Executor(ExecutorState, Protecting):
         self.reconciled = False
         self.paused = self._restore_pause()
         self._book: Book | None = None  # loaded on first use (`book`)
+        self.marks: dict[str, float] = {}
         self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
 
     # --- public ---------------------------------------------------------------------------
@@ -163,7 +164,10 @@ class Executor(ExecutorState, Protecting):
         cid = client_order_id(signal.signal_id, leg)
         if not self.reconciled:
             return self._refuse(signal.signal_id, cid, self._not_reconciled(signal.symbol))
-        done = self._existing(cid)
+        # The book knows every order on record when it was loaded and every one placed since;
+        # an id it does not know is looked up only if the intent below is refused (another
+        # process, say a second Dagster run of this signal, recorded it meanwhile).
+        done = self._existing(cid) if cid in self.book.known else None
         if done is not None:
             return self._resume(signal.signal_id, done)
         state = self.risk_state()
@@ -358,6 +362,7 @@ class Executor(ExecutorState, Protecting):
     def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
         """Record the venue's report of `local`: fills, order row, positions from the fills."""
         moved = apply_all(local, report_events(local, report))
+        self.stale()  # written outside the book
         fresh = ledger.record(self.store, moved, known=local.trade_ids)
         if fresh or moved.filled != local.filled:
             self.sync_positions(signal_ts={moved.symbol: signal_ts} if signal_ts else None)

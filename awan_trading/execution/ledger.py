@@ -18,7 +18,7 @@ The order in which the writes happen is the safety argument:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -100,13 +100,20 @@ def fills_by_order(store: Store, exchange: str) -> dict[str, list[Fill]]:
     return out
 
 
-def load_orders(store: Store, exchange: str, *, stale: set[str] | None = None) -> dict[str, Order]:
+def load_orders(
+    store: Store,
+    exchange: str,
+    *,
+    stale: set[str] | None = None,
+    fills: Mapping[str, list[Fill]] | None = None,
+) -> dict[str, Order]:
     """The exchange's recorded orders by client order id, each replayed from its fills.
 
-    `stale`, when given, receives the ids whose row is not terminal (one read serves both).
+    `stale`, when given, receives the ids whose row is not terminal (one read serves both);
+    `fills` are the exchange's fills by order when the caller has read them already.
     """
     frame = store.orders()
-    fills = fills_by_order(store, exchange)
+    fills = fills_by_order(store, exchange) if fills is None else fills
     out: dict[str, Order] = {}
     for row in frame.iter_rows(named=True):
         if row["exchange"] == exchange:
@@ -128,8 +135,20 @@ def load_order(store: Store, exchange: str, client_order_id: str) -> Order | Non
 
 def to_reconcile(store: Store, exchange: str) -> list[Order]:
     """Orders that may still change: non-terminal by their row, or made so by their fills."""
+    return may_change(load_orders_marking_stale(store, exchange))
+
+
+def load_orders_marking_stale(
+    store: Store, exchange: str, fills: Mapping[str, list[Fill]] | None = None
+) -> tuple[dict[str, Order], set[str]]:
+    """`load_orders` and the ids whose row is not terminal."""
     stale: set[str] = set()
-    orders = load_orders(store, exchange, stale=stale)
+    return load_orders(store, exchange, stale=stale, fills=fills), stale
+
+
+def may_change(loaded: tuple[dict[str, Order], set[str]]) -> list[Order]:
+    """Of `load_orders_marking_stale`'s answer: the orders that may still change."""
+    orders, stale = loaded
     return [o for cid, o in orders.items() if o.status not in TERMINAL_STATUSES or cid in stale]
 
 

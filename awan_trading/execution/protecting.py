@@ -63,6 +63,7 @@ class Protecting:
                                  limit_offset=self.stop_limit_offset)  # fmt: skip
         if plan is None:
             return []
+        self.stale()  # the legs' intents and rows are written outside the book
         legs = protection.place(self.exchange, self.store, plan)
         self._record_legs(legs)
         position.stop_client_order_id = plan.stop_id
@@ -86,6 +87,7 @@ class Protecting:
 
     def _record_legs(self, legs: Iterable[Order]) -> None:
         for report in legs:
+            self.stale()  # written outside the book: reloaded before it is read again
             local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
             try:
                 if local is None:

@@ -8,11 +8,11 @@ are all in `execution.reconcile`; this module only fetches and writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from awan_trading.domain.orders import TERMINAL_STATUSES, Order
+from awan_trading.domain.orders import Order
 from awan_trading.errors import OrderStateError
 from awan_trading.exchange.errors import ExchangeError, OrderNotFound, TransientExchangeError
 from awan_trading.execution import ledger
@@ -96,20 +96,20 @@ def sync_orders(
 ) -> ReconcileReport:
     """Pass 1 over the local orders that may still change (of `symbols`, or all)."""
     report = report or ReconcileReport()
-    store, name = executor.store, executor.exchange.name
+    store = executor.store
     wanted = None if symbols is None else set(symbols)
-    stale: set[str] = set()
-    recorded = ledger.load_orders(store, name, stale=stale)
-    local = [
-        o
-        for cid, o in recorded.items()
-        if (o.status not in TERMINAL_STATUSES or cid in stale)
-        and (wanted is None or o.symbol in wanted)
-    ]
+    known: Collection[str]
+    if wanted is None:  # a reconciliation: everything on record, read from the store
+        loaded = ledger.load_orders_marking_stale(store, executor.exchange.name)
+        local, known = ledger.may_change(loaded), loaded[0]
+    else:  # a candle close: the executor's book knows what may still change (no history scan)
+        book = executor.book
+        local = [o for o in book.open_orders.values() if o.symbol in wanted]
+        known = book.known
+    recorded = {o.client_order_id: o for o in local}
     venue_symbols = {o.symbol for o in local} | set(executor.positions()) | set(executor.symbols)
     if wanted is not None:
         venue_symbols &= wanted
-    known = set(recorded)
     open_orders = _open_orders(executor, venue_symbols)
     resting = {o.client_order_id: o for o in open_orders}
     plan = plan_orders(

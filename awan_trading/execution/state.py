@@ -40,6 +40,7 @@ class ExecutorState:
     paused: bool
     live_confirmed: bool
     _book: Book | None
+    marks: dict[str, float]  # closes the live loop marks positions at (`mark`)
     _day_start: tuple[date, float] | None
     now: Callable[[], datetime]
     _day_start_equity: Callable[[datetime], float]
@@ -51,9 +52,11 @@ class ExecutorState:
         day = utc_day(self.now())
         if self._book is None or self._book.day != day:
             name = self.exchange.name
+            fills = ledger.fills_by_order(self.store, name)  # read once for both
+            loaded = ledger.load_orders_marking_stale(self.store, name, fills)
             self._book = Book.of(
-                name, day, ledger.fills_by_order(self.store, name), self.store.positions(name),
-                ledger.to_reconcile(self.store, name),
+                name, day, fills, self.store.positions(name), ledger.may_change(loaded),
+                known=loaded[0],
             )  # fmt: skip
         return self._book
 
@@ -90,10 +93,11 @@ class ExecutorState:
     def equity(self) -> tuple[float, float]:
         """(equity, free cash) in the quote currency, as the backtest sizes an entry.
 
-        Positions are marked at the venue's last price (the previous close, on the sim), the
-        backtest's "equity at the previous closes"; a position entered at this very instant
-        (an earlier entry of the same close) counts at its stake, so every entry of one close
-        is sized from the same equity, as the backtest sizes them. Without a price (a venue
+        Positions are marked at the closes the live loop passed (`mark`), else at the venue's
+        last price (the previous close, on the sim): the backtest's "equity at the previous
+        closes"; a position entered at this very instant (an earlier entry of the same close)
+        counts at its stake, so every entry of one close is sized from the same equity, as the
+        backtest sizes them. Without a price (a venue
         error), a position counts at its entry price.
         """
         balance = self.exchange.fetch_balance()
@@ -104,7 +108,15 @@ class ExecutorState:
             marked += p.stake if p.entry_ts >= now else p.amount * self._last_price(p)
         return balance.total(quote) + marked, balance.free.get(quote, 0.0)
 
+    def mark(self, closes: Mapping[str, float]) -> None:
+        """Mark positions at these closes (by symbol) until the next call: the live loop
+        passes the closes of the candles that just closed, the prices the backtest marks
+        equity at, which spares a ticker request per held position before an entry."""
+        self.marks = dict(closes)
+
     def _last_price(self, position: Position) -> float:
+        if position.symbol in self.marks:
+            return self.marks[position.symbol]
         try:
             return self.exchange.fetch_ticker(position.symbol).last
         except ExchangeError:

@@ -217,8 +217,11 @@ class LiveLoop:
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         last = indicators.group_by("symbol", maintain_order=True).tail(1)
-        managed = list(last.filter(pl.col("symbol").is_in([s for s in ready if s in busy]))
-                       .select("symbol", "high").iter_rows(named=True))  # fmt: skip
+        candles = {row["symbol"]: row for row in last.select("symbol", "high", "close")
+                   .iter_rows(named=True) if row["symbol"] in ready}  # fmt: skip
+        if hasattr(self.executor, "mark"):  # positions at these closes, as the backtest marks
+            self.executor.mark({s: float(c["close"]) for s, c in candles.items()})
+        managed = [c for s, c in candles.items() if s in busy]
         if managed:
             results.extend(observe(self.executor, [c["symbol"] for c in managed]))  # type: ignore[arg-type]
         results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
