@@ -238,6 +238,38 @@ def test_protective_list_rests_trails_and_fills_on_the_venue_while_paused(
     assert sim.fetch_balance().total("BTC") == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_list_placed_again_by_the_manager_is_watched_until_its_stop_fills(
+    sim, store, clock
+) -> None:
+    # The venue loses the list (canceled by hand); the manager places a new one at the next
+    # close. The book the close's observation reads must know the new legs, or their fill
+    # would never be seen (and the manager would place a third list on a sold position).
+    executor = Executor(sim, store, bot="t", strategy=PROTECTED, risk=RiskConfig(),
+                        fee=0.001, slippage=0.0)  # fmt: skip
+    assert executor.reconcile().ok
+    buy = signal(sim, "buy")
+    assert executor.execute(buy).outcome == "filled"
+    sim.cancel_order("BTC/USDT", client_order_id=client_order_id(buy.signal_id, "stop", 0))
+    exits, replaced = [], set()
+    for _ in range(300):
+        clock.now += timedelta(hours=1)
+        (candle,) = sim.fetch_ohlcv(
+            "BTC/USDT", "1h", clock.now - timedelta(hours=1), clock.now
+        ).iter_rows(named=True)
+        exits += executor.on_candle_close("BTC/USDT", candle)
+        replaced.update(protective_open(sim))
+        assert set(protective_open(sim)) <= set(executor.book.open_orders)  # no history scan
+        if not store.positions("sim"):
+            break
+    assert replaced == {
+        client_order_id(buy.signal_id, "stop", 1),
+        client_order_id(buy.signal_id, "take_profit", 1),
+    }
+    assert len(exits) == 1 and exits[0].client_order_id in replaced
+    assert protective_open(sim) == [] and store.positions("sim") == []
+    assert sim.fetch_balance().total("BTC") == pytest.approx(0.0, abs=1e-12)
+
+
 def test_force_exit_cancels_the_protective_list_then_sells(sim, store) -> None:
     executor = Executor(sim, store, bot="t", strategy=PROTECTED, risk=RiskConfig(),
                         fee=0.001, slippage=0.0)  # fmt: skip

@@ -79,3 +79,21 @@ def test_an_exit_in_flight_is_tracked_until_its_order_ends() -> None:
     assert (
         Book.of("sim", DAY, {}, [], [order("stop", "sell", "X/USDT", "af", 0, [])]).exiting == set()
     )
+
+
+def test_the_book_knows_every_order_on_record_and_the_ones_that_may_still_change() -> None:
+    filled = order("entry", "buy", "BTC/USDT", "aa", 0,
+                   [fill("1", "aa", "entry", "BTC/USDT", "buy", 1.0, 100.0, 0)])  # fmt: skip
+    resting = order("stop", "sell", "BTC/USDT", "aa", 1, [])
+    done = order("exit", "sell", "ETH/USDT", "ab", 2, [])
+    loaded = Book.of("sim", DAY, {filled.client_order_id: list(filled.trades)}, [], [resting],
+                     known=[done.client_order_id])  # fmt: skip
+    assert loaded.known == {filled.client_order_id, resting.client_order_id, done.client_order_id}
+    assert set(loaded.open_orders) == {resting.client_order_id}
+    entry = order("entry", "buy", "SOL/USDT", "ac", 3, [])
+    loaded.apply(entry, [])
+    assert entry.client_order_id in loaded.known and entry.client_order_id in loaded.open_orders
+    ended = apply_all(entry, [Traded(fill("2", "ac", "entry", "SOL/USDT", "buy", 1.0, 5.0, 4))])
+    loaded.apply(ended, ended.trades)
+    assert entry.client_order_id in loaded.known
+    assert entry.client_order_id not in loaded.open_orders
