@@ -164,8 +164,8 @@ def ohlcv_frame(rows: list[list[Any]], symbol: str) -> pl.DataFrame:
     """Checked klines rows as a frame in the candle schema (values judged by validation).
 
     Rows of plain numbers — every well-formed reply — become the frame in one constructor
-    with the target dtypes: the generic build-then-cast path costs ~1 ms per call on the
-    2-core production box, paid for each symbol's one or two candles at every close. Anything
+    with the target dtypes: ~0.1 ms for two rows on a 2-core box, where the generic
+    build-then-cast path costs ~0.4 ms, paid for each symbol's new candles at every close. Anything
     else (a string, None, a bool) takes that path, which turns what is not a number into null,
     so validation refuses the candle as `non_finite` naming the field.
     """

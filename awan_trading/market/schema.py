@@ -81,8 +81,8 @@ def to_candles(
     Extra columns (e.g. `timeframe` in the shared Parquet files) are dropped.
 
     A frame already in the schema (same columns, order and dtypes) is returned as it is: the
-    cast `select` would change nothing and costs ~0.25 ms on the 2-core production box, paid
-    on every candle close by each fetched page and by validation.
+    cast `select` would change nothing and costs ~0.25 ms on a 2-core box, paid at every
+    candle close by each fetched page and by validation.
     """
     if frame.schema == CANDLE_SCHEMA:
         return frame

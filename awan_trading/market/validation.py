@@ -120,8 +120,8 @@ def _checks(
     A `finite_only` rule is broken where its check holds on a row whose numbers are all
     finite (a NaN row is `non_finite`, not also five other things): `_rules` adds that guard.
     By default the expressions read a frame from `_with_previous_ts` (its `prev_row_ts` and
-    `prev_sorted` columns); `_error_free` passes those two as expressions instead, so the same
-    checks run straight on the candles in one query.
+    `prev_sorted` columns); `_error_checks` passes those two as expressions instead, so the
+    same checks run straight on the candles in one query.
     """
     prev_row_ts = pl.col("prev_row_ts") if prev_row_ts is None else prev_row_ts
     prev_sorted = pl.col("prev_sorted") if prev_sorted is None else prev_sorted
@@ -216,9 +216,9 @@ def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, 
 def findings_frame(frame: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
     """All findings as a polars frame (symbol, ts, rule, severity, detail), in row order.
 
-    This is the fast path used on large frames: one pass computes every rule's flag, and
-    details are formatted only for the (usually few) flagged rows. The `Finding` list from
-    `validate_candles` is for people and small frames.
+    One pass computes every rule's flag, and details are formatted only for the (usually
+    few) flagged rows. The `Finding` list from `validate_candles` is for people and small
+    frames; `ensure_valid` builds this frame only when `_error_free` finds an error.
     """
     tf = parse_timeframe(timeframe)
     candles = to_candles(frame, source="candles")
@@ -285,10 +285,10 @@ def _error_free(candles: pl.DataFrame, tf: Timeframe) -> bool:
 
     The answer equals "`findings_frame` has no error row" (see `_error_checks`), but the
     common case — clean candles grouped by symbol and time-sorted, as every exchange page and
-    the live feed's window tails are — takes one `select` instead of the ~17 queries that
-    build the findings frame. On the 2-core production box that was 3.3 ms (p50) to validate
-    a 4-symbol close of 8 rows, most of it fixed per-query and per-expression cost, paid
-    twice per close (each fetched page, then the feed's tail check). Frames with interleaved
+    the live feed's window tails are — takes one `select` instead of the ~10 queries that
+    build the findings frame. Validating a 4-symbol close of 8 rows took 3.3 ms (p50) that
+    way on a 2-core box, now ~0.5 ms, nearly all of it fixed per-query and per-expression
+    cost, paid twice per close (each fetched page, then the feed's tail check). Interleaved
     symbols take a second `select`, with each symbol's previous row found by a window.
     """
     *flags, grouped = candles.select(*_error_checks(tf, grouped=True)).row(0)
