@@ -165,9 +165,9 @@ def ohlcv_frame(rows: list[list[Any]], symbol: str) -> pl.DataFrame:
 
     Rows of plain numbers — every well-formed reply — become the frame in one constructor
     with the target dtypes: ~0.1 ms for two rows on a 2-core box, where the generic
-    build-then-cast path costs ~0.4 ms, paid for each symbol's new candles at every close. Anything
-    else (a string, None, a bool) takes that path, which turns what is not a number into null,
-    so validation refuses the candle as `non_finite` naming the field.
+    build-then-cast path costs ~0.4 ms, paid for each symbol's new candles at every close.
+    Anything else (a string, None, a bool) takes that path, which turns what is not a number
+    into null, so validation refuses the candle as `non_finite` naming the field.
     """
     if _plain_numbers(rows):
         try:
