@@ -274,6 +274,8 @@ class CcxtExchange(CcxtOrders):
             except CandleValidationError as exc:
                 raise BadExchangeData(f"refused exchange candles: {exc}") from exc
             since = tf.next_open_ms(page[-1][0])
+        if len(frames) == 1:  # the live loop's case: a concat of one frame still costs a query
+            return frames[0]
         return pl.concat(frames) if frames else empty_candles()
 
     def first_candle_at(

@@ -8,6 +8,7 @@ raising, and `ensure_valid` turns error-level findings into one `CandleValidatio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -69,8 +70,8 @@ def _fmt(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String)
 
 
-def _iso(col: str) -> pl.Expr:
-    return pl.col(col).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _with_previous_ts(candles: pl.DataFrame) -> pl.DataFrame:
@@ -102,18 +103,34 @@ def _with_previous_ts(candles: pl.DataFrame) -> pl.DataFrame:
     return frame.join(prev_sorted, on="row", how="left").sort("row")
 
 
-def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, pl.Expr]]:
-    """rule → (condition, detail) over a frame from `_with_previous_ts`."""
-    non_finite = pl.any_horizontal(
+def _non_finite() -> pl.Expr:
+    return pl.any_horizontal(
         [pl.col(c).is_null() | ~pl.col(c).is_finite() for c in NUMERIC_COLUMNS]
     )
-    finite = ~non_finite
+
+
+def _checks(
+    tf: Timeframe,
+    ordered_duplicates: bool,
+    prev_row_ts: pl.Expr | None = None,
+    prev_sorted: pl.Expr | None = None,
+) -> dict[str, tuple[pl.Expr, pl.Expr, bool]]:
+    """rule → (check, detail, finite_only): the one definition of every rule.
+
+    A `finite_only` rule is broken where its check holds on a row whose numbers are all
+    finite (a NaN row is `non_finite`, not also five other things): `_rules` adds that guard.
+    By default the expressions read a frame from `_with_previous_ts` (its `prev_row_ts` and
+    `prev_sorted` columns); `_error_checks` passes those two as expressions instead, so the
+    same checks run straight on the candles in one query.
+    """
+    prev_row_ts = pl.col("prev_row_ts") if prev_row_ts is None else prev_row_ts
+    prev_sorted = pl.col("prev_sorted") if prev_sorted is None else prev_sorted
     max_oc = pl.max_horizontal("open", "close")
     min_oc = pl.min_horizontal("open", "close")
-    is_gap = tf.gap_expr(pl.col("prev_sorted"), pl.col("ts"))
-    missing = tf.missing_between_expr(pl.col("prev_sorted"), pl.col("ts"))
+    is_gap = tf.gap_expr(prev_sorted, pl.col("ts"))
+    missing = tf.missing_between_expr(prev_sorted, pl.col("ts"))
     duplicate = (
-        pl.col("ts") == pl.col("prev_row_ts")
+        pl.col("ts") == prev_row_ts
         if ordered_duplicates
         else ~pl.struct("symbol", "ts").is_first_distinct()
     )
@@ -121,24 +138,28 @@ def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, 
         "duplicate_ts": (
             duplicate.fill_null(False),
             pl.lit("another candle of this symbol has the same ts"),
+            False,
         ),
         "out_of_order": (
-            pl.col("ts") < pl.col("prev_row_ts"),
-            pl.lit("ts is earlier than the previous row's ") + _iso("prev_row_ts"),
+            pl.col("ts") < prev_row_ts,
+            pl.lit("ts is earlier than the previous row's ") + _iso(prev_row_ts),
+            False,
         ),
         "misaligned_ts": (
             tf.misaligned_expr(pl.col("ts")),
             pl.lit(f"ts is not on the {tf} grid"),
+            False,
         ),
         "gap": (
             is_gap,
             pl.lit("missing ")
             + missing.cast(pl.String)
             + pl.lit(f" {tf} candle(s) after ")
-            + _iso("prev_sorted"),
+            + _iso(prev_sorted),
+            False,
         ),
         "non_finite": (
-            non_finite,
+            _non_finite(),
             pl.concat_str(
                 [
                     pl.when(pl.col(c).is_null() | ~pl.col(c).is_finite()).then(
@@ -149,40 +170,55 @@ def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, 
                 separator=" ",
                 ignore_nulls=True,
             ),
+            False,
         ),
         "non_positive_price": (
-            finite & pl.any_horizontal([pl.col(c) <= 0 for c in PRICE_COLUMNS]),
+            pl.any_horizontal([pl.col(c) <= 0 for c in PRICE_COLUMNS]),
             pl.concat_str(
                 [pl.when(pl.col(c) <= 0).then(pl.lit(f"{c}=") + _fmt(c)) for c in PRICE_COLUMNS],
                 separator=" ",
                 ignore_nulls=True,
             ),
+            True,
         ),
-        "negative_volume": (finite & (pl.col("volume") < 0), pl.lit("volume=") + _fmt("volume")),
+        "negative_volume": (pl.col("volume") < 0, pl.lit("volume=") + _fmt("volume"), True),
         "high_below_open_close": (
-            finite & (pl.col("high") < max_oc),
+            pl.col("high") < max_oc,
             pl.lit("high=")
             + _fmt("high")
             + pl.lit(" < max(open, close)=")
             + max_oc.cast(pl.String),
+            True,
         ),
         "low_above_open_close": (
-            finite & (pl.col("low") > min_oc),
+            pl.col("low") > min_oc,
             pl.lit("low=") + _fmt("low") + pl.lit(" > min(open, close)=") + min_oc.cast(pl.String),
+            True,
         ),
         "high_below_low": (
-            finite & (pl.col("high") < pl.col("low")),
+            pl.col("high") < pl.col("low"),
             pl.lit("high=") + _fmt("high") + pl.lit(" < low=") + _fmt("low"),
+            True,
         ),
+    }
+
+
+def _rules(tf: Timeframe, ordered_duplicates: bool) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """rule → (condition, detail) over a frame from `_with_previous_ts`: `_checks` with each
+    `finite_only` check guarded by "every number of the row is finite"."""
+    finite = ~_non_finite()
+    return {
+        rule: ((finite & check) if finite_only else check, detail)
+        for rule, (check, detail, finite_only) in _checks(tf, ordered_duplicates).items()
     }
 
 
 def findings_frame(frame: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFrame:
     """All findings as a polars frame (symbol, ts, rule, severity, detail), in row order.
 
-    This is the fast path used on large frames: one pass computes every rule's flag, and
-    details are formatted only for the (usually few) flagged rows. The `Finding` list from
-    `validate_candles` is for people and small frames.
+    One pass computes every rule's flag, and details are formatted only for the (usually
+    few) flagged rows. The `Finding` list from `validate_candles` is for people and small
+    frames; `ensure_valid` builds this frame only when `_error_free` finds an error.
     """
     tf = parse_timeframe(timeframe)
     candles = to_candles(frame, source="candles")
@@ -215,6 +251,52 @@ def findings_frame(frame: pl.DataFrame, timeframe: Timeframe | str) -> pl.DataFr
     )
 
 
+ERROR_RULES: tuple[str, ...] = tuple(rule for rule, sev in RULES.items() if sev == "error")
+_SAME_SYMBOL = pl.col("symbol") == pl.col("symbol").shift(1)
+
+
+@functools.cache
+def _error_checks(tf: Timeframe, grouped: bool) -> tuple[pl.Expr, ...]:
+    """`_checks` of every error rule as `.any()` over the candles themselves, plus (for
+    `grouped`) whether the rows are grouped by symbol. Built once per timeframe: composing
+    the expressions costs ~0.5 ms of Python, as much as running them on a few rows.
+
+    `prev_row_ts` (the previous row of the same symbol: a shift when the rows are grouped, a
+    window when not) also stands for `prev_sorted`, which is only right when no row steps back
+    in time — and where one does, `out_of_order` is True, so "no error" is never read from a
+    wrong stand-in. The `finite_only` guards are left out: a guarded check can only differ
+    from its rule on a row `non_finite` flags anyway, so whether ANY error holds is unchanged.
+    """
+    prev_row_ts = (
+        pl.when(_SAME_SYMBOL).then(pl.col("ts").shift(1))
+        if grouped
+        else pl.col("ts").shift(1).over("symbol")
+    )
+    checks = _checks(tf, ordered_duplicates=True, prev_row_ts=prev_row_ts, prev_sorted=prev_row_ts)
+    flags = tuple(checks[rule][0].any().alias(rule) for rule in ERROR_RULES)
+    if not grouped:
+        return flags
+    runs = (~_SAME_SYMBOL).fill_null(True).sum()
+    return (*flags, (runs == pl.col("symbol").n_unique()).alias("grouped"))
+
+
+def _error_free(candles: pl.DataFrame, tf: Timeframe) -> bool:
+    """Whether `candles` (non-empty, in the candle schema) break no error-level rule.
+
+    The answer equals "`findings_frame` has no error row" (see `_error_checks`), but the
+    common case — clean candles grouped by symbol and time-sorted, as every exchange page and
+    the live feed's window tails are — takes one `select` instead of the ~10 queries that
+    build the findings frame. Validating a 4-symbol close of 8 rows took 3.3 ms (p50) that
+    way on a 2-core box, now ~0.5 ms, nearly all of it fixed per-query and per-expression
+    cost, paid twice per close (each fetched page, then the feed's tail check). Interleaved
+    symbols take a second `select`, with each symbol's previous row found by a window.
+    """
+    *flags, grouped = candles.select(*_error_checks(tf, grouped=True)).row(0)
+    if not grouped:
+        flags = list(candles.select(*_error_checks(tf, grouped=False)).row(0))
+    return not any(flags)
+
+
 def validate_candles(frame: pl.DataFrame, timeframe: Timeframe | str) -> list[Finding]:
     """Every violation of every rule in `frame`, in row order (errors and warnings)."""
     return [Finding(**row) for row in findings_frame(frame, timeframe).iter_rows(named=True)]
@@ -225,10 +307,15 @@ def ensure_valid(
 ) -> pl.DataFrame:
     """Return the frame in the candle schema, or raise `CandleValidationError` on any error.
 
-    Warnings (gaps) pass: a sparse market is not bad data.
+    Warnings (gaps) pass: a sparse market is not bad data. Clean candles are recognised by
+    `_error_free` in one query; the findings (and the error naming each) are built only when
+    something is wrong.
     """
     candles = to_candles(frame, source=context)
-    findings = findings_frame(candles, timeframe)
+    tf = parse_timeframe(timeframe)
+    if candles.is_empty() or _error_free(candles, tf):
+        return candles
+    findings = findings_frame(candles, tf)
     errors = findings.filter(pl.col("severity") == "error")
     if not errors.is_empty():
         raise CandleValidationError(

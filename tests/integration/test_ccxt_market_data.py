@@ -194,6 +194,26 @@ def test_malformed_candles_are_refused_with_a_clear_error(emulator, api_key, kin
     assert emulator.state.count(KLINES) == 1  # bad data is permanent: not fetched again
 
 
+@pytest.mark.parametrize("value", ["101.5", None])
+def test_a_candle_value_that_is_not_a_number_is_refused(emulator, api_key, value) -> None:
+    """ccxt passes a value it cannot parse through; it must not slip past the direct
+    frame constructor (`ccxt_mapping.ohlcv_frame`) into the candles."""
+    exchange = connect(emulator, api_key)
+    exchange.markets()
+    fetch = exchange._client.fetch_ohlcv
+
+    def damaged(*args: object, **kwargs: object) -> list[list[object]]:
+        page = fetch(*args, **kwargs)
+        page[3][2] = value  # the 4th candle's high
+        return page
+
+    exchange._client.fetch_ohlcv = damaged
+    with pytest.raises(
+        BadExchangeData, match=r"BTC/USDT 2024-01-01T00:03:00.* non_finite: high=null"
+    ):
+        exchange.fetch_ohlcv("BTC/USDT", "1m", JAN, JAN + timedelta(hours=1))
+
+
 def test_a_negative_ticker_price_is_refused(emulator, api_key) -> None:
     exchange = connect(emulator, api_key)
     exchange.markets()
