@@ -19,10 +19,11 @@ reconciled? → order for this signal already recorded? (→ resume it, never pl
 risk check (`risk.check_entry` / `check_exit`; a refusal is a `bot_events` row) → size
 (`sizing.size_entry`; an exit sells the whole position) → intent and its order row in status
 `intent`, one transaction (the store refuses a second intent for one client order id) →
-`intent` → [exit: cancel the protective list, confirmed → `canceled`] → market order (the
+`intent` → [exit: cancel the protective list, confirmed (one request: canceling one leg of
+an OCO cancels the list) → `canceled`] → market order (the
 connector adopts after a timeout; a still-unknown outcome is recorded `unknown` and looked up
 later, never re-sent blind) → `accepted` → fills and order row, one transaction — `submit`
-ends here — → [exit: the canceled legs recorded] → positions rebuilt from fills → `recorded`
+ends here — → [exit: the canceled legs looked up and recorded] → positions rebuilt from fills → `recorded`
 → [entry: place the protective list] → `protected` → notify (failures never matter) →
 `notified`. The risk check and sizing read the executor's in-memory `Book`
 (`execution.book`), not the store.
@@ -93,7 +94,7 @@ class Acked:
     order: Order  # the local order after the venue's report
     signal_ts: int  # the entry signal's candle (its exit levels' round trip), 0 if none
     changed: bool  # new fills: the positions projection must be rebuilt
-    canceled: tuple[Order, ...] = ()  # protective legs canceled before an exit, to record
+    canceled: tuple[str, ...] = ()  # the list canceled before an exit: its legs to look up
 
 
 class Executor(ExecutorState, Protecting):
@@ -196,8 +197,8 @@ class Executor(ExecutorState, Protecting):
         list] → `protected` → notify → `notified`."""
         if isinstance(step, ExecutionResult):
             return step
-        self._record_legs(step.canceled)
-        if step.changed or any(leg.filled > 0 for leg in step.canceled):
+        legs = self._settle_legs(step.order.symbol, step.canceled)
+        if step.changed or any(leg.filled > 0 for leg in legs):
             signal_ts = {step.order.symbol: step.signal_ts} if step.signal_ts else None
             self.sync_positions(signal_ts=signal_ts)
         return self._finish(step.signal_id, step.order)
@@ -326,7 +327,7 @@ class Executor(ExecutorState, Protecting):
         self, signal_id: str | None, order: Order, *, signal_ts: int = 0
     ) -> ExecutionResult | Acked:
         """A recorded, never-sent order to the venue; its report recorded (fills, then row)."""
-        canceled = self._cancel_protection(order.symbol) if order.side == "sell" else []
+        canceled = self._cancel_protection(order.symbol) if order.side == "sell" else ()
         if order.side == "sell":
             fault_point("canceled")
         try:
@@ -335,18 +336,18 @@ class Executor(ExecutorState, Protecting):
                 client_order_id=order.client_order_id,
             )  # fmt: skip
         except DuplicateClientOrderId:
-            self._record_legs(canceled)
+            self._settle_legs(order.symbol, canceled)
             self.stale()
             return self._resume(signal_id, order)  # the venue has it: adopt, never re-send
         except TransientExchangeError as error:
-            self._record_legs(canceled)
+            self._settle_legs(order.symbol, canceled)
             self.stale()
             unknown = apply_all(order, [Submitted(self.now()), TimedOut(self.now())])
             self.store.record_order(unknown)
             self.event("order_unknown", f"{order.client_order_id}: outcome unknown ({error})")
             return ExecutionResult(signal_id, order.client_order_id, "unknown", unknown)
         except PermanentExchangeError as error:
-            self._record_legs(canceled)
+            self._settle_legs(order.symbol, canceled)
             self.stale()
             rejected = ledger.reject(self.store, order, str(error), self.now())
             refusal = Refusal("exchange_rejected", order.symbol, f"{order.symbol}: {error}")
@@ -357,7 +358,7 @@ class Executor(ExecutorState, Protecting):
         if self._book is not None:
             self._book.apply(moved, fresh)
         changed = bool(fresh) or moved.filled != order.filled
-        return Acked(signal_id, moved, signal_ts, changed, tuple(canceled))
+        return Acked(signal_id, moved, signal_ts, changed, canceled)
 
     def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
         """Record the venue's report of `local`: fills, order row, positions from the fills."""

@@ -75,15 +75,30 @@ class Protecting:
         loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
         return any(o is not None and o.is_resting for o in loaded)
 
-    def _cancel_protection(self, symbol: str) -> list[Order]:
-        """Cancel the position's list and return each leg's confirmed end (looked up): the
-        caller records them (`_record_legs`), after the acknowledgement of the order that
-        needed the cancel — until then reconciliation would find them on the venue."""
+    def _cancel_protection(self, symbol: str) -> tuple[str, ...]:
+        """Cancel the position's list, confirmed, and return its leg ids: the caller looks up
+        and records their final states (`_settle_legs`) after the acknowledgement of the
+        order that needed the cancel — until then reconciliation would find them on the
+        venue."""
         position = self.positions().get(symbol)
         ids = protection.leg_ids_of(position) if position else None
         if not ids:
+            return ()
+        return protection.cancel_list(self.exchange, symbol, ids)
+
+    def _settle_legs(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
+        """Look up and record the final states of a canceled list's legs; a venue that does
+        not answer leaves them to the next observation or reconciliation (logged)."""
+        if not leg_ids:
             return []
-        return protection.cancel(self.exchange, symbol, ids)
+        try:
+            legs = protection.final_states(self.exchange, symbol, leg_ids)
+        except ExchangeError as error:
+            self.stale()
+            self.event("record_failed", f"{symbol}: protective legs not looked up: {error}")
+            return []
+        self._record_legs(legs)
+        return legs
 
     def _record_legs(self, legs: Iterable[Order]) -> None:
         for report in legs:

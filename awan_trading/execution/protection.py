@@ -193,21 +193,39 @@ def place(exchange: Exchange, store: Store, plan: ProtectiveList) -> list[Order]
 
 
 def cancel(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
-    """Cancel a list and return each leg's confirmed final state (looked up after the cancel).
+    """Cancel a list and return each leg's confirmed final state (`cancel_list`, then
+    `final_states`)."""
+    return final_states(exchange, symbol, cancel_list(exchange, symbol, leg_ids))
 
-    Canceling one leg of an OCO cancels the other, and a leg that already filled or was
-    canceled answers `OrderNotFound`: either way the legs are fetched afterwards, so the
-    caller sees what really happened (a stop that filled first is an exit, not a cancel).
+
+def cancel_list(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Cancel a list, confirmed; return its leg ids for `final_states`.
+
+    Canceling one leg of an OCO cancels the other, so the first leg the venue cancels ends
+    the list: an exit waits for one round trip here, not one per leg. A leg that already
+    filled or was canceled answers `OrderNotFound`, and the next leg is tried.
     """
     for cid in leg_ids:
         try:
             exchange.cancel_order(symbol, client_order_id=cid)
         except OrderNotFound:
             continue  # filled, already canceled (an OCO sibling), or never placed
+        break
+    return leg_ids
+
+
+def final_states(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
+    """Each leg's final state, looked up after `cancel_list`, so the caller sees what really
+    happened (a stop that filled first is an exit, not a cancel). A leg still resting (a venue
+    that did not cancel the sibling with its list) is canceled now."""
     legs = []
     for cid in leg_ids:
         try:
-            legs.append(exchange.fetch_order(symbol, client_order_id=cid))
+            leg = exchange.fetch_order(symbol, client_order_id=cid)
+            if leg.is_resting:
+                exchange.cancel_order(symbol, client_order_id=cid)
+                leg = exchange.fetch_order(symbol, client_order_id=cid)
         except OrderNotFound:
             continue
+        legs.append(leg)
     return legs
