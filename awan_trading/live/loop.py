@@ -16,7 +16,8 @@ the sim gives the backtest's trades:
    populated window and the portfolio (open positions, orders in flight).
 4. **Signals out.** `outbox`: store (with `seq`), Redis stream; the pair ranking.
 5. **Execute.** `inline`: the loop hands each signal to the same `Executor` the Dagster job
-   uses, exits first, entries best score first. `sensor`: Dagster executes; a replay waits
+   uses, exits first, entries best score first, each signal stored just before its order.
+   `sensor`: every signal is stored, then Dagster executes; a replay waits
    until each signal has an order or a refusal before the next candle, so it is deterministic.
 6. **Heartbeat.**
 
@@ -190,7 +191,6 @@ class LiveLoop:
                 max_open_positions=self.max_open_positions, context=self.context,
             )  # fmt: skip
             report.signals = signal_records(actions, window, self.context, self.venue)
-            emit(self.store, self.cache, report.signals)
             pending = self._execute(report)
         report.results.extend(self.executor.follow_up(step) for step in pending)
         if inline:
@@ -260,19 +260,24 @@ class LiveLoop:
         return state
 
     def _execute(self, report: StepReport) -> list[Any]:
-        """Inline: submit each signal (exits first, entries best score first) and return what
-        was acknowledged, for `follow_up` once every order of the close is placed."""
+        """Store the signals; inline, submit each (exits first, entries best score first) and
+        return what was acknowledged, for `follow_up` once every order of the close is placed."""
         pending: list[Any] = []
-        if self.execution == "inline":
-            for record in report.signals:
-                if self.stop.is_set():
-                    left = len(report.signals) - report.signals.index(record)
-                    log.warning("stopping: signals left unexecuted", count=left)
-                    report.stopped = True
-                    break
-                pending.append(self.executor.submit(record))
-        elif report.signals and isinstance(self._clock, ReplayClock):
-            self._await_execution(report.signals)
+        if self.execution != "inline":
+            emit(self.store, self.cache, report.signals)  # what the sensor turns into runs
+            if report.signals and isinstance(self._clock, ReplayClock):
+                self._await_execution(report.signals)
+            return pending
+        for n, record in enumerate(report.signals):
+            if self.stop.is_set():
+                emit(self.store, self.cache, report.signals[n:])  # stored, not executed
+                log.warning("stopping: signals left unexecuted", count=len(report.signals) - n)
+                report.stopped = True
+                break
+            # each signal stored just before its own order: the first order of a close does
+            # not wait for the rows of the signals after it
+            emit(self.store, self.cache, [record])
+            pending.append(self.executor.submit(record))
         return pending
 
     def _await_execution(self, records: list[SignalRecord]) -> None:
