@@ -13,15 +13,15 @@ from awan_trading.errors import DataError
 from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
 from awan_trading.storage.base import utcnow
 from awan_trading.storage.schema import as_utc
+from awan_trading.storage.upsert import Upsert
 
 POSITION_COLUMNS = (
     "exchange, symbol, amount, stake, entry_price, entry_ts, signal_ts, stop_price, "
     "target_price, high_water, signal_id, stop_client_order_id, realized_pnl, fees, updated_at"
 )
-_POSITION_MARKS = ", ".join(["%s"] * len(POSITION_COLUMNS.split(",")))
 
 
-def upsert_position(p: Position) -> tuple[str, tuple]:
+def upsert_position(p: Position) -> Upsert:
     """The position row: "no stop" / "no target" / "unknown signal time" are stored as NULL."""
     if not p.exchange:
         raise DataError(f"position {p.symbol}: exchange is not set")
@@ -32,14 +32,8 @@ def upsert_position(p: Position) -> tuple[str, tuple]:
         float(p.high_water), p.signal_id, p.stop_client_order_id, float(p.realized_pnl),
         float(p.fees), utcnow(),
     )  # fmt: skip
-    updates = ", ".join(
-        f"{c} = excluded.{c}" for c in POSITION_COLUMNS.replace(" ", "").split(",")[2:]
-    )
-    sql = (
-        f"INSERT INTO positions ({POSITION_COLUMNS}) VALUES ({_POSITION_MARKS}) "
-        f"ON CONFLICT (exchange, symbol) DO UPDATE SET {updates}"
-    )
-    return sql, values
+    columns = tuple(POSITION_COLUMNS.replace(" ", "").split(","))
+    return Upsert("positions", columns, values, key=("exchange", "symbol"))
 
 
 def position_from_row(row: tuple) -> Position:

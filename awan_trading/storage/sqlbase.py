@@ -46,17 +46,19 @@ from awan_trading.storage.schema import (
     as_utc,
     rows_frame,
 )
-
-Statement = tuple[str, Sequence[Any]]
+from awan_trading.storage.upsert import Statement, Upsert
 
 _SIGNAL_COLS = "signal_id, strategy, params_hash, exchange, symbol, timeframe, ts, side, price, score, created_at"
 SIGNAL_COLUMN_LIST = [c.strip() for c in _SIGNAL_COLS.split(",")]
-_INSERT_SIGNAL = (
-    f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({', '.join(['%s'] * 11)}) "
-    "ON CONFLICT (signal_id) DO NOTHING RETURNING seq"
-)
+INSERT_SIGNAL = f"INSERT INTO signals ({_SIGNAL_COLS}) VALUES ({', '.join(['%s'] * 11)})"
+INSERT_SIGNAL_ONCE = f"{INSERT_SIGNAL} ON CONFLICT (signal_id) DO NOTHING RETURNING seq"
 _INTENT_REST = "signal_id, exchange, symbol, side, type, amount, price, created_at, stop_price"
 _INTENT_COLS = f"client_order_id, {_INTENT_REST}"
+INSERT_INTENT = (
+    f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
+    f"VALUES ({', '.join(['%s'] * 11)})"
+)
+INTENT_ATTEMPT = "SELECT attempt FROM order_intents WHERE client_order_id = %s"
 _ORDER_COLS = ", ".join(ORDERS_SCHEMA)
 _FILL_COLS = ", ".join(FILLS_SCHEMA)
 
@@ -70,7 +72,7 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def _signal_values(signal: SignalRecord) -> tuple:
+def signal_values(signal: SignalRecord) -> tuple:
     if signal.side not in ("buy", "sell"):
         raise DataError(f"signal {signal.signal_id}: side {signal.side!r} is not buy or sell")
     return (
@@ -88,7 +90,7 @@ def _signal_values(signal: SignalRecord) -> tuple:
     )
 
 
-def _order_upsert(order: Order) -> Statement:
+def order_upsert(order: Order) -> Upsert:
     """The upsert of an order's row, keyed by client order id."""
     values = (
         order.client_order_id,
@@ -111,22 +113,19 @@ def _order_upsert(order: Order) -> Statement:
     )
     # A venue's snapshot knows neither the signal nor, before acknowledgement, the
     # exchange order id: keep what was recorded rather than erase it.
-    kept = {"exchange_order_id", "signal_id"}
-    updates = ", ".join(
-        f"{c} = coalesce(excluded.{c}, orders.{c})" if c in kept else f"{c} = excluded.{c}"
-        for c in ORDERS_SCHEMA
-        if c not in {"client_order_id", "created_at"}
-    )
-    return (
-        f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({_marks(len(ORDERS_SCHEMA))}) "
-        f"ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
+    return Upsert(
+        "orders",
+        tuple(ORDERS_SCHEMA),
         values,
+        key=("client_order_id",),
+        fixed=frozenset({"created_at"}),
+        kept=frozenset({"exchange_order_id", "signal_id"}),
     )
 
 
-def _fill_insert(exchange: str, fill: Fill) -> Statement:
-    """The insert of a fill, once per (exchange, trade id); it returns a row when new."""
-    values = (
+def fill_values(exchange: str, fill: Fill) -> tuple:
+    """A fill's row (`FILLS_SCHEMA` order)."""
+    return (
         exchange,
         fill.trade_id,
         fill.exchange_order_id,
@@ -140,11 +139,76 @@ def _fill_insert(exchange: str, fill: Fill) -> Statement:
         as_utc(fill.ts),
         bool(fill.taker),
     )
+
+
+def fill_insert(exchange: str, fill: Fill) -> Statement:
+    """The insert of a fill, once per (exchange, trade id); it returns a row when new."""
     return (
         f"INSERT INTO fills ({_FILL_COLS}) VALUES ({_marks(12)}) "
         "ON CONFLICT (exchange, trade_id) DO NOTHING RETURNING trade_id",
-        values,
+        fill_values(exchange, fill),
     )
+
+
+def intent_values(intent: OrderIntent, attempt: str) -> tuple:
+    """An intent's row in `INSERT_INTENT` order; `attempt` marks which call wrote it."""
+    return (
+        intent.client_order_id,
+        attempt,
+        intent.signal_id,
+        intent.exchange,
+        intent.symbol,
+        intent.side,
+        intent.type,
+        float(intent.amount),
+        None if intent.price is None else float(intent.price),
+        as_utc(intent.created_at),
+        None if intent.stop_price is None else float(intent.stop_price),
+    )
+
+
+def intent_statements(intent: OrderIntent, order: Order | None, attempt: str) -> list[Statement]:
+    """Record the intent if absent, read back whose attempt it is, and write the order row
+    only when the intent is this attempt's: `results[1][0][0] == attempt` means recorded."""
+    statements: list[Statement] = [
+        (
+            f"{INSERT_INTENT} ON CONFLICT (client_order_id) DO NOTHING",
+            intent_values(intent, attempt),
+        ),
+        (INTENT_ATTEMPT, (intent.client_order_id,)),
+    ]
+    if order is not None:
+        # The order row only when this attempt won, in the same commit: one write
+        # before the exchange is called instead of two.
+        sql, row = order_upsert(order).statement()
+        statements.append(
+            (
+                sql.replace(
+                    f"VALUES ({_marks(len(ORDERS_SCHEMA))})",
+                    f"SELECT {_marks(len(ORDERS_SCHEMA))} WHERE EXISTS (SELECT 1 FROM "
+                    "order_intents WHERE client_order_id = %s AND attempt = %s)",
+                ),
+                (*row, intent.client_order_id, attempt),
+            )
+        )
+    return statements
+
+
+def equity_upsert(snapshot: EquitySnapshot) -> Upsert:
+    values = (snapshot.exchange, as_utc(snapshot.ts), snapshot.equity, snapshot.cash)
+    return Upsert(
+        "equity_snapshots", ("exchange", "ts", "equity", "cash"), values, ("exchange", "ts")
+    )
+
+
+def heartbeat_upsert(bot: str, status: str, at: datetime | None) -> Upsert:
+    values = (bot, as_utc(at or utcnow()), status)
+    return Upsert("heartbeats", ("bot", "ts", "status"), values, key=("bot",))
+
+
+def venue_clock_upsert(exchange: str, clock: datetime, at: datetime | None) -> Upsert:
+    values = (exchange, as_utc(clock), as_utc(at or utcnow()))
+    return Upsert("venue_clocks", ("exchange", "clock", "recorded_at"), values, key=("exchange",))
 
 
 class SqlRecords(ABC):
@@ -170,7 +234,7 @@ class SqlRecords(ABC):
     # --- signals --------------------------------------------------------------------------
     def insert_signal(self, signal: SignalRecord) -> int | None:
         statements: list[Statement] = [(self._signal_lock_sql, ())] if self._signal_lock_sql else []
-        statements.append((_INSERT_SIGNAL, _signal_values(signal)))
+        statements.append((INSERT_SIGNAL_ONCE, signal_values(signal)))
         rows = self._transaction(statements)[-1]
         return int(rows[0][0]) if rows else None
 
@@ -246,45 +310,7 @@ class SqlRecords(ABC):
         # The attempt token makes the answer right even when a retry follows a commit whose
         # acknowledgement was lost: the row is then ours, not a second attempt.
         attempt = uuid.uuid4().hex
-        values = (
-            intent.client_order_id,
-            attempt,
-            intent.signal_id,
-            intent.exchange,
-            intent.symbol,
-            intent.side,
-            intent.type,
-            float(intent.amount),
-            None if intent.price is None else float(intent.price),
-            as_utc(intent.created_at),
-            None if intent.stop_price is None else float(intent.stop_price),
-        )
-        statements: list[Statement] = [
-            (
-                f"INSERT INTO order_intents (client_order_id, attempt, {_INTENT_REST}) "
-                f"VALUES ({_marks(11)}) ON CONFLICT (client_order_id) DO NOTHING",
-                values,
-            ),
-            (
-                "SELECT attempt FROM order_intents WHERE client_order_id = %s",
-                (intent.client_order_id,),
-            ),
-        ]
-        if order is not None:
-            # The order row only when this attempt won, in the same commit: one write
-            # before the exchange is called instead of two.
-            sql, row = _order_upsert(order)
-            statements.append(
-                (
-                    sql.replace(
-                        f"VALUES ({_marks(len(ORDERS_SCHEMA))})",
-                        f"SELECT {_marks(len(ORDERS_SCHEMA))} WHERE EXISTS (SELECT 1 FROM "
-                        "order_intents WHERE client_order_id = %s AND attempt = %s)",
-                    ),
-                    (*row, intent.client_order_id, attempt),
-                )
-            )
-        results = self._transaction(statements)
+        results = self._transaction(intent_statements(intent, order, attempt))
         return results[1][0][0] == attempt
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None:
@@ -295,8 +321,8 @@ class SqlRecords(ABC):
         return OrderIntent(*rows[0]) if rows else None
 
     def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:
-        statements = [_fill_insert(order.exchange, fill) for fill in fills]
-        results = self._transaction([*statements, _order_upsert(order)])
+        statements = [fill_insert(order.exchange, fill) for fill in fills]
+        results = self._transaction([*statements, order_upsert(order).statement()])
         return [fill for fill, rows in zip(fills, results, strict=False) if rows]
 
     def orders(
@@ -308,15 +334,17 @@ class SqlRecords(ABC):
         if client_order_id is not None:
             clauses.append(("client_order_id = %s", (client_order_id,)))
         where = "WHERE " + " AND ".join(c for c, _ in clauses) if clauses else ""
+        # one client order id is at most one row (the key): nothing to sort
+        order_by = "" if client_order_id is not None else " ORDER BY created_at, client_order_id"
         rows = self._one(
-            f"SELECT {_ORDER_COLS} FROM orders {where} ORDER BY created_at, client_order_id",
+            f"SELECT {_ORDER_COLS} FROM orders {where}{order_by}",
             tuple(v for _, values in clauses for v in values),
         )
         return rows_frame(rows, ORDERS_SCHEMA)
 
     # --- fills ----------------------------------------------------------------------------
     def record_fill(self, exchange: str, fill: Fill) -> bool:
-        return bool(self._one(*_fill_insert(exchange, fill)))
+        return bool(self._one(*fill_insert(exchange, fill)))
 
     def fills(
         self,
@@ -335,7 +363,7 @@ class SqlRecords(ABC):
 
     # --- positions and equity -------------------------------------------------------------
     def save_position(self, position: Position) -> None:
-        self._transaction([upsert_position(position)])
+        self._transaction([upsert_position(position).statement()])
 
     def delete_position(self, exchange: str, symbol: str) -> None:
         self._one("DELETE FROM positions WHERE exchange = %s AND symbol = %s", (exchange, symbol))
@@ -353,17 +381,12 @@ class SqlRecords(ABC):
             fills, exchange=exchange, previous=self.positions(exchange)
         ).values()
         statements: list[Statement] = [("DELETE FROM positions WHERE exchange = %s", (exchange,))]
-        statements += [upsert_position(p) for p in rebuilt]
+        statements += [upsert_position(p).statement() for p in rebuilt]
         self._transaction(statements)
         return list(rebuilt)
 
     def record_equity(self, snapshot: EquitySnapshot) -> None:
-        self._one(
-            "INSERT INTO equity_snapshots (exchange, ts, equity, cash) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (exchange, ts) DO UPDATE SET equity = excluded.equity, "
-            "cash = excluded.cash",
-            (snapshot.exchange, as_utc(snapshot.ts), snapshot.equity, snapshot.cash),
-        )
+        self._one(*equity_upsert(snapshot).statement())
 
     def equity_curve(self, exchange: str) -> pl.DataFrame:
         rows = self._one(
@@ -388,11 +411,7 @@ class SqlRecords(ABC):
         return rows_frame(rows, EVENTS_SCHEMA).reverse()
 
     def heartbeat(self, bot: str, status: str, at: datetime | None = None) -> None:
-        self._one(
-            "INSERT INTO heartbeats (bot, ts, status) VALUES (%s, %s, %s) "
-            "ON CONFLICT (bot) DO UPDATE SET ts = excluded.ts, status = excluded.status",
-            (bot, as_utc(at or utcnow()), status),
-        )
+        self._one(*heartbeat_upsert(bot, status, at).statement())
 
     def last_heartbeat(self, bot: str) -> tuple[datetime, str] | None:
         rows = self._one("SELECT ts, status FROM heartbeats WHERE bot = %s", (bot,))
@@ -404,12 +423,7 @@ class SqlRecords(ABC):
         if clock is None:
             self._one("DELETE FROM venue_clocks WHERE exchange = %s", (exchange,))
             return
-        self._one(
-            "INSERT INTO venue_clocks (exchange, clock, recorded_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (exchange) DO UPDATE SET clock = excluded.clock, "
-            "recorded_at = excluded.recorded_at",
-            (exchange, as_utc(clock), as_utc(at or utcnow())),
-        )
+        self._one(*venue_clock_upsert(exchange, clock, at).statement())
 
     def venue_clock(self, exchange: str) -> tuple[datetime, datetime] | None:
         rows = self._one(

@@ -28,6 +28,7 @@ from awan_trading.storage import (
     BotEvent,
     EquitySnapshot,
     Store,
+    StoreError,
     StoreWindowError,
     open_store,
 )
@@ -240,6 +241,30 @@ def test_intent_and_its_order_row_are_one_write_and_only_for_the_first_attempt(
     assert store.orders(client_order_id="nope").is_empty()
 
 
+def test_an_order_row_recorded_before_its_intent_is_upserted_by_the_intent(store: Store) -> None:
+    """A row without an intent (a venue report recorded first) does not make the intent a
+    second attempt; the intent's row replaces it, keeping the first creation time."""
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "limit", 0.5, 99.0, T0 + MINUTE)
+    early = replace(Order.from_intent(intent), created_at=T0, signal_id=None, amount=0.4)
+    store.record_order(early)
+    assert store.get_order_intent(ENTRY) is None
+    assert store.record_order_intent(intent, Order.from_intent(intent)) is True
+    assert store.get_order_intent(ENTRY) == intent
+    rows = store.orders(client_order_id=ENTRY)
+    assert rows.height == 1 and rows["amount"].to_list() == [0.5]
+    assert rows["signal_id"].to_list() == [SID] and rows["created_at"].to_list() == [T0]
+    assert store.record_order_intent(intent, Order.from_intent(intent)) is False
+
+
+def test_an_intent_the_table_refuses_is_an_error_not_a_second_attempt(store: Store) -> None:
+    bad = OrderIntent(ENTRY, SID, None, "BTC/USDT", "buy", "market", 0.5, None, T0)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        store.record_order_intent(bad, Order.from_intent(bad))
+    assert store.get_order_intent(ENTRY) is None and store.orders().is_empty()
+    good = replace(bad, exchange="sim")
+    assert store.record_order_intent(good, Order.from_intent(good)) is True
+
+
 def _fill(trade_id: str, side: str, amount: float, price: float, minute: int = 0) -> Fill:
     cid = ENTRY if side == "buy" else client_order_id("cd" * 16, "exit")
     return Fill(trade_id, "x-1", cid, "BTC/USDT", side, amount, price, amount * price * 0.001,  # type: ignore[arg-type]
@@ -275,6 +300,42 @@ def test_an_order_row_and_its_new_fills_are_one_write(store: Store) -> None:
     assert store.fills(client_order_id=ENTRY)["trade_id"].to_list() == ["t-1", "t-2"]
     assert store.orders(client_order_id=ENTRY)["status"].to_list() == ["filled"]
     assert store.record_order(done) == []
+
+
+def test_a_fill_is_recorded_once_per_exchange_and_trade_id(store: Store) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 1.0, None, T0)
+    first, second = _fill("t-1", "buy", 0.5, 100.0, 1), _fill("t-2", "buy", 0.5, 101.0, 2)
+    order = apply(Order.from_intent(intent), Submitted(T0))
+    # the same trade twice in one call is one new fill
+    assert store.record_order(order, [first, first]) == [first]
+    assert store.record_fill("sim", first) is False
+    assert store.record_order(order, [second, first, second]) == [second]
+    assert store.record_order(order, [first, second]) == []
+    assert store.fills(exchange="sim")["trade_id"].to_list() == ["t-1", "t-2"]
+    # another account's trade with the same id is another fill
+    assert store.record_fill("other", first) is True
+    assert store.record_fill("other", first) is False
+    assert store.fills(exchange="other")["trade_id"].to_list() == ["t-1"]
+    rows = store.orders()
+    assert rows.height == 1 and rows["status"].to_list() == ["submitted"]
+
+
+def test_an_order_row_is_updated_in_place(store: Store) -> None:
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "limit", 1.0, 99.0, T0)
+    store.record_order_intent(intent, Order.from_intent(intent))
+    fill = replace(_fill("t-1", "buy", 0.4, 98.0, 1), exchange_order_id="x-9")
+    part = apply_all(Order.from_intent(intent), [Submitted(T0), Traded(fill)])
+    assert store.record_order(part, [fill]) == [fill]
+    later = replace(part, exchange_order_id=None, signal_id=None, updated_at=T0 + 5 * MINUTE)
+    assert store.record_order(later) == []
+    rows = store.orders()
+    assert rows.height == 1
+    row = rows.row(0, named=True)
+    assert (row["status"], row["filled"], row["average"]) == ("partially_filled", 0.4, 98.0)
+    assert (row["exchange_order_id"], row["signal_id"]) == ("x-9", SID)  # kept, not erased
+    assert (row["created_at"], row["updated_at"]) == (T0, T0 + 5 * MINUTE)
+    assert rows.equals(store.orders(["partially_filled"]))
+    assert store.orders(client_order_id=ENTRY).equals(rows)
 
 
 def test_fills_positions_equity(store: Store) -> None:
