@@ -15,8 +15,9 @@
    (positions projection, protective OCO, notification), trailing and protecting the other
    positions, the candles' and indicators' store and cache writes, the pair ranking, the
    heartbeat. Against the in-process sim, and against the loopback Binance emulator through
-   the real ccxt library (HTTP on 127.0.0.1; its sim runs on the replay clock); both replay
-   the same window, so they place the same orders. Store: DuckDB (one held connection). The
+   the real ccxt library (HTTP on 127.0.0.1; the emulator runs in a process of its own, as a
+   venue does, on the replay clock shared through memory); both replay the same window, so
+   they place the same orders. Store: DuckDB (one held connection). The
    emulator's client gets a rate limiter that never waits, so the figure is the loop's and
    the HTTP round trips', not Binance's request budget.
 2. **Throughput**: a sim replay of 100 symbols on 1m (the loop's whole pipeline, inline,
@@ -30,9 +31,12 @@ Run: `.venv/bin/python benchmarks/live.py [--days 3] [--hours 2]`.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,7 @@ from awan_trading.live.clock import ReplayClock
 from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_executor, build_loop, plan_from, run_replay
-from awan_trading.market.timeframes import to_epoch_ms
+from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
 from awan_trading.storage import open_store
 from awan_trading.storage.memory_cache import MemoryCache
 
@@ -91,26 +95,56 @@ def latency_sim(days: int, tmp: Path, orders: list[str]) -> list[float]:
     return latencies
 
 
+class _SharedClock(ReplayClock):
+    """The replay clock, mirrored into shared memory for the emulator's process."""
+
+    def __init__(self, start: datetime, shared: Any) -> None:
+        self.shared = shared
+        super().__init__(start)
+        shared.value = to_epoch_ms(start)
+
+    def set(self, when: datetime) -> None:
+        super().set(when)
+        self.shared.value = to_epoch_ms(when)
+
+
+def _serve_emulator(shared: Any, symbols: tuple[str, ...], timeframe: str, urls: Any) -> None:
+    """The emulator in its own process (a venue is not the trader's process: its work must
+    not take the loop's GIL), on the loop's replay clock read from shared memory."""
+    from awan_trading.exchange.emulator import EmulatorServer, make_state
+
+    config = AwanConfig()
+    state = make_state(seed=config.sim.seed, symbols=symbols, api_key=API_KEY,
+                       balances=dict(config.sim.starting_balance), fee_rate=config.sim.fee_rate,
+                       slippage_bps=config.sim.slippage_bps,
+                       clock=lambda: from_epoch_ms(shared.value))  # fmt: skip
+    state.sim.match_timeframe = timeframe
+    with EmulatorServer(state) as server:
+        urls.put(server.url)
+        threading.Event().wait()  # until the parent terminates this process
+
+
 def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
     # imported here: the throughput run comes first and its peak RSS is the process's, which
     # must be `awan live`'s on the sim — ccxt is not part of that
     from awan_trading.exchange.ccxt_exchange import CcxtExchange
-    from awan_trading.exchange.emulator import EmulatorServer, make_state
 
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
                      start="2024-03-01", end=f"2024-03-{1 + days:02d}")  # fmt: skip
     assert plan.start is not None and plan.end is not None
-    clock = ReplayClock(plan.start)
-    state = make_state(seed=config.sim.seed, symbols=plan.symbols, api_key=API_KEY,
-                       balances=dict(config.sim.starting_balance), fee_rate=config.sim.fee_rate,
-                       slippage_bps=config.sim.slippage_bps, clock=clock.now)  # fmt: skip
-    state.sim.match_timeframe = plan.timeframe
+    context = multiprocessing.get_context("spawn")
+    shared, urls = context.Value("q", 0, lock=False), context.Queue()
+    clock = _SharedClock(plan.start, shared)
+    venue = context.Process(target=_serve_emulator, daemon=True,
+                            args=(shared, plan.symbols, plan.timeframe, urls))  # fmt: skip
+    venue.start()
     store = open_store(f"duckdb:///{tmp / 'emu.duckdb'}", migrate=True)
-    with EmulatorServer(state) as server:
+    try:
+        url = urls.get(timeout=120)
         # A bucket that never waits: the figure is the loop's and the HTTP round trips', not
         # Binance's request budget (the limiter is bound when the connector is built).
-        exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=server.url,
+        exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=url,
                                 order_lookup_delay=0.0, limiter_capacity=1e9)  # fmt: skip
         # ccxt's idea of "now" is the server's, synced every few minutes of wall time; in a
         # replay the server's clock jumps a minute per close, so the client reads the replay's
@@ -125,6 +159,9 @@ def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
         latencies = _instrument(loop, orders)
         with store.held():  # type: ignore[attr-defined]
             loop.run_replay(clock, plan.start, plan.end)
+    finally:
+        venue.terminate()
+        venue.join(timeout=30)
     return latencies
 
 
