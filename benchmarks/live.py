@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import resource
 import tempfile
 import threading
@@ -124,6 +125,18 @@ def _serve_emulator(shared: Any, symbols: tuple[str, ...], timeframe: str, urls:
         threading.Event().wait()  # until the parent terminates this process
 
 
+def _venue_url(venue: Any, urls: Any) -> str:
+    """The emulator's URL once it listens; an emulator that died says so at once."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            return str(urls.get(timeout=0.5))
+        except queue.Empty:
+            if not venue.is_alive():
+                raise RuntimeError(f"the emulator process exited ({venue.exitcode})") from None
+    raise RuntimeError("the emulator process did not listen within 120 s")
+
+
 def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
     # imported here: the throughput run comes first and its peak RSS is the process's, which
     # must be `awan live`'s on the sim — ccxt is not part of that
@@ -141,7 +154,7 @@ def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
     venue.start()
     store = open_store(f"duckdb:///{tmp / 'emu.duckdb'}", migrate=True)
     try:
-        url = urls.get(timeout=120)
+        url = _venue_url(venue, urls)
         # A bucket that never waits: the figure is the loop's and the HTTP round trips', not
         # Binance's request budget (the limiter is bound when the connector is built).
         exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=url,

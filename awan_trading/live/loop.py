@@ -42,6 +42,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -53,7 +54,8 @@ from awan_trading.domain.signals import SignalRecord
 from awan_trading.errors import AwanError
 from awan_trading.execution.book import ENTRY_LEGS, EXIT_LEGS, leg_of
 from awan_trading.live.clock import Clock, ReplayClock
-from awan_trading.live.feed import CandleFeed
+from awan_trading.live.collector import deferred, freeze_startup
+from awan_trading.live.feed import CandleFeed, FeedUpdate
 from awan_trading.live.health import beat
 from awan_trading.live.outbox import emit, rank_pairs, signal_records
 from awan_trading.live.venue_clock import clear_clock, record_clock
@@ -152,6 +154,7 @@ class LiveLoop:
         self._beat("starting")
         report = self.executor.reconcile()
         log.info("reconciled", bot=self.bot, venue=self.venue, ok=getattr(report, "ok", True))
+        freeze_startup()  # what lives as long as the process leaves the collector's walks
 
     def step(self, close: datetime, *, trade: bool = True) -> StepReport:
         """Everything that happens at the close `close` (module docstring); `trade=False` only
@@ -166,12 +169,38 @@ class LiveLoop:
         """
         self._step_began = datetime.now(UTC)  # wall clock, as bot events are stamped
         inline = self.execution == "inline"
+        report = StepReport(close, 0)
+        # inline, no garbage collection before the last acknowledgement (`live.collector`)
+        with deferred() if inline else nullcontext():
+            update, managed, window, pending = self._until_acks(close, trade, report)
+        report.results.extend(self.executor.follow_up(step) for step in pending)
+        if inline:
+            self._guard(managed, report.results)
+            self.feed.persist(update)
+            _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
+        if window is not None:
+            rank_pairs(self.cache, self.strategy.populate(window), self._signal_ts(close))
+        self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
+        return report
+
+    def _signal_ts(self, close: datetime) -> int:
+        """Open time (ms) of the candle that closes at `close`: the signals' candle."""
+        return self.tf.add_ms(to_epoch_ms(close), -1)
+
+    def _until_acks(
+        self, close: datetime, trade: bool, report: StepReport
+    ) -> tuple[FeedUpdate, list[dict[str, Any]], pl.DataFrame | None, list[Any]]:
+        """`step` up to the venue's acknowledgement of the close's last order: candles,
+        positions, the day's start equity, `decide`, the signals submitted. Returns the feed's
+        update, the managed symbols' candles, the decided window and the acknowledged
+        orders whose follow-ups are still to do."""
+        inline = self.execution == "inline"
         if not inline:
             if isinstance(self._clock, ReplayClock):
                 record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
             self.executor.refresh()
         update = self.feed.advance(close, persist=not inline)
-        report = StepReport(close, update.candles.height)
+        report.candles = update.candles.height
         managed = self._manage(update.indicators, update.ready, report.results)
         if not inline:  # before Dagster runs sell what the guard would protect
             self._guard(managed, report.results)
@@ -181,26 +210,15 @@ class LiveLoop:
             # the backtest takes it: after the positions are settled, before any execution.
             self._day = day
             self.executor.record_day_start(close)
-        window: pl.DataFrame | None = None
-        pending: list[Any] = []
-        signal_ts = self.tf.add_ms(to_epoch_ms(close), -1)
-        if trade and update.ready:
-            window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
-            actions = decide(
-                window, self.portfolio(), self.strategy, ts=signal_ts,
-                max_open_positions=self.max_open_positions, context=self.context,
-            )  # fmt: skip
-            report.signals = signal_records(actions, window, self.context, self.venue)
-            pending = self._execute(report)
-        report.results.extend(self.executor.follow_up(step) for step in pending)
-        if inline:
-            self._guard(managed, report.results)
-            self.feed.persist(update)
-            _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
-        if window is not None:
-            rank_pairs(self.cache, self.strategy.populate(window), signal_ts)
-        self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
-        return report
+        if not (trade and update.ready):
+            return update, managed, None, []
+        window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
+        actions = decide(
+            window, self.portfolio(), self.strategy, ts=self._signal_ts(close),
+            max_open_positions=self.max_open_positions, context=self.context,
+        )  # fmt: skip
+        report.signals = signal_records(actions, window, self.context, self.venue)
+        return update, managed, window, self._execute(report)
 
     def _manage(
         self, indicators: pl.DataFrame, ready: tuple[str, ...], results: list[Any]

@@ -292,3 +292,17 @@ def test_malformed_symbols_are_refused_by_name(market: SimMarket, symbol: str) -
     with pytest.raises(DataError, match="invalid symbol") as info:
         market.candles_1m(symbol, START, START + MIN)
     assert repr(symbol) in str(info.value)
+
+
+@pytest.mark.parametrize("timeframe", ["1m", "5m", "1h"])
+@pytest.mark.parametrize(("start", "end"), [(0, 1), (7, 130), (60, 60), (59, 61)])
+def test_candle_rows_are_the_candles_as_tuples(market: SimMarket, timeframe, start, end) -> None:
+    # the emulator's klines are built from these rows; unaligned bounds round as `candles` does
+    lo, hi = START + start * 60_000 + 17, START + end * 60_000 + 5
+    frame = market.candles("BTC/USDT", timeframe, lo, hi)
+    expected = list(
+        zip(frame["ts"].dt.epoch("ms").to_list(),
+            *(frame[c].to_list() for c in ("open", "high", "low", "close", "volume")),
+            strict=True)
+    )  # fmt: skip
+    assert market.candle_rows("BTC/USDT", timeframe, lo, hi) == expected

@@ -177,14 +177,10 @@ class EmulatorState:
         end = min(tf.add_ms(start, limit), forming_end, end)
         if end <= start:
             return []
-        frame = self.sim.market_data.candles(symbol, tf, start, end)
         rows = [
             [ts, _num(o), _num(h), _num(lo), _num(c), _num(v), tf.next_open_ms(ts) - 1,
              _num(c * v), 100, _num(v / 2), _num(c * v / 2), "0"]
-            for ts, o, h, lo, c, v in zip(
-                (to_epoch_ms(t) for t in frame["ts"]), frame["open"], frame["high"],
-                frame["low"], frame["close"], frame["volume"], strict=True,
-            )
+            for ts, o, h, lo, c, v in self.sim.market_data.candle_rows(symbol, tf, start, end)
         ]  # fmt: skip
         if fault is not None and fault.kind == "negative_price" and rows:
             rows[len(rows) // 2][3] = "-" + rows[len(rows) // 2][3]
