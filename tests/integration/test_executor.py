@@ -195,6 +195,15 @@ PROTECTED = StrategyParams(stop_loss=0.01, take_profit=0.02)
 TRAILING = StrategyParams(stop_loss=0.01, take_profit=0.02, trailing_stop=0.005)
 
 
+def next_hour(sim: SimExchange, clock: Clock) -> dict:
+    """Move the clock an hour on; the BTC candle that just closed."""
+    clock.now += timedelta(hours=1)
+    (candle,) = sim.fetch_ohlcv(
+        "BTC/USDT", "1h", clock.now - timedelta(hours=1), clock.now
+    ).iter_rows(named=True)
+    return candle
+
+
 def protective_open(sim: SimExchange) -> list[str]:
     return sorted(o.client_order_id for o in sim.fetch_open_orders("BTC/USDT"))
 
@@ -217,11 +226,7 @@ def test_protective_list_rests_trails_and_fills_on_the_venue_while_paused(
     store.request_control("t", "pause")
     exits = []
     for _ in range(200):
-        clock.now += timedelta(hours=1)
-        (candle,) = sim.fetch_ohlcv(
-            "BTC/USDT", "1h", clock.now - timedelta(hours=1), clock.now
-        ).iter_rows(named=True)
-        exits += executor.on_candle_close("BTC/USDT", candle)
+        exits += executor.on_candle_close("BTC/USDT", next_hour(sim, clock))
         positions = store.positions("sim")
         if not positions:
             break
@@ -252,11 +257,7 @@ def test_a_list_placed_again_by_the_manager_is_watched_until_its_stop_fills(
     sim.cancel_order("BTC/USDT", client_order_id=client_order_id(buy.signal_id, "stop", 0))
     exits, replaced = [], set()
     for _ in range(300):
-        clock.now += timedelta(hours=1)
-        (candle,) = sim.fetch_ohlcv(
-            "BTC/USDT", "1h", clock.now - timedelta(hours=1), clock.now
-        ).iter_rows(named=True)
-        exits += executor.on_candle_close("BTC/USDT", candle)
+        exits += executor.on_candle_close("BTC/USDT", next_hour(sim, clock))
         replaced.update(protective_open(sim))
         assert set(protective_open(sim)) <= set(executor.book.open_orders)  # no history scan
         if not store.positions("sim"):

@@ -9,7 +9,7 @@ raised them.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 import pytest
@@ -25,25 +25,14 @@ from awan_trading.market.validation import (
     ensure_valid,
     findings_frame,
 )
+from tests.unit.test_validation import T0
+from tests.unit.test_validation import good as clean_candles
 
-T0 = datetime(2024, 3, 1, tzinfo=UTC)
 ERROR_RULES = [rule for rule, severity in RULES.items() if severity == "error"]
 
 
 def good(n: int = 6, symbol: str = "ETH/USDT") -> pl.DataFrame:
-    return to_candles(
-        pl.DataFrame(
-            {
-                "symbol": [symbol] * n,
-                "ts": [T0 + timedelta(minutes=i) for i in range(n)],
-                "open": [100.0 + i for i in range(n)],
-                "high": [102.0 + i for i in range(n)],
-                "low": [99.0 + i for i in range(n)],
-                "close": [101.0 + i for i in range(n)],
-                "volume": [5.0] * n,
-            }
-        )
-    )
+    return clean_candles(n, symbol)
 
 
 def with_value(frame: pl.DataFrame, row: int, **values: object) -> pl.DataFrame:
