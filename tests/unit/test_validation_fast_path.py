@@ -25,7 +25,7 @@ from awan_trading.market.validation import (
     ensure_valid,
     findings_frame,
 )
-from tests.unit.test_validation import T0
+from tests.unit.test_validation import T0, with_value
 from tests.unit.test_validation import good as clean_candles
 
 ERROR_RULES = [rule for rule, severity in RULES.items() if severity == "error"]
@@ -33,15 +33,6 @@ ERROR_RULES = [rule for rule, severity in RULES.items() if severity == "error"]
 
 def good(n: int = 6, symbol: str = "ETH/USDT") -> pl.DataFrame:
     return clean_candles(n, symbol)
-
-
-def with_value(frame: pl.DataFrame, row: int, **values: object) -> pl.DataFrame:
-    columns = {}
-    for name, value in values.items():
-        series = frame[name].to_list()
-        series[row] = value
-        columns[name] = pl.Series(name, series, dtype=frame.schema[name])
-    return frame.with_columns(**columns)
 
 
 def full_path_error(frame: pl.DataFrame, context: str) -> CandleValidationError | None:
