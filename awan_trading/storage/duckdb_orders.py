@@ -81,10 +81,25 @@ def _restart(con: Connection) -> None:
     con.execute("BEGIN TRANSACTION")
 
 
+class ConcurrentKey(Exception):
+    """A key that another transaction, still open or committed while ours was, holds: the
+    store runs the work again (`DuckDBStore._run` retries it), which then sees that row — a
+    second intent for one client order id is refused, not an error."""
+
+
 def _portable(con: Connection, statements: Sequence[Statement]) -> list[list[tuple]]:
-    """`sqlbase`'s statements in a restarted transaction: the fast path did not apply."""
+    """`sqlbase`'s statements in a restarted transaction: the fast path did not apply.
+
+    Even ON CONFLICT fails on a key an open concurrent transaction inserted (DuckDB checks
+    uncommitted keys too): that is a `ConcurrentKey`, retried; any other violation is raised.
+    """
     _restart(con)
-    return [_rows(con, s) for s in statements]
+    try:
+        return [_rows(con, s) for s in statements]
+    except duckdb.ConstraintException as exc:
+        if "Duplicate key" in str(exc):
+            raise ConcurrentKey(str(exc)) from exc
+        raise
 
 
 def _write(con: Connection, row: Upsert) -> None:

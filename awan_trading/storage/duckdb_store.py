@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from tenacity import (
 
 from awan_trading.market.schema import empty_candles
 from awan_trading.storage.base import CandleProvenance, StoreError, StoreUnavailableError
-from awan_trading.storage.duckdb_orders import DuckDBOrderPath, qmarks
+from awan_trading.storage.duckdb_orders import ConcurrentKey, DuckDBOrderPath, qmarks
 from awan_trading.storage.migrations import MIGRATIONS_TABLE, load_migrations
 from awan_trading.storage.provenance import Window, record_writes, upsert_windows
 from awan_trading.storage.schema import (
@@ -58,6 +58,8 @@ _URL_SETTINGS = ("memory_limit", "threads")
 
 def _is_retryable(exc: BaseException) -> bool:
     """Another process holds the file lock, or a concurrent in-process transaction conflicted."""
+    if isinstance(exc, ConcurrentKey):
+        return True
     if isinstance(exc, duckdb.IOException):
         text = str(exc)
         return "lock" in text.lower()
@@ -149,9 +151,13 @@ class DuckDBStore(DuckDBOrderPath):
                     con.execute("BEGIN TRANSACTION")
                     try:
                         result = work(con)
-                        con.execute("COMMIT")
+                        try:
+                            con.execute("COMMIT")
+                        except duckdb.ConstraintException as exc:
+                            raise ConcurrentKey(str(exc)) from exc
                     except BaseException:
-                        con.execute("ROLLBACK")
+                        with suppress(duckdb.Error):  # a refused COMMIT ended it already
+                            con.execute("ROLLBACK")
                         raise
                     return result
         except RetryError as exc:
