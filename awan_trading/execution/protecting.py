@@ -101,8 +101,10 @@ class Protecting:
         return legs
 
     def _record_legs(self, legs: Iterable[Order]) -> None:
-        for report in legs:
+        legs = list(legs)
+        if legs:
             self.stale()  # written outside the book: reloaded before it is read again
+        for report in legs:
             local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
             try:
                 if local is None:
