@@ -120,7 +120,9 @@ class CandleFeed:
             )
         else:
             frames = [self.exchange.fetch_ohlcv(s, self.tf, start, end) for s in symbols]
-        return [f.select(CANDLE_COLUMNS) for f in frames if f.height]
+        # a select costs a query plan; a connector's frame already has exactly these columns
+        return [f if f.columns == CANDLE_COLUMNS else f.select(CANDLE_COLUMNS)
+                for f in frames if f.height]  # fmt: skip
 
     def advance(self, close: datetime, *, persist: bool = True) -> FeedUpdate:
         """Bring every window up to the candle that closes at `close` (its open + one candle).

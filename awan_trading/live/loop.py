@@ -42,6 +42,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -80,6 +81,9 @@ class LiveLoopError(AwanError):
 class Execution(Protocol):
     """What the loop needs of `execution.executor.Executor`."""
 
+    store: Store
+    bot: str
+
     def reconcile(self) -> Any: ...
 
     def submit(self, signal: SignalRecord) -> Any: ...
@@ -94,6 +98,8 @@ class Execution(Protocol):
     def on_candle_close(self, symbol: str, candle: Mapping[str, Any]) -> list[Any]: ...
 
     def record_day_start(self, close: datetime) -> Any: ...
+
+    def mark(self, closes: Mapping[str, float]) -> None: ...
 
 
 @dataclass
@@ -145,6 +151,9 @@ class LiveLoop:
         self._clock: Clock | None = None
         self._step_began = datetime.now(UTC)
         self._day: date | None = None  # the UTC day of the last close handled
+        # The control table is read on this thread while the close's candles are in flight
+        # (a store read waits on the database, not the interpreter): `_until_acks`.
+        self._reads = ThreadPoolExecutor(1, thread_name_prefix="awan-close-reads")
         self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
@@ -199,9 +208,10 @@ class LiveLoop:
             if isinstance(self._clock, ReplayClock):
                 record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
             self.executor.refresh()
+        controls = self._reads.submit(self.executor.store.pending_controls, self.executor.bot)
         update = self.feed.advance(close, persist=not inline)
         report.candles = update.candles.height
-        managed = self._manage(update.indicators, update.ready, report.results)
+        managed = self._manage(update.indicators, update.ready, report.results, controls)
         if not inline:  # before Dagster runs sell what the guard would protect
             self._guard(managed, report.results)
         day = close.astimezone(UTC).date()
@@ -221,28 +231,30 @@ class LiveLoop:
         return update, managed, window, self._execute(report)
 
     def _manage(
-        self, indicators: pl.DataFrame, ready: tuple[str, ...], results: list[Any]
+        self,
+        indicators: pl.DataFrame,
+        ready: tuple[str, ...],
+        results: list[Any],
+        controls: Future[list[Any]],
     ) -> list[dict[str, Any]]:
         """Before deciding: what the venue did to each managed symbol (a symbol with a position
-        or an order in flight whose candle closed), then the control table, once even when no
-        symbol is managed (a pause must not wait for a position). Returns the managed
-        symbols' last candles, for `_guard` after the orders of the close; the protective fills
-        and control outcomes go to `results`."""
+        or an order in flight whose candle closed), then the control table's requests
+        (`controls`, read at the close), once even when no symbol is managed (a pause must not
+        wait for a position). Returns the managed symbols' last candles, for `_guard` after the
+        orders of the close; the protective fills and control outcomes go to `results`."""
         from awan_trading.execution.manager import apply_control_requests, observe
 
         if self.refresh_account is not None:
             self.refresh_account()
         state = self.portfolio()
         busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
-        last = indicators.group_by("symbol", maintain_order=True).tail(1)
-        candles = {row["symbol"]: row for row in last.select("symbol", "high", "close")
-                   .iter_rows(named=True) if row["symbol"] in ready}  # fmt: skip
-        if hasattr(self.executor, "mark"):  # positions at these closes, as the backtest marks
-            self.executor.mark({s: float(c["close"]) for s, c in candles.items()})
+        candles = _last_candles(indicators, ready)
+        # positions marked at these closes, as the backtest marks them
+        self.executor.mark({s: float(c["close"]) for s, c in candles.items()})
         managed = [c for s, c in candles.items() if s in busy]
         if managed:
             results.extend(observe(self.executor, [c["symbol"] for c in managed]))  # type: ignore[arg-type]
-        results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
+        results.extend(apply_control_requests(self.executor, controls.result()))  # type: ignore[arg-type]
         return managed
 
     def _guard(self, managed: list[dict[str, Any]], results: list[Any]) -> None:
@@ -428,3 +440,15 @@ class LiveLoop:
         if held:
             observe(self.executor, held)  # type: ignore[arg-type]
         self._beat("ok tick")
+
+
+def _last_candles(indicators: pl.DataFrame, ready: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Each ready symbol's last row (symbol, high, close). The rows are grouped by symbol in
+    time order (`update_indicators`), so the last row seen of a symbol is its last: plain
+    lists cost a tenth of a polars group-by on a close's few rows."""
+    columns = indicators.select("symbol", "high", "close").to_dict(as_series=False)
+    last = {}
+    for symbol, high, close in zip(*columns.values(), strict=True):
+        if symbol in ready:
+            last[symbol] = {"symbol": symbol, "high": high, "close": close}
+    return last
