@@ -84,6 +84,7 @@ class ExecutionResult:
     outcome: Outcome
     order: Order | None = None
     refusal: Refusal | None = None
+    signal_seq: int | None = None  # `submit(store_signal=True)`: the signal's new seq
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Acked:
     signal_ts: int  # the entry signal's candle (its exit levels' round trip), 0 if none
     changed: bool  # new fills: the positions projection must be rebuilt
     canceled: tuple[str, ...] = ()  # the list canceled before an exit: its legs to look up
+    signal_seq: int | None = None  # `submit(store_signal=True)`: the signal's new seq
 
 
 class Executor(ExecutorState, Protecting):
@@ -136,6 +138,10 @@ class Executor(ExecutorState, Protecting):
         self._book: Book | None = None  # loaded on first use (`book`)
         self.marks: dict[str, float] = {}
         self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
+        # `submit(store_signal=True)`: the signal's row, until the first write of its path
+        # stores it (`_store_signal`), and then the seq it got
+        self._signal_row: SignalRecord | None = None
+        self._signal_seq: int | None = None
 
     # --- public ---------------------------------------------------------------------------
 
@@ -156,11 +162,33 @@ class Executor(ExecutorState, Protecting):
         """Act on `signal` once: a buy enters, a sell exits (module docstring for the path)."""
         return self.follow_up(self.submit(signal))
 
-    def submit(self, signal: SignalRecord) -> ExecutionResult | Acked:
+    def submit(
+        self, signal: SignalRecord, *, store_signal: bool = False
+    ) -> ExecutionResult | Acked:
         """`execute` up to the venue's acknowledgement: checks, sizing, intent, the order, its
         fills and row recorded. Returns `Acked` when `follow_up` has work left (positions
         projection, protective list, notification), which a caller placing several orders of
-        one candle close does after every order of that close was acknowledged."""
+        one candle close does after every order of that close was acknowledged.
+
+        `store_signal`: the signal is not stored yet (the live loop's, just decided). Its row
+        is then the path's first write: in the intent's transaction when an order is placed
+        (one write before the exchange is called, not two), else just before the refusal or
+        the resumption is recorded. The result carries its new `signal_seq`.
+        """
+        self._signal_row, self._signal_seq = (signal if store_signal else None), None
+        try:
+            step = self._submit(signal)
+        finally:
+            self._store_signal()  # a path that wrote nothing still stores its signal
+        return replace(step, signal_seq=self._signal_seq) if store_signal else step
+
+    def _store_signal(self) -> None:
+        """Store the pending signal row of `submit(store_signal=True)`, once."""
+        if self._signal_row is not None:
+            row, self._signal_row = self._signal_row, None
+            self._signal_seq = self.store.insert_signal(row)
+
+    def _submit(self, signal: SignalRecord) -> ExecutionResult | Acked:
         leg: Leg = "entry" if signal.side == "buy" else "exit"
         cid = client_order_id(signal.signal_id, leg)
         if not self.reconciled:
@@ -314,7 +342,12 @@ class Executor(ExecutorState, Protecting):
         intent = OrderIntent(cid, signal_id, self.exchange.name, symbol, side, "market", amount,
                              None, created_at=self.now())  # fmt: skip
         order = Order.from_intent(intent)
-        if not self.store.record_order_intent(intent, order):
+        if self._signal_row is not None:  # the signal's row in the intent's transaction
+            row, self._signal_row = self._signal_row, None
+            self._signal_seq, recorded = self.store.record_signal_intent(row, intent, order)
+        else:
+            recorded = self.store.record_order_intent(intent, order)
+        if not recorded:
             return self._resume(signal_id, self._existing(cid))  # a concurrent launch won
         fault_point("intent")
         return self._transmit(signal_id, order, signal_ts=signal_ts)
@@ -387,6 +420,7 @@ class Executor(ExecutorState, Protecting):
 
     def _resume(self, signal_id: str | None, order: Order | None) -> ExecutionResult:
         """A signal already handled: bring its order up to date; place nothing new."""
+        self._store_signal()
         self.stale()
         if order is None:
             return ExecutionResult(signal_id, None, "unknown")
@@ -413,6 +447,7 @@ class Executor(ExecutorState, Protecting):
         refusal: Refusal,
         order: Order | None = None,
     ) -> ExecutionResult:
+        self._store_signal()  # the refused signal's row first (`submit`)
         event = refusal.to_event(self.bot, self.now())
         data = {**json.loads(event.data), "signal_id": signal_id, "client_order_id": cid}
         self.store.record_event(replace(event, data=json.dumps(data, sort_keys=True)))

@@ -86,7 +86,7 @@ class Execution(Protocol):
 
     def reconcile(self) -> Any: ...
 
-    def submit(self, signal: SignalRecord) -> Any: ...
+    def submit(self, signal: SignalRecord, *, store_signal: bool = False) -> Any: ...
 
     def follow_up(self, step: Any) -> Any: ...
 
@@ -291,7 +291,12 @@ class LiveLoop:
 
     def _execute(self, report: StepReport) -> list[Any]:
         """Store the signals; inline, submit each (exits first, entries best score first) and
-        return what was acknowledged, for `follow_up` once every order of the close is placed."""
+        return what was acknowledged, for `follow_up` once every order of the close is placed.
+
+        Inline, the executor stores each signal's row in its order's intent transaction
+        (`Executor.submit(store_signal=True)`), and the Redis stream hears of the new ones once
+        every order of the close was acknowledged: a wake-up for dashboards, not for the
+        orders."""
         pending: list[Any] = []
         if self.execution != "inline":
             emit(self.store, self.cache, report.signals)  # what the sensor turns into runs
@@ -304,10 +309,12 @@ class LiveLoop:
                 log.warning("stopping: signals left unexecuted", count=len(report.signals) - n)
                 report.stopped = True
                 break
-            # each signal stored just before its own order: the first order of a close does
+            # each signal stored with its own order's intent: the first order of a close does
             # not wait for the rows of the signals after it
-            emit(self.store, self.cache, [record])
-            pending.append(self.executor.submit(record))
+            pending.append(self.executor.submit(record, store_signal=True))
+        for record, step in zip(report.signals, pending, strict=False):
+            if step.signal_seq is not None:
+                self.cache.publish_signal(record, step.signal_seq)
         return pending
 
     def _await_execution(self, records: list[SignalRecord]) -> None:

@@ -255,6 +255,15 @@ class Store(Protocol):
         """
         ...
 
+    def record_signal_intent(
+        self, signal: SignalRecord, intent: OrderIntent, order: Order
+    ) -> tuple[int | None, bool]:
+        """`insert_signal` and `record_order_intent(intent, order)` in one transaction: the
+        live loop's new signal and its order's intent are one write before the exchange is
+        called, not two. Returns (the signal's new sequence number, None if it was stored
+        already; whether this call recorded the intent)."""
+        ...
+
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None: ...
 
     def record_order(self, order: Order, fills: Sequence[Fill] = ()) -> list[Fill]:

@@ -53,6 +53,8 @@ from awan_trading.storage.sqlbase import (
     intent_statements,
     intent_values,
     order_upsert,
+    signal_intent_answer,
+    signal_intent_statements,
     signal_values,
     venue_clock_upsert,
 )
@@ -148,6 +150,28 @@ class DuckDBOrderPath(SqlRecords):
                 except duckdb.ConstraintException:
                     return portable(con)  # a row recorded before its intent is upserted
             return True
+
+        return self._run(work)
+
+    def record_signal_intent(
+        self, signal: SignalRecord, intent: OrderIntent, order: Order
+    ) -> tuple[int | None, bool]:
+        # A new signal and a new intent, as a rule: three plain INSERTs. Any key already
+        # there (a close decided again after a restart, a rival launch, a retry after a lost
+        # commit reply) restarts the transaction with the portable statements, whose answer
+        # the attempt token decides; a retry's own signal then reads as stored already.
+        attempt = uuid.uuid4().hex
+        signal_row, intent_row = signal_values(signal), intent_values(intent, attempt)
+
+        def work(con: Connection) -> tuple[int | None, bool]:
+            try:
+                seq = int(_rows(con, (f"{INSERT_SIGNAL} RETURNING seq", signal_row))[0][0])
+                _rows(con, (INSERT_INTENT, intent_row))
+                _rows(con, order_upsert(order).insert())
+            except duckdb.ConstraintException:
+                statements = signal_intent_statements(self, signal, intent, order, attempt)
+                return signal_intent_answer(self, _portable(con, statements), attempt)
+            return seq, True
 
         return self._run(work)
 

@@ -167,6 +167,24 @@ def intent_values(intent: OrderIntent, attempt: str) -> tuple:
     )
 
 
+def signal_intent_statements(
+    store: SqlRecords, signal: SignalRecord, intent: OrderIntent, order: Order, attempt: str
+) -> list[Statement]:
+    """`insert_signal`'s statements, then `intent_statements`: one transaction."""
+    lock: list[Statement] = [(store._signal_lock_sql, ())] if store._signal_lock_sql else []
+    return [*lock, (INSERT_SIGNAL_ONCE, signal_values(signal)),
+            *intent_statements(intent, order, attempt)]  # fmt: skip
+
+
+def signal_intent_answer(
+    store: SqlRecords, results: list[list[tuple]], attempt: str
+) -> tuple[int | None, bool]:
+    """(new seq or None, intent recorded by `attempt`) from `signal_intent_statements`' rows."""
+    first = 1 if store._signal_lock_sql else 0
+    seq = results[first]
+    return (int(seq[0][0]) if seq else None), results[first + 2][0][0] == attempt
+
+
 def intent_statements(intent: OrderIntent, order: Order | None, attempt: str) -> list[Statement]:
     """Record the intent if absent, read back whose attempt it is, and write the order row
     only when the intent is this attempt's: `results[1][0][0] == attempt` means recorded."""
@@ -312,6 +330,13 @@ class SqlRecords(ABC):
         attempt = uuid.uuid4().hex
         results = self._transaction(intent_statements(intent, order, attempt))
         return results[1][0][0] == attempt
+
+    def record_signal_intent(
+        self, signal: SignalRecord, intent: OrderIntent, order: Order
+    ) -> tuple[int | None, bool]:
+        attempt = uuid.uuid4().hex
+        results = self._transaction(signal_intent_statements(self, signal, intent, order, attempt))
+        return signal_intent_answer(self, results, attempt)
 
     def get_order_intent(self, client_order_id: str) -> OrderIntent | None:
         rows = self._one(

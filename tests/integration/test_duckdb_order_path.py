@@ -90,12 +90,17 @@ def test_the_common_order_path_runs_no_on_conflict_statement(store: RecordingSto
         assert store.record_fill("sim", replace(fill, trade_id="t-2")) is True
         signal = SignalRecord(SID, "s", "p", "sim", "BTC/USDT", "1m", T0, "buy", 100.0)
         assert store.insert_signal(signal) is not None and store.insert_signal(signal) is None
+        new = replace(signal, signal_id="cd" * 16)
+        exit_ = replace(intent, client_order_id=client_order_id(new.signal_id, "exit"),
+                        signal_id=new.signal_id, side="sell")  # fmt: skip
+        seq, recorded = store.record_signal_intent(new, exit_, Order.from_intent(exit_))
+        assert seq is not None and recorded is True
         for minute in range(2):
             store.heartbeat("live", "ok", at=T0 + minute * MINUTE)
             store.record_equity(EquitySnapshot("sim", T0, 1000.0 + minute, 500.0))
             store.record_venue_clock("sim", T0 + minute * MINUTE)
     assert [s for s in store.sql if "ON CONFLICT" in s] == []
-    assert store.orders()["status"].to_list() == ["submitted"]
+    assert store.orders(client_order_id=CID)["status"].to_list() == ["submitted"]
     assert store.last_heartbeat("live") == (T0 + MINUTE, "ok")
     assert store.equity_curve("sim")["equity"].to_list() == [1001.0]
 
@@ -109,6 +114,21 @@ def test_a_retry_after_a_commit_whose_reply_was_lost_is_still_the_first_attempt(
     assert store.lost_commits == 0 and store.sql.count("COMMIT") == 2  # it did retry
     assert store.orders(client_order_id=CID)["status"].to_list() == ["intent"]
     assert store.record_order_intent(intent, Order.from_intent(intent)) is False
+
+
+def test_a_retry_after_a_lost_commit_reply_records_the_signal_and_intent_once(
+    store: RecordingStore,
+) -> None:
+    """The signal and the intent committed, the reply was lost, `_run` retried: the retry
+    finds both (the portable statements), and the attempt token says the intent is ours."""
+    store.lost_commits = 1
+    intent = _intent()
+    signal = SignalRecord(SID, "s", "p", "sim", "BTC/USDT", "1m", T0, "buy", 100.0)
+    seq, recorded = store.record_signal_intent(signal, intent, Order.from_intent(intent))
+    assert recorded is True and seq is None  # the retry's own signal reads as stored already
+    assert store.lost_commits == 0 and store.sql.count("COMMIT") == 2
+    assert store.signals_after(0)["signal_id"].to_list() == [SID]
+    assert store.orders(client_order_id=CID)["status"].to_list() == ["intent"]
 
 
 @pytest.mark.parametrize("round_", range(8))  # a race: one round lost it ~1 time in 4

@@ -265,6 +265,40 @@ def test_an_intent_the_table_refuses_is_an_error_not_a_second_attempt(store: Sto
     assert store.record_order_intent(good, Order.from_intent(good)) is True
 
 
+def test_a_signal_and_its_intent_are_one_write(store: Store) -> None:
+    """`record_signal_intent`: (new seq, recorded) for a new signal and intent; a signal
+    already stored is not stored again, and an intent already recorded is a second attempt
+    that writes neither its order row nor anything else."""
+    signal = replace(_signal(SID, 0), signal_id=SID)
+    intent = OrderIntent(ENTRY, SID, "sim", "BTC/USDT", "buy", "market", 0.5, None, T0)
+    seq, recorded = store.record_signal_intent(signal, intent, Order.from_intent(intent))
+    assert seq is not None and recorded is True
+    assert store.signals_after(0)["signal_id"].to_list() == [SID]
+    assert store.orders(client_order_id=ENTRY)["status"].to_list() == ["intent"]
+    assert store.get_order_intent(ENTRY) == intent
+    other = replace(intent, amount=0.9)
+    assert store.record_signal_intent(signal, other, Order.from_intent(other)) == (None, False)
+    assert store.orders(client_order_id=ENTRY)["amount"].to_list() == [0.5]
+    # a signal stored before (a Dagster run's, a close decided again): only the intent is new
+    later = _signal("s-later", 1)
+    assert store.insert_signal(later) is not None
+    exit_ = OrderIntent(client_order_id(SID, "exit"), "s-later", "sim", "BTC/USDT", "sell",
+                        "market", 0.5, None, T0 + MINUTE)  # fmt: skip
+    assert store.record_signal_intent(later, exit_, Order.from_intent(exit_)) == (None, True)
+    assert store.signals_after(0)["signal_id"].to_list() == [SID, "s-later"]
+    assert store.orders()["client_order_id"].sort().to_list() == sorted(
+        [ENTRY, exit_.client_order_id]
+    )
+
+
+def test_a_signal_whose_intent_the_table_refuses_is_not_stored_either(store: Store) -> None:
+    """One transaction: an intent the table refuses (a NOT NULL) leaves no signal row."""
+    bad = OrderIntent(ENTRY, SID, None, "BTC/USDT", "buy", "market", 0.5, None, T0)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        store.record_signal_intent(_signal(SID, 0), bad, Order.from_intent(bad))
+    assert store.signals_after(0).is_empty() and store.get_order_intent(ENTRY) is None
+
+
 def _fill(trade_id: str, side: str, amount: float, price: float, minute: int = 0) -> Fill:
     cid = ENTRY if side == "buy" else client_order_id("cd" * 16, "exit")
     return Fill(trade_id, "x-1", cid, "BTC/USDT", side, amount, price, amount * price * 0.001,  # type: ignore[arg-type]
