@@ -27,6 +27,7 @@ STARTED = "started"  # the event kind the live loop records at start-up (cli/liv
 ERROR_KINDS = (
     "reconcile_failed", "observe_failed", "order_abandoned", "order_unknown",
     "protection_failed", "record_failed", "exchange_rejected", "stop_above_market",
+    "exit_deferred",
 )  # fmt: skip
 EVENT_WINDOW = 5000  # recent events searched for the start, the pause flag and the last error
 

@@ -20,7 +20,11 @@ risk check (`risk.check_entry` / `check_exit`; a refusal is a `bot_events` row) 
 (`sizing.size_entry`; an exit sells the whole position) → intent and its order row in status
 `intent`, one transaction (the store refuses a second intent for one client order id) →
 `intent` → [exit: cancel the protective list, confirmed (one request: canceling one leg of
-an OCO cancels the list) → `canceled`] → market order (the
+an OCO cancels the list); when no leg was left to cancel (a stop or target filled on the
+venue since the last observation), the legs are looked up and recorded first and the exit
+sells only what their fills left — nothing sellable: the order ends `rejected` unsent, a
+refusal (`closed_by_protection`); a failed lookup: nothing sent, the order stays `intent`
+for the next observation or reconciliation → `canceled`] → market order (the
 connector adopts after a timeout; a still-unknown outcome is recorded `unknown` and looked up
 later, never re-sent blind) → `accepted` → fills and order row, one transaction — `submit`
 ends here — → [exit: the canceled legs looked up and recorded] → positions rebuilt from fills → `recorded`
@@ -63,7 +67,7 @@ from awan_trading.execution.notices import fill_notice_for, refusal_notice_for
 from awan_trading.execution.notifier import Notifier, notify
 from awan_trading.execution.protecting import Protecting
 from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
-from awan_trading.execution.refusals import Refusal
+from awan_trading.execution.refusals import Refusal, RefusalReason
 from awan_trading.execution.risk import check_entry, check_exit, utc_day
 from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
 from awan_trading.execution.state import ExecutorState
@@ -360,9 +364,12 @@ class Executor(ExecutorState, Protecting):
         self, signal_id: str | None, order: Order, *, signal_ts: int = 0
     ) -> ExecutionResult | Acked:
         """A recorded, never-sent order to the venue; its report recorded (fills, then row)."""
-        canceled = self._cancel_protection(order.symbol) if order.side == "sell" else ()
+        canceled: tuple[str, ...] = ()
         if order.side == "sell":
-            fault_point("canceled")
+            cleared = self._clear_exit(signal_id, order)
+            if isinstance(cleared, ExecutionResult):
+                return cleared
+            order, canceled = cleared
         try:
             report = self.exchange.create_order(
                 order.symbol, order.side, "market", order.amount,
@@ -392,6 +399,98 @@ class Executor(ExecutorState, Protecting):
             self._book.apply(moved, fresh)
         changed = bool(fresh) or moved.filled != order.filled
         return Acked(signal_id, moved, signal_ts, changed, canceled)
+
+    def _clear_exit(
+        self, signal_id: str | None, order: Order
+    ) -> tuple[Order, tuple[str, ...]] | ExecutionResult:
+        """Before an exit's sell: cancel the position's protective list (one confirmed request)
+        and return the sell as it may go out, with the legs to look up after its
+        acknowledgement.
+
+        When no leg was left to cancel, the list had ended on the venue — typically its stop
+        or target *filled* during the candle, before the loop observed it. Selling the whole
+        position then would sell base coins that are not this position's (another holding) or
+        be refused, so the legs are looked up and recorded first and the exit is cut down to
+        what they left, or ended unsent (`_fit_exit`); a lookup that fails sends nothing
+        (`_defer_exit`). The common path — a leg canceled — adds no request.
+        """
+        listed = self._cancel_protection(order.symbol)
+        if listed.canceled or (not listed.leg_ids and order.symbol in self.book.positions):
+            fault_point("canceled")  # a list canceled, or none to cancel: the sell as sized
+            return order, listed.leg_ids
+        legs = self._settle_ended_list(order.symbol, listed.leg_ids)
+        fault_point("canceled")
+        if legs is None:
+            return self._defer_exit(signal_id, order)
+        return self._fit_exit(signal_id, order, legs)
+
+    def _fit_exit(
+        self, signal_id: str | None, order: Order, legs: list[Order]
+    ) -> tuple[Order, tuple[str, ...]] | ExecutionResult:
+        """The exit cut down to what the recorded fills left of the position (its legs are
+        settled: nothing to look up after the acknowledgement), or ended unsent when that is
+        nothing sellable."""
+        left = self._sellable(order.symbol)
+        if left <= 0.0:
+            return self._end_exit(signal_id, order, legs)
+        if left < order.amount:
+            self.event(
+                "exit_reduced",
+                f"{order.client_order_id}: {order.symbol}: protective fills already sold part of "
+                f"the position; the exit sells the {left:.12g} left, not {order.amount:.12g}",
+                {"client_order_id": order.client_order_id, "amount": left,
+                 "decided": order.amount},
+            )  # fmt: skip
+            order = replace(order, amount=left)
+            self.store.record_order(order)  # the row says what is sent, before it is sent
+        return order, ()
+
+    def _sellable(self, symbol: str) -> float:
+        """What an exit may still sell of `symbol`'s position: its amount floored to the
+        market's step; 0 when nothing is held or what is left is below the minimum amount."""
+        position = self.positions().get(symbol)
+        if position is None:
+            return 0.0
+        market = self.exchange.markets().get(symbol)
+        if market is None:
+            return position.amount
+        amount = floor_to_step(position.amount, market.amount_increment)
+        return amount if amount > 0.0 and amount >= market.min_amount else 0.0
+
+    def _end_exit(self, signal_id: str | None, order: Order, legs: list[Order]) -> ExecutionResult:
+        """An exit with nothing left to sell: its order row ends `rejected` (never sent) and
+        the reason is a `bot_events` row, like any refusal."""
+        cid, symbol = order.client_order_id, order.symbol
+        filled = [leg for leg in legs if leg.filled > 0.0]
+        held = self.positions().get(symbol)
+        left = f"; the {held.amount:.12g} left is below the market's minimum" if held else ""
+        if filled:
+            by = ", ".join(
+                f"{leg.client_order_id} ({leg.status} {leg.filled:.12g})" for leg in filled
+            )
+            reason: RefusalReason = "closed_by_protection"
+            message = (f"{symbol}: position already closed by its protective order {by}"
+                       f"{left}; exit {cid} not sent")  # fmt: skip
+        else:
+            reason = "no_position"
+            message = f"{symbol}: nothing left to sell{left}; exit {cid} not sent"
+        ended = ledger.reject(self.store, order, message, self.now())
+        self.stale()
+        details = {"legs": ",".join(leg.client_order_id for leg in filled) or None}
+        return self._refuse(signal_id, cid, Refusal(reason, symbol, message, details), ended)
+
+    def _defer_exit(self, signal_id: str | None, order: Order) -> ExecutionResult:
+        """An exit whose protective legs could not be looked up: never sold blind. Its order
+        stays `intent` (decided, never sent), which the next observation or reconciliation
+        resends through this same path while it is young, or abandons."""
+        self.stale()
+        self.event(
+            "exit_deferred",
+            f"{order.client_order_id}: {order.symbol}: no protective leg was left to cancel and "
+            "their final states could not be looked up; the exit is not sent until they are",
+            {"client_order_id": order.client_order_id, "symbol": order.symbol},
+        )
+        return ExecutionResult(signal_id, order.client_order_id, "unknown", order)
 
     def _settle(self, local: Order, report: Order, *, signal_ts: int = 0) -> Order:
         """Record the venue's report of `local`: fills, order row, positions from the fills."""

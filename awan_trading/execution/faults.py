@@ -13,8 +13,9 @@ point is one dict lookup on an empty table.
 
 Points, in order along the path (`POINTS`):
 - `intent`: the order intent is recorded in the store, the exchange not yet called;
-- `canceled`: a protective list was canceled (confirmed), before the order that needed it
-  gone (an exit's market sell, a trailing stop's replacement);
+- `canceled`: a protective list was canceled (confirmed) — or, no leg being left to cancel,
+  its legs were looked up and recorded — before the order that needed it gone (an exit's
+  market sell, a trailing stop's replacement);
 - `accepted`: the exchange accepted (or filled) the order, nothing recorded yet;
 - `recorded`: order, fills and position are in the store, the protective list not yet placed;
 - `protected`: the protective list rests on the exchange (or was not needed);

@@ -40,6 +40,7 @@ ERROR_EVENTS = frozenset(
         "record_failed",
         "observe_failed",
         "stop_above_market",
+        "exit_deferred",
     }
 )
 # ... and the ones that change what the bot does.

@@ -75,16 +75,33 @@ class Protecting:
         loaded = [ledger.load_order(self.store, self.exchange.name, cid) for cid in ids]
         return any(o is not None and o.is_resting for o in loaded)
 
-    def _cancel_protection(self, symbol: str) -> tuple[str, ...]:
-        """Cancel the position's list, confirmed, and return its leg ids: the caller looks up
-        and records their final states (`_settle_legs`) after the acknowledgement of the
-        order that needed the cancel — until then reconciliation would find them on the
-        venue."""
+    def _cancel_protection(self, symbol: str) -> protection.CanceledList:
+        """Cancel the position's list, confirmed, and return its leg ids: when a leg was
+        canceled, the caller looks up and records their final states (`_settle_legs`) after
+        the acknowledgement of the order that needed the cancel — until then reconciliation
+        would find them on the venue. When none was (`canceled` False), the list may have
+        filled: see `_settle_ended_list`."""
         position = self.positions().get(symbol)
         ids = protection.leg_ids_of(position) if position else None
         if not ids:
-            return ()
+            return protection.CanceledList((), canceled=False)
         return protection.cancel_list(self.exchange, symbol, ids)
+
+    def _settle_ended_list(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order] | None:
+        """Look up and record the final states of a list none of whose legs was left to
+        cancel, before the exit that needed the cancel is sent: a stop or target that filled
+        on the venue since the last observation closed or reduced the position, and the
+        recorded fills say what is left to sell. None (logged) when the venue did not answer
+        or a leg's report could not be recorded: the exit must then not be sent blind."""
+        if not leg_ids:
+            return []
+        try:
+            legs = protection.final_states(self.exchange, symbol, leg_ids)
+        except ExchangeError as error:
+            self.stale()
+            self.event("record_failed", f"{symbol}: protective legs not looked up: {error}")
+            return None
+        return legs if self._record_legs(legs) else None
 
     def _settle_legs(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
         """Look up and record the final states of a canceled list's legs; a venue that does
@@ -100,10 +117,12 @@ class Protecting:
         self._record_legs(legs)
         return legs
 
-    def _record_legs(self, legs: Iterable[Order]) -> None:
+    def _record_legs(self, legs: Iterable[Order]) -> bool:
+        """Record the legs' reports; False when one could not be (logged)."""
         legs = list(legs)
         if legs:
             self.stale()  # written outside the book: reloaded before it is read again
+        recorded = True
         for report in legs:
             local = ledger.load_order(self.store, self.exchange.name, report.client_order_id)
             try:
@@ -113,3 +132,5 @@ class Protecting:
                     self._settle(local, report)
             except (OrderStateError, ExchangeError) as error:
                 self.event("record_failed", f"{report.client_order_id}: {error}")
+                recorded = False
+        return recorded

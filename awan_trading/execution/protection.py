@@ -192,14 +192,25 @@ def place(exchange: Exchange, store: Store, plan: ProtectiveList) -> list[Order]
     return placed
 
 
+@dataclass(frozen=True)
+class CanceledList:
+    """What `cancel_list` did: the list's leg ids (for `final_states`) and whether this call
+    canceled a leg. When none was canceled, every leg answered "not found": the list had
+    ended already — possibly *filled*, the position closed (or reduced) by the venue."""
+
+    leg_ids: tuple[str, ...]
+    canceled: bool
+
+
 def cancel(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
     """Cancel a list and return each leg's confirmed final state (`cancel_list`, then
     `final_states`)."""
-    return final_states(exchange, symbol, cancel_list(exchange, symbol, leg_ids))
+    return final_states(exchange, symbol, cancel_list(exchange, symbol, leg_ids).leg_ids)
 
 
-def cancel_list(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> tuple[str, ...]:
-    """Cancel a list, confirmed; return its leg ids for `final_states`.
+def cancel_list(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> CanceledList:
+    """Cancel a list, confirmed; return its leg ids for `final_states`, and whether a leg
+    was canceled by this call.
 
     Canceling one leg of an OCO cancels the other, so the first leg the venue cancels ends
     the list: an exit waits for one round trip here, not one per leg. A leg that already
@@ -210,8 +221,8 @@ def cancel_list(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> tu
             exchange.cancel_order(symbol, client_order_id=cid)
         except OrderNotFound:
             continue  # filled, already canceled (an OCO sibling), or never placed
-        break
-    return leg_ids
+        return CanceledList(leg_ids, canceled=True)
+    return CanceledList(leg_ids, canceled=False)
 
 
 def final_states(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:

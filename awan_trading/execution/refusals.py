@@ -4,25 +4,29 @@ A `Refusal` is a value, not an exception: refusing an entry is a normal outcome 
 check, which the caller logs as a `bot_events` row (`kind` = the reason below, `message` = the
 refusal's sentence, `data` = its numbers as JSON) and then carries on with the next signal.
 
-| reason               | raised by          | when                                                        |
-| -------------------- | ------------------ | ----------------------------------------------------------- |
-| `no_cash`            | `sizing`           | the stake is 0: no free quote currency (or no equity)       |
-| `below_min_amount`   | `sizing`           | the stake buys less than the market's `min_amount` once the |
-|                      |                    | amount is floored to `amount_increment` (incl. floors to 0) |
-| `below_min_notional` | `sizing`           | amount × price is below the market's `min_notional`         |
-| `market_inactive`    | `sizing`           | the venue reports the market as not trading                 |
-| `position_open`      | `risk.check_entry` | the symbol already has a position or an entry in flight     |
-|                      |                    | (one position per symbol)                                   |
-| `max_open_positions` | `risk.check_entry` | positions + entries in flight reach `max_open_positions`    |
-| `max_daily_loss`     | `risk.check_entry` | today's (UTC) realized loss reached `max_daily_loss` × the  |
-|                      |                    | equity at the day's start: no new entries until 00:00 UTC   |
-| `paused`             | `risk.check_entry` | the bot is paused from the control table; exits and stops   |
-|                      |                    | still run                                                   |
-| `live_not_confirmed` | `risk.check_entry` | a `live:` venue without `live_confirmed = true`             |
-| `no_position`        | `risk.check_exit`  | an exit (or force-exit) for a symbol that holds nothing     |
-| `not_reconciled`     | `executor`         | no reconciliation with the exchange has succeeded yet (or   |
-|                      |                    | the last one found a problem): nothing is placed            |
-| `exchange_rejected`  | `executor`         | the exchange refused the order (funds, a market rule)       |
+| reason                 | raised by          | when                                                        |
+| ---------------------- | ------------------ | ----------------------------------------------------------- |
+| `no_cash`              | `sizing`           | the stake is 0: no free quote currency (or no equity)       |
+| `below_min_amount`     | `sizing`           | the stake buys less than the market's `min_amount` once the |
+|                        |                    | amount is floored to `amount_increment` (incl. floors to 0) |
+| `below_min_notional`   | `sizing`           | amount × price is below the market's `min_notional`         |
+| `market_inactive`      | `sizing`           | the venue reports the market as not trading                 |
+| `position_open`        | `risk.check_entry` | the symbol already has a position or an entry in flight     |
+|                        |                    | (one position per symbol)                                   |
+| `max_open_positions`   | `risk.check_entry` | positions + entries in flight reach `max_open_positions`    |
+| `max_daily_loss`       | `risk.check_entry` | today's (UTC) realized loss reached `max_daily_loss` × the  |
+|                        |                    | equity at the day's start: no new entries until 00:00 UTC   |
+| `paused`               | `risk.check_entry` | the bot is paused from the control table; exits and stops   |
+|                        |                    | still run                                                   |
+| `live_not_confirmed`   | `risk.check_entry` | a `live:` venue without `live_confirmed = true`             |
+| `no_position`          | `risk.check_exit`, | an exit (or force-exit) for a symbol that holds nothing     |
+|                        | `executor`         | (also found before its sell: its order is never sent)       |
+| `closed_by_protection` | `executor`         | the exit's position was already closed by its protective    |
+|                        |                    | stop / target on the venue (or what is left is below the    |
+|                        |                    | minimum amount): the exit's order ends rejected, unsent     |
+| `not_reconciled`       | `executor`         | no reconciliation with the exchange has succeeded yet (or   |
+|                        |                    | the last one found a problem): nothing is placed            |
+| `exchange_rejected`    | `executor`         | the exchange refused the order (funds, a market rule)       |
 
 A stake cut down by `max_position_quote` or by free cash is not a refusal: the entry goes ahead
 and `EntrySize.capped_by` says which limit applied, so the caller can log it as information.
@@ -48,6 +52,7 @@ RefusalReason = Literal[
     "paused",
     "live_not_confirmed",
     "no_position",
+    "closed_by_protection",
     "not_reconciled",
     "exchange_rejected",
 ]
