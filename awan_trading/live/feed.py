@@ -143,11 +143,11 @@ class CandleFeed:
             f for start, group in by_start.items() for f in self._fetch(group, start, close_ms)
         ]
         candles = pl.concat(fresh) if fresh else empty_candles()
-        if candles.height:
-            candles = self._validated(candles, windows)
-        new = candles.partition_by("symbol", as_dict=True) if candles.height else {}
+        new = self._validated(candles, windows) if candles.height else {}
+        if new:
+            candles = pl.concat(list(new.values()))
         merged = [
-            pl.concat([windows[s], new[(s,)]]).tail(self.need) if (s,) in new else windows[s]
+            pl.concat([windows[s], new[s]]).tail(self.need) if s in new else windows[s]
             for s in self.symbols
         ]
         frame = (
@@ -171,16 +171,34 @@ class CandleFeed:
             self._write(update.candles, update.windows)
             self._write_indicators(update.indicators, update.candles)
 
-    def _validated(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        """The new candles, validated after each window's last row (refused on a bad one)."""
-        tails = [w.tail(1) for w in windows.values() if w.height]
+    def _validated(
+        self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]
+    ) -> dict[str, pl.DataFrame]:
+        """The new candles by symbol, validated after each window's last row (refused on a
+        bad one: a duplicate, a step back in time, a broken candle).
+
+        Each symbol's run is its window's last row, then its new candles as fetched (not
+        sorted: candles out of order are refused, never reordered), so the frame is grouped
+        by symbol and one query validates it; the new candles are then zero-copy slices of
+        the checked frame (a sort and an anti-join took a query each).
+        """
+        runs: list[pl.DataFrame] = []
+        spans: dict[str, tuple[int, int]] = {}  # symbol -> (offset, length) of its new rows
+        offset = 0
+        for (symbol,), part in candles.partition_by("symbol", as_dict=True).items():
+            window = windows.get(str(symbol))
+            if window is not None and window.height:
+                runs.append(window.tail(1))
+                offset += 1
+            runs.append(part)
+            spans[str(symbol)] = (offset, part.height)
+            offset += part.height
         checked = ensure_valid(
-            pl.concat([*tails, candles]).sort("symbol", "ts"),
+            pl.concat(runs),
             self.tf,
             context=f"{self.venue} {self.tf.name} candles up to {candles['ts'].max()}",
         )
-        return checked.join(pl.concat(tails).select("symbol", "ts"), on=["symbol", "ts"],
-                            how="anti") if tails else checked  # fmt: skip
+        return {symbol: checked.slice(start, length) for symbol, (start, length) in spans.items()}
 
     def _write(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> None:
         """Validated candles into the store, then the cache."""

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from awan_trading.errors import CandleValidationError
 from awan_trading.exchange import SimExchange, SimMarket
 from awan_trading.exchange.base import BatchCandles
 from awan_trading.indicators import IndicatorParams
@@ -87,3 +88,50 @@ def test_a_cached_window_stays_one_chunk_and_bounded(appends: int) -> None:
     assert window is not None and window.n_chunks() == 1
     expected = market.candles_1m("BTC/USDT", t0, t0 + (appends + 1) * 60_000).tail(100)
     assert window.equals(expected)
+
+
+class _Tampering:
+    """The sim, one symbol's candles broken at one close (`breakage`), per-symbol calls."""
+
+    def __init__(self, sim: SimExchange, breakage: str) -> None:
+        self._sim, self.breakage, self.armed = sim, breakage, False
+
+    def fetch_ohlcv(self, symbol: str, *args: Any) -> pl.DataFrame:
+        candles = self._sim.fetch_ohlcv(symbol, *args)
+        if not self.armed or symbol != "ETH/USDT":
+            return candles
+        if self.breakage == "duplicate":  # the window's last candle again, then the new one
+            previous = self._sim.fetch_ohlcv(symbol, "1m", START, START + timedelta(minutes=1))
+            return pl.concat([previous.tail(1), candles])
+        if self.breakage == "broken":
+            return candles.with_columns(high=pl.col("low") / 2)
+        return candles.reverse()  # "out_of_order": two new candles, the later one first
+
+
+@pytest.mark.parametrize("breakage", ["duplicate", "broken", "out_of_order"])
+def test_a_bad_candle_from_the_venue_is_refused_and_nothing_is_written(
+    tmp_path: Path, breakage: str
+) -> None:
+    """The feed validates what the venue sent together with each window's last row: a
+    candle already in the window, a broken one, or new candles out of order refuse the
+    close (naming the symbol), and neither the store nor the cache changes."""
+    clock = _Clock()
+    venue = _Tampering(SimExchange(SimMarket(5), clock=clock), breakage)
+    store = open_store(f"duckdb:///{tmp_path / 'feed.duckdb'}", migrate=True)
+    cache = MemoryCache(capacity=60)
+    feed = CandleFeed(venue, store, cache, venue="sim", symbols=SYMBOLS[:2], timeframe="1m",
+                      params=IndicatorParams(), rows=3)  # fmt: skip
+    clock.at = START + timedelta(minutes=1, seconds=1)
+    first = feed.advance(START + timedelta(minutes=1))
+    assert first.ready == tuple(SYMBOLS[:2])
+    before = store.read_candles("sim", SYMBOLS[:2], "1m")
+    window = cache.get_candles("sim", "ETH/USDT", "1m", 1000)
+    venue.armed = True
+    clock.at = START + timedelta(minutes=3, seconds=1)  # two new candles each
+    with pytest.raises(CandleValidationError, match="ETH/USDT"):
+        feed.advance(START + timedelta(minutes=3))
+    assert store.read_candles("sim", SYMBOLS[:2], "1m").equals(before)
+    assert cache.get_candles("sim", "ETH/USDT", "1m", 1000).equals(window)
+    venue.armed = False  # the venue mends: the same close goes through
+    update = feed.advance(START + timedelta(minutes=3))
+    assert update.ready == tuple(SYMBOLS[:2]) and update.candles.height == 4
