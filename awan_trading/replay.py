@@ -79,13 +79,11 @@ def decide(
     `max_open_positions`.
     """
     now = ts if isinstance(ts, int) else to_epoch_ms(ts)
-    rows = (  # one query after `populate`: each eager step would plan one of its own
+    rows = (
         strategy.populate(window)
-        .lazy()
         .filter(pl.col("ts").dt.epoch("ms") == now)
         .select("symbol", "enter_long", "exit_long", pl.col("score").fill_nan(0.0).fill_null(0.0))
         .sort("symbol")
-        .collect()
     )
     actions: list[Action] = []
     candidates: list[tuple[float, str]] = []

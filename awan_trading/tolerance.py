@@ -49,7 +49,7 @@ class Tolerance:
     """A comparison rule: `a` and `b` are equal when `|a - b| <= absolute + relative * max(|a|, |b|)`.
 
     The margin is symmetric in `a` and `b`, so `gt(a, b)` is exactly `lt(b, a)`. The expression
-    forms propagate nulls (warm-up rows), which `finish_signals` reads as "no signal"; the
+    forms propagate nulls (warm-up rows), which `strategies.base.signal_columns` reads as "no signal"; the
     `*_scalar` forms are for the candle-by-candle paths (replay, position manager) and are
     restated in the numba engine, whose parity test holds the two to the same trades.
     """

@@ -22,6 +22,7 @@ residues (%K = 1.9e-13 vs %D = 4.6e-14 while raw %K sits at 0) never make a turn
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import polars as pl
@@ -31,8 +32,8 @@ from awan_trading.strategies.base import (
     BandsAndStochParams,
     BaseStrategy,
     StrategyParams,
-    finish_signals,
     prev,
+    signal_columns,
 )
 from awan_trading.tolerance import OSCILLATOR as OSC
 from awan_trading.tolerance import PRICE
@@ -54,6 +55,11 @@ class BollStoch(BaseStrategy):
 
     def populate(self, frame: pl.DataFrame) -> pl.DataFrame:
         """One `with_columns` over a frame sorted by (symbol, ts) that holds the indicators."""
+        return frame.with_columns(*self._signal_columns)
+
+    @functools.cached_property
+    def _signal_columns(self) -> tuple[pl.Expr, ...]:
+        """`signal_columns` for these parameters, built once (`populate` runs every close)."""
         p = self.params
         k, d = pl.col("stochrsi_k"), pl.col("stochrsi_d")
         k_prev, d_prev = prev("stochrsi_k"), prev("stochrsi_d")
@@ -67,8 +73,7 @@ class BollStoch(BaseStrategy):
         bands_open = PRICE.gt(upper, lower)
         depth = pl.when(bands_open).then((lower - close) / (upper - lower)).otherwise(0.0)
         score = depth + (p.oversold - k_prev).clip(lower_bound=0) / 100.0
-        return finish_signals(
-            frame,
+        return signal_columns(
             enter=bands_open & PRICE.le(close, lower) & turns_up,
             exit_=(bands_open & PRICE.ge(close, upper)) | turns_down,
             score=score,

@@ -17,6 +17,7 @@ within the tolerances of `awan_trading.tolerance` (`>`/`<` mean "by more than th
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import polars as pl
@@ -26,8 +27,8 @@ from awan_trading.strategies.base import (
     BandsAndStochParams,
     BaseStrategy,
     StrategyParams,
-    finish_signals,
     prev,
+    signal_columns,
 )
 from awan_trading.tolerance import OSCILLATOR as OSC
 from awan_trading.tolerance import PRICE
@@ -50,14 +51,18 @@ class EmaTrend(BaseStrategy):
 
     def populate(self, frame: pl.DataFrame) -> pl.DataFrame:
         """One `with_columns` over a frame sorted by (symbol, ts) that holds the indicators."""
+        return frame.with_columns(*self._signal_columns)
+
+    @functools.cached_property
+    def _signal_columns(self) -> tuple[pl.Expr, ...]:
+        """`signal_columns` for these parameters, built once (`populate` runs every close)."""
         p = self.params
         fast, slow, close = pl.col("ema_fast"), pl.col("ema_slow"), pl.col("close")
         k, d = pl.col("stochrsi_k"), pl.col("stochrsi_d")
         k_prev, d_prev = prev("stochrsi_k"), prev("stochrsi_d")
         uptrend = PRICE.gt(fast, slow) & PRICE.gt(close, slow)
         hook = OSC.crosses_above(k, d, k_prev, d_prev) & OSC.lt(k_prev, p.stoch_entry_max)
-        return finish_signals(
-            frame,
+        return signal_columns(
             enter=uptrend & hook & PRICE.lt(close, pl.col("bb_upper")),
             exit_=PRICE.lt(fast, slow) | PRICE.lt(close, slow),
             score=(fast - slow) / slow,
