@@ -66,9 +66,19 @@ class Exchange(Protocol):
     def markets(self) -> dict[str, Market]: ...
 
     def fetch_ohlcv(
-        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
+        self,
+        symbol: str,
+        timeframe: Timeframe | str,
+        start: datetime,
+        end: datetime,
+        *,
+        validate: bool = True,
     ) -> pl.DataFrame:
-        """Closed candles with open time in [start, end), in the candle schema, sorted by ts."""
+        """Closed candles with open time in [start, end), in the candle schema, sorted by ts.
+
+        `validate=False`: the caller validates them itself (the live feed, together with each
+        window's last row), so a venue that checks what it received need not check twice.
+        """
         ...
 
     def fetch_ticker(self, symbol: str) -> Ticker: ...

@@ -135,9 +135,15 @@ class PaperExchange(SimExchange):
         return dict(self._venue_markets)
 
     def fetch_ohlcv(
-        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
+        self,
+        symbol: str,
+        timeframe: Timeframe | str,
+        start: datetime,
+        end: datetime,
+        *,
+        validate: bool = True,
     ) -> pl.DataFrame:
-        return self.venue.fetch_ohlcv(symbol, timeframe, start, end)
+        return self.venue.fetch_ohlcv(symbol, timeframe, start, end, validate=validate)
 
     def fetch_ohlcv_many(
         self, symbols: Sequence[str], timeframe: Timeframe | str, start: datetime, end: datetime

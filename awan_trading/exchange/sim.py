@@ -188,9 +188,16 @@ class SimExchange:
     # --- market data ---------------------------------------------------------------------
 
     def fetch_ohlcv(
-        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime
+        self,
+        symbol: str,
+        timeframe: Timeframe | str,
+        start: datetime,
+        end: datetime,
+        *,
+        validate: bool = True,
     ) -> pl.DataFrame:
-        """Candles with open time in [start, end) that have closed by `now()`."""
+        """Candles with open time in [start, end) that have closed by `now()` (generated, so
+        there is nothing to validate either way)."""
         window = self._closed_window([symbol], timeframe, start, end)
         return empty_candles() if window is None else self.market_data.candles(symbol, *window)
 

@@ -114,12 +114,15 @@ class CandleFeed:
         if self._batch and len(symbols) > 1:
             fetched = self.exchange.fetch_ohlcv_many(symbols, self.tf, start, end)  # type: ignore[attr-defined]
             return [fetched.select(CANDLE_COLUMNS)] if fetched.height else []
+
+        # validated below (`_validated`), with each window's last row: not twice
+        def fetch(symbol: str) -> pl.DataFrame:
+            return self.exchange.fetch_ohlcv(symbol, self.tf, start, end, validate=False)
+
         if self._pool is not None and len(symbols) > 1:
-            frames = list(
-                self._pool.map(lambda s: self.exchange.fetch_ohlcv(s, self.tf, start, end), symbols)
-            )
+            frames = list(self._pool.map(fetch, symbols))
         else:
-            frames = [self.exchange.fetch_ohlcv(s, self.tf, start, end) for s in symbols]
+            frames = [fetch(s) for s in symbols]
         # a select costs a query plan; a connector's frame already has exactly these columns
         return [f if f.columns == CANDLE_COLUMNS else f.select(CANDLE_COLUMNS)
                 for f in frames if f.height]  # fmt: skip

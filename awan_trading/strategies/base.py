@@ -129,4 +129,3 @@ def signal_columns(enter: pl.Expr, exit_: pl.Expr, score: pl.Expr) -> tuple[pl.E
         exit_col.alias("exit_long"),
         score.cast(pl.Float64).fill_nan(None).fill_null(0.0).alias("score"),
     )
-

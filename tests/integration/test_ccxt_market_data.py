@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from polars.testing import assert_frame_equal
 
+from awan_trading.errors import CandleValidationError
 from awan_trading.exchange import ccxt_exchange
 from awan_trading.exchange.ccxt_exchange import WIRE_LOGGER, CcxtExchange
 from awan_trading.exchange.emulator import EmulatorServer, make_state
@@ -21,6 +22,10 @@ from awan_trading.exchange.errors import (
 )
 from awan_trading.exchange.rate_limit import RetryPolicy
 from awan_trading.exchange.sim_market import SimMarket
+from awan_trading.indicators import IndicatorParams
+from awan_trading.live.feed import CandleFeed
+from awan_trading.storage import open_store
+from awan_trading.storage.memory_cache import MemoryCache
 
 SEED = 7
 KLINES = "/api/v3/klines"
@@ -192,6 +197,31 @@ def test_malformed_candles_are_refused_with_a_clear_error(emulator, api_key, kin
         exchange.fetch_ohlcv("BTC/USDT", "1m", JAN, JAN + timedelta(days=1))
     assert "BTC/USDT" in str(info.value)
     assert emulator.state.count(KLINES) == 1  # bad data is permanent: not fetched again
+
+
+@pytest.mark.parametrize(
+    ("kind", "refused"), [("negative_price", "feed"), ("out_of_order", "venue")]
+)
+def test_the_live_feed_validates_what_the_venue_sent_once(
+    emulator, api_key, tmp_path, kind, refused
+) -> None:
+    """The feed asks the connector not to validate (`validate=False`) and validates the
+    candles itself with each window's last row: a broken candle is still refused — by the
+    feed's validation, naming the symbol and the rule — and the page's order is still
+    checked by the connector. Nothing reaches the store."""
+    exchange = connect(emulator, api_key)
+    store = open_store(f"duckdb:///{tmp_path / 'feed.duckdb'}", migrate=True)
+    feed = CandleFeed(exchange, store, MemoryCache(), venue="binance", symbols=["BTC/USDT"],
+                      timeframe="1m", params=IndicatorParams(), rows=2)  # fmt: skip
+    close = exchange.now().replace(second=0, microsecond=0)
+    assert feed.advance(close - timedelta(minutes=3)).ready == ("BTC/USDT",)
+    emulator.faults.add(kind, KLINES)
+    before = store.read_candles("binance", "BTC/USDT", "1m")
+    expected = CandleValidationError if refused == "feed" else BadExchangeData
+    with pytest.raises(expected, match=kind.replace("negative", "non_positive")) as info:
+        feed.advance(close)
+    assert "BTC/USDT" in str(info.value)
+    assert store.read_candles("binance", "BTC/USDT", "1m").equals(before)
 
 
 @pytest.mark.parametrize("value", ["101.5", None])
