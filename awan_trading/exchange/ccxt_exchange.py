@@ -93,8 +93,10 @@ class CcxtExchange(CcxtOrders):
     rate limiter, so any number of them may run in one process.
     """
 
-    # Candle reads may run on several threads at once: the rate limiter is thread-safe, the
-    # last raw reply is kept per thread (`_local`), and the HTTP session's pool is too.
+    # Reads (a close's candles, the managed symbols' open orders) may run on several threads
+    # at once: the rate limiter is thread-safe, the last raw reply is kept per thread
+    # (`_local`), the HTTP session's pool is too, and a signed request carries its own
+    # timestamp (no shared nonce).
     threadsafe_reads = True
 
     def __init__(

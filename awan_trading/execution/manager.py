@@ -41,6 +41,7 @@ from awan_trading.execution.reconciling import sync_orders
 from awan_trading.tolerance import PRICE
 
 if TYPE_CHECKING:
+    from awan_trading.domain.orders import Order
     from awan_trading.execution.executor import ExecutionResult, Executor
     from awan_trading.storage.base import ControlRequest
 
@@ -54,17 +55,22 @@ def on_candle_close(
     return results
 
 
-def observe(executor: Executor, symbols: Iterable[str]) -> list[ExecutionResult]:
+def observe(
+    executor: Executor,
+    symbols: Iterable[str],
+    open_orders: Mapping[str, list[Order]] | None = None,
+) -> list[ExecutionResult]:
     """Record what the venue did to the orders of `symbols`; the protective fills as results.
 
     One pass over all the symbols (`sync_orders`): the local orders are read once, and the
-    venue is asked for each symbol's open orders, plus a lookup of each order that left them
-    or changed. Positions are rebuilt only when a fill was recorded.
+    venue is asked for each symbol's open orders (unless `open_orders` holds them already),
+    plus a lookup of each order that left them or changed. Positions are rebuilt only when a
+    fill was recorded.
     """
     from awan_trading.execution.executor import ExecutionResult
 
     wanted = sorted(set(symbols))
-    report = sync_orders(executor, wanted)
+    report = sync_orders(executor, wanted, open_orders=open_orders)
     if report.problems:
         executor.event("observe_failed", "; ".join(report.problems), {"symbols": wanted})
     results = []

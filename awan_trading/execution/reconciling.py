@@ -84,17 +84,29 @@ def _lookup(
     return reports
 
 
-def _open_orders(executor: Executor, symbols: Iterable[str]) -> list[Order]:
+def _open_orders(
+    executor: Executor, symbols: Iterable[str], fetched: Mapping[str, list[Order]] | None = None
+) -> list[Order]:
+    """The venue's open orders of `symbols`; those in `fetched` were asked for already."""
     out: list[Order] = []
     for symbol in sorted(set(symbols)):
-        out.extend(executor.exchange.fetch_open_orders(symbol))
+        if fetched is not None and symbol in fetched:
+            out.extend(fetched[symbol])
+        else:
+            out.extend(executor.exchange.fetch_open_orders(symbol))
     return out
 
 
 def sync_orders(
-    executor: Executor, symbols: Iterable[str] | None = None, report: ReconcileReport | None = None
+    executor: Executor,
+    symbols: Iterable[str] | None = None,
+    report: ReconcileReport | None = None,
+    open_orders: Mapping[str, list[Order]] | None = None,
 ) -> ReconcileReport:
-    """Pass 1 over the local orders that may still change (of `symbols`, or all)."""
+    """Pass 1 over the local orders that may still change (of `symbols`, or all).
+
+    `open_orders`: the venue's open orders of some symbols, fetched already (the live loop
+    asks for them at the close, while the candles are in flight)."""
     report = report or ReconcileReport()
     store = executor.store
     wanted = None if symbols is None else set(symbols)
@@ -110,12 +122,12 @@ def sync_orders(
     venue_symbols = {o.symbol for o in local} | set(executor.positions()) | set(executor.symbols)
     if wanted is not None:
         venue_symbols &= wanted
-    open_orders = _open_orders(executor, venue_symbols)
-    resting = {o.client_order_id: o for o in open_orders}
+    venue_open = _open_orders(executor, venue_symbols, open_orders)
+    resting = {o.client_order_id: o for o in venue_open}
     plan = plan_orders(
         local,
         _lookup(executor, local, resting),
-        open_orders,
+        venue_open,
         known=known,
         now=executor.now(),
         resend_within=executor.resend_within,

@@ -53,6 +53,7 @@ import polars as pl
 from awan_trading.domain.ids import client_order_id
 from awan_trading.domain.signals import SignalRecord
 from awan_trading.errors import AwanError
+from awan_trading.exchange.base import Exchange
 from awan_trading.execution.book import ENTRY_LEGS, EXIT_LEGS, leg_of
 from awan_trading.live.clock import Clock, ReplayClock
 from awan_trading.live.collector import deferred, freeze_startup
@@ -83,6 +84,7 @@ class Execution(Protocol):
 
     store: Store
     bot: str
+    exchange: Exchange
 
     def reconcile(self) -> Any: ...
 
@@ -151,9 +153,10 @@ class LiveLoop:
         self._clock: Clock | None = None
         self._step_began = datetime.now(UTC)
         self._day: date | None = None  # the UTC day of the last close handled
-        # The control table is read on this thread while the close's candles are in flight
-        # (a store read waits on the database, not the interpreter): `_until_acks`.
-        self._reads = ThreadPoolExecutor(1, thread_name_prefix="awan-close-reads")
+        # The control table and the venue's open orders of the managed symbols are read on
+        # these threads while the close's candles are in flight (a store read and a request
+        # wait on the database and the network, not the interpreter): `_until_acks`.
+        self._reads = ThreadPoolExecutor(2, thread_name_prefix="awan-close-reads")
         self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
     # --- one close --------------------------------------------------------------------------
@@ -209,9 +212,11 @@ class LiveLoop:
                 record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
             self.executor.refresh()
         controls = self._reads.submit(self.executor.store.pending_controls, self.executor.bot)
+        venue_orders = self._venue_open_orders() if inline else {}
         update = self.feed.advance(close, persist=not inline)
         report.candles = update.candles.height
-        managed = self._manage(update.indicators, update.ready, report.results, controls)
+        managed = self._manage(update.indicators, update.ready, report.results, controls,
+                               venue_orders)  # fmt: skip
         if not inline:  # before Dagster runs sell what the guard would protect
             self._guard(managed, report.results)
         day = close.astimezone(UTC).date()
@@ -230,15 +235,26 @@ class LiveLoop:
         report.signals = signal_records(actions, window, self.context, self.venue)
         return update, managed, window, self._execute(report)
 
+    def _venue_open_orders(self) -> dict[str, Future[list[Any]]]:
+        """Ask the venue, now, for the open orders of each symbol the position manager will
+        observe at this close (a position or an order in flight; inline, the book says which,
+        and nothing trades the account between the close and the observation)."""
+        state = self.portfolio()
+        busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
+        fetch = self.executor.exchange.fetch_open_orders
+        return {symbol: self._reads.submit(fetch, symbol) for symbol in sorted(busy)}
+
     def _manage(
         self,
         indicators: pl.DataFrame,
         ready: tuple[str, ...],
         results: list[Any],
         controls: Future[list[Any]],
+        venue_orders: Mapping[str, Future[list[Any]]],
     ) -> list[dict[str, Any]]:
         """Before deciding: what the venue did to each managed symbol (a symbol with a position
-        or an order in flight whose candle closed), then the control table's requests
+        or an order in flight whose candle closed; its open orders on the venue from
+        `venue_orders` when asked for at the close), then the control table's requests
         (`controls`, read at the close), once even when no symbol is managed (a pause must not
         wait for a position). Returns the managed symbols' last candles, for `_guard` after the
         orders of the close; the protective fills and control outcomes go to `results`."""
@@ -253,7 +269,9 @@ class LiveLoop:
         self.executor.mark({s: float(c["close"]) for s, c in candles.items()})
         managed = [c for s, c in candles.items() if s in busy]
         if managed:
-            results.extend(observe(self.executor, [c["symbol"] for c in managed]))  # type: ignore[arg-type]
+            symbols = [c["symbol"] for c in managed]
+            fetched = {s: venue_orders[s].result() for s in symbols if s in venue_orders}
+            results.extend(observe(self.executor, symbols, fetched))  # type: ignore[arg-type]
         results.extend(apply_control_requests(self.executor, controls.result()))  # type: ignore[arg-type]
         return managed
 
