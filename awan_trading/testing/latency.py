@@ -26,9 +26,9 @@ def time_acknowledgements(loop: Any, on_ack: Callable[[Any], None] | None = None
         started[0] = time.perf_counter()
         return step(close, **kw)
 
-    def timed_submit(signal: Any) -> Any:
+    def timed_submit(signal: Any, **kw: Any) -> Any:
         # `Acked` when follow-ups remain; a result when the order needed none
-        result = submit(signal)
+        result = submit(signal, **kw)
         if isinstance(result, Acked) or getattr(result, "outcome", None) in ("filled", "placed"):
             latencies.append((time.perf_counter() - started[0]) * 1000.0)
             if on_ack is not None:
