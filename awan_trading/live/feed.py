@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from awan_trading.exchange.base import BatchCandles, Exchange
@@ -146,11 +147,11 @@ class CandleFeed:
             f for start, group in by_start.items() for f in self._fetch(group, start, close_ms)
         ]
         candles = pl.concat(fresh) if fresh else empty_candles()
-        new = self._validated(candles, windows) if candles.height else {}
-        if new:
-            candles = pl.concat(list(new.values()))
+        if candles.height:
+            candles = self._validated(candles, windows)
+        new = candles.partition_by("symbol", as_dict=True) if candles.height else {}
         merged = [
-            pl.concat([windows[s], new[s]]).tail(self.need) if s in new else windows[s]
+            pl.concat([windows[s], new[(s,)]]).tail(self.need) if (s,) in new else windows[s]
             for s in self.symbols
         ]
         frame = (
@@ -174,34 +175,24 @@ class CandleFeed:
             self._write(update.candles, update.windows)
             self._write_indicators(update.indicators, update.candles)
 
-    def _validated(
-        self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]
-    ) -> dict[str, pl.DataFrame]:
-        """The new candles by symbol, validated after each window's last row (refused on a
-        bad one: a duplicate, a step back in time, a broken candle).
+    def _validated(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        """The new candles, validated after each window's last row (refused on a bad one: a
+        duplicate, a step back in time, a broken candle).
 
-        Each symbol's run is its window's last row, then its new candles as fetched (not
-        sorted: candles out of order are refused, never reordered), so the frame is grouped
-        by symbol and one query validates it; the new candles are then zero-copy slices of
-        the checked frame (a sort and an anti-join took a query each).
+        The rows are put in symbol order by a stable sort on the symbol alone — each window's
+        last row, then that symbol's new candles as fetched (out of order is refused, never
+        reordered) — so the frame is grouped and one query validates it; the window rows are
+        then dropped by position (a sort on time and an anti-join took a query each).
         """
-        runs: list[pl.DataFrame] = []
-        spans: dict[str, tuple[int, int]] = {}  # symbol -> (offset, length) of its new rows
-        offset = 0
-        for (symbol,), part in candles.partition_by("symbol", as_dict=True).items():
-            window = windows.get(str(symbol))
-            if window is not None and window.height:
-                runs.append(window.tail(1))
-                offset += 1
-            runs.append(part)
-            spans[str(symbol)] = (offset, part.height)
-            offset += part.height
+        tails = [w.tail(1) for w in windows.values() if w.height]
+        combined = pl.concat([*tails, candles]) if tails else candles
+        order = np.argsort(combined["symbol"].to_numpy(), kind="stable")
         checked = ensure_valid(
-            pl.concat(runs),
+            combined[order],
             self.tf,
             context=f"{self.venue} {self.tf.name} candles up to {candles['ts'].max()}",
         )
-        return {symbol: checked.slice(start, length) for symbol, (start, length) in spans.items()}
+        return checked[np.flatnonzero(order >= len(tails))]
 
     def _write(self, candles: pl.DataFrame, windows: dict[str, pl.DataFrame]) -> None:
         """Validated candles into the store, then the cache."""
