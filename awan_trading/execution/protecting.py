@@ -93,29 +93,29 @@ class Protecting:
         on the venue since the last observation closed or reduced the position, and the
         recorded fills say what is left to sell. None (logged) when the venue did not answer
         or a leg's report could not be recorded: the exit must then not be sent blind."""
+        looked = self._look_up_legs(symbol, leg_ids)
+        return looked[0] if looked is not None and looked[1] else None
+
+    def _settle_legs(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
+        """Look up and record the final states of a canceled list's legs; a venue that does
+        not answer leaves them to the next observation or reconciliation (logged)."""
+        looked = self._look_up_legs(symbol, leg_ids)
+        return [] if looked is None else looked[0]
+
+    def _look_up_legs(
+        self, symbol: str, leg_ids: tuple[str, ...]
+    ) -> tuple[list[Order], bool] | None:
+        """The legs' final states, recorded, and whether every one was; None (logged as
+        `record_failed`) when the venue did not answer."""
         if not leg_ids:
-            return []
+            return [], True
         try:
             legs = protection.final_states(self.exchange, symbol, leg_ids)
         except ExchangeError as error:
             self.stale()
             self.event("record_failed", f"{symbol}: protective legs not looked up: {error}")
             return None
-        return legs if self._record_legs(legs) else None
-
-    def _settle_legs(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
-        """Look up and record the final states of a canceled list's legs; a venue that does
-        not answer leaves them to the next observation or reconciliation (logged)."""
-        if not leg_ids:
-            return []
-        try:
-            legs = protection.final_states(self.exchange, symbol, leg_ids)
-        except ExchangeError as error:
-            self.stale()
-            self.event("record_failed", f"{symbol}: protective legs not looked up: {error}")
-            return []
-        self._record_legs(legs)
-        return legs
+        return legs, self._record_legs(legs)
 
     def _record_legs(self, legs: Iterable[Order]) -> bool:
         """Record the legs' reports; False when one could not be (logged)."""

@@ -239,10 +239,13 @@ class LiveLoop:
         """Ask the venue, now, for the open orders of each symbol the position manager will
         observe at this close (a position or an order in flight; inline, the book says which,
         and nothing trades the account between the close and the observation)."""
-        state = self.portfolio()
-        busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
         fetch = self.executor.exchange.fetch_open_orders
-        return {symbol: self._reads.submit(fetch, symbol) for symbol in sorted(busy)}
+        return {symbol: self._reads.submit(fetch, symbol) for symbol in sorted(self._busy())}
+
+    def _busy(self) -> set[str]:
+        """Symbols with a position or an order in flight: the ones the manager observes."""
+        state = self.portfolio()
+        return set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
 
     def _manage(
         self,
@@ -262,8 +265,7 @@ class LiveLoop:
 
         if self.refresh_account is not None:
             self.refresh_account()
-        state = self.portfolio()
-        busy = set(state.positions) | set(state.pending_entries) | set(state.pending_exits)
+        busy = self._busy()
         candles = _last_candles(indicators, ready)
         # positions marked at these closes, as the backtest marks them
         self.executor.mark({s: float(c["close"]) for s, c in candles.items()})
