@@ -43,6 +43,7 @@ from awan_trading.tolerance import PRICE
 if TYPE_CHECKING:
     from awan_trading.domain.orders import Order
     from awan_trading.execution.executor import ExecutionResult, Executor
+    from awan_trading.storage.base import ControlRequest
 
 
 def on_candle_close(
@@ -91,9 +92,15 @@ def guard(executor: Executor, symbol: str, high: float) -> list[ExecutionResult]
     return results
 
 
-def apply_control_requests(executor: Executor) -> list[ExecutionResult]:
-    """Pause / resume / force-exit from the control table, each applied once and logged."""
-    requests = executor.store.pending_controls(executor.bot)
+def apply_control_requests(
+    executor: Executor, requests: list[ControlRequest] | None = None
+) -> list[ExecutionResult]:
+    """Pause / resume / force-exit from the control table, each applied once and logged.
+
+    `requests`: the table's pending requests, already read (the live loop reads them while
+    the close's candles are in flight); None reads them now."""
+    if requests is None:
+        requests = executor.store.pending_controls(executor.bot)
     if not requests:
         return []
     held = list(executor.positions())

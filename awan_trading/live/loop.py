@@ -153,10 +153,9 @@ class LiveLoop:
         self._clock: Clock | None = None
         self._step_began = datetime.now(UTC)
         self._day: date | None = None  # the UTC day of the last close handled
-        # The venue's open orders of the managed symbols are asked for on these threads while
-        # the close's candles are in flight (a request waits on the network, not the
-        # interpreter): `_until_acks`. Not the store: DuckDB connections opened on two threads
-        # at once can fail ("python_arrow_scan does not exist"), so it stays on this thread.
+        # The control table and the venue's open orders of the managed symbols are read on
+        # these threads while the close's candles are in flight (a store read and a request
+        # wait on the database and the network, not the interpreter): `_until_acks`.
         self._reads = ThreadPoolExecutor(2, thread_name_prefix="awan-close-reads")
         self.on_beat: Callable[[str, bool | None], None] | None = None  # the status file
 
@@ -212,10 +211,12 @@ class LiveLoop:
             if isinstance(self._clock, ReplayClock):
                 record_clock(self.store, self.venue, close)  # what the sensor and the runs trade on
             self.executor.refresh()
+        controls = self._reads.submit(self.executor.store.pending_controls, self.executor.bot)
         venue_orders = self._venue_open_orders() if inline else {}
         update = self.feed.advance(close, persist=not inline)
         report.candles = update.candles.height
-        managed = self._manage(update.indicators, update.ready, report.results, venue_orders)
+        managed = self._manage(update.indicators, update.ready, report.results, controls,
+                               venue_orders)  # fmt: skip
         if not inline:  # before Dagster runs sell what the guard would protect
             self._guard(managed, report.results)
         day = close.astimezone(UTC).date()
@@ -251,12 +252,14 @@ class LiveLoop:
         indicators: pl.DataFrame,
         ready: tuple[str, ...],
         results: list[Any],
+        controls: Future[list[Any]],
         venue_orders: Mapping[str, Future[list[Any]]],
     ) -> list[dict[str, Any]]:
         """Before deciding: what the venue did to each managed symbol (a symbol with a position
         or an order in flight whose candle closed; its open orders on the venue from
-        `venue_orders` when asked for at the close), then the control table, once even when no
-        symbol is managed (a pause must not wait for a position). Returns the managed symbols' last candles, for `_guard` after the
+        `venue_orders` when asked for at the close), then the control table's requests
+        (`controls`, read at the close), once even when no symbol is managed (a pause must not
+        wait for a position). Returns the managed symbols' last candles, for `_guard` after the
         orders of the close; the protective fills and control outcomes go to `results`."""
         from awan_trading.execution.manager import apply_control_requests, observe
 
@@ -271,7 +274,7 @@ class LiveLoop:
             symbols = [c["symbol"] for c in managed]
             fetched = {s: venue_orders[s].result() for s in symbols if s in venue_orders}
             results.extend(observe(self.executor, symbols, fetched))  # type: ignore[arg-type]
-        results.extend(apply_control_requests(self.executor))  # type: ignore[arg-type]
+        results.extend(apply_control_requests(self.executor, controls.result()))  # type: ignore[arg-type]
         return managed
 
     def _guard(self, managed: list[dict[str, Any]], results: list[Any]) -> None:

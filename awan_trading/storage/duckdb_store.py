@@ -55,6 +55,20 @@ _SELECT_CANDLES = "SELECT symbol, ts, open, high, low, close, volume FROM candle
 DEFAULT_SETTINGS: dict[str, str] = {"memory_limit": "1GB"}  # see the module docstring
 _URL_SETTINGS = ("memory_limit", "threads")
 
+# DuckDB's Python client shares one database instance among a process's connections to a file
+# and registers its Python table functions when it creates that instance; a connection opened
+# on another thread at the same moment can get the instance before they are there, and its
+# first scan of an Arrow table fails ("Table Function with name python_arrow_scan does not
+# exist", about once in 200 simultaneous opens on DuckDB 2.0). Opening is serialised process-
+# wide; the work on each connection is not.
+_OPENING = threading.Lock()
+
+
+def _open(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect`, one thread at a time (`_OPENING`)."""
+    with _OPENING:
+        return duckdb.connect(str(path), **kwargs)
+
 
 def _is_retryable(exc: BaseException) -> bool:
     """Another process holds the file lock, or a concurrent in-process transaction conflicted."""
@@ -103,7 +117,7 @@ class DuckDBStore(DuckDBOrderPath):
                 yield self
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(self.path), config=self.settings)
+            con = _open(self.path, config=self.settings)
             con.execute("SET TimeZone = 'UTC'")
             self._held = con
         try:
@@ -130,7 +144,7 @@ class DuckDBStore(DuckDBOrderPath):
             return
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only, config=self.settings)
+        con = _open(self.path, read_only=read_only, config=self.settings)
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con
