@@ -50,7 +50,7 @@ def _at_once(work: list[Any]) -> list[BaseException]:
         barrier.wait()
         try:
             fn()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:  # reported by the test
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
