@@ -408,14 +408,17 @@ class Executor(ExecutorState, Protecting):
         acknowledgement.
 
         When no leg was left to cancel, the list had ended on the venue — typically its stop
-        or target *filled* during the candle, before the loop observed it. Selling the whole
-        position then would sell base coins that are not this position's (another holding) or
-        be refused, so the legs are looked up and recorded first and the exit is cut down to
-        what they left, or ended unsent (`_fit_exit`); a lookup that fails sends nothing
-        (`_defer_exit`). The common path — a leg canceled — adds no request.
+        or target *filled* during the candle, before the loop observed it — and when the leg
+        canceled had partly filled while it rested, part of the position is sold already.
+        Selling the whole position then would sell base coins that are not this position's
+        (another holding) or be refused, so the legs are looked up and recorded first and the
+        exit is cut down to what they left, or ended unsent (`_fit_exit`); a lookup that
+        fails sends nothing (`_defer_exit`). The common path — a leg canceled unfilled — adds
+        no request.
         """
         listed = self._cancel_protection(order.symbol)
-        if listed.canceled or (not listed.leg_ids and order.symbol in self.book.positions):
+        clean = listed.canceled and not listed.partly_filled
+        if clean or (not listed.leg_ids and order.symbol in self.book.positions):
             fault_point("canceled")  # a list canceled, or none to cancel: the sell as sized
             return order, listed.leg_ids
         legs = self._settle_ended_list(order.symbol, listed.leg_ids)

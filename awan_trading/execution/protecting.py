@@ -89,9 +89,9 @@ class Protecting:
 
     def _settle_ended_list(self, symbol: str, leg_ids: tuple[str, ...]) -> list[Order] | None:
         """Look up and record the final states of a list none of whose legs was left to
-        cancel, before the exit that needed the cancel is sent: a stop or target that filled
-        on the venue since the last observation closed or reduced the position, and the
-        recorded fills say what is left to sell. None (logged) when the venue did not answer
+        cancel, or whose canceled leg had partly filled, before the exit that needed the
+        cancel is sent: a stop or target that filled on the venue since the last observation
+        closed or reduced the position, and the recorded fills say what is left to sell. None (logged) when the venue did not answer
         or a leg's report could not be recorded: the exit must then not be sent blind."""
         looked = self._look_up_legs(symbol, leg_ids)
         return looked[0] if looked is not None and looked[1] else None

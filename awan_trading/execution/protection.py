@@ -200,6 +200,10 @@ class CanceledList:
 
     leg_ids: tuple[str, ...]
     canceled: bool
+    # The canceled leg's reply reported a fill: the leg was partly filled while it rested
+    # (a triggered stop-limit or a target met by part of the book), so the position is
+    # smaller than the book says until the legs are looked up and recorded.
+    partly_filled: bool = False
 
 
 def cancel(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> list[Order]:
@@ -218,10 +222,10 @@ def cancel_list(exchange: Exchange, symbol: str, leg_ids: tuple[str, ...]) -> Ca
     """
     for cid in leg_ids:
         try:
-            exchange.cancel_order(symbol, client_order_id=cid)
+            report = exchange.cancel_order(symbol, client_order_id=cid)
         except OrderNotFound:
             continue  # filled, already canceled (an OCO sibling), or never placed
-        return CanceledList(leg_ids, canceled=True)
+        return CanceledList(leg_ids, canceled=True, partly_filled=report.filled > 0.0)
     return CanceledList(leg_ids, canceled=False)
 
 

@@ -24,6 +24,7 @@ from awan_trading.domain.signals import SignalRecord
 from awan_trading.exchange.base import Exchange
 from awan_trading.exchange.ccxt_exchange import CcxtExchange
 from awan_trading.exchange.emulator import EmulatorServer, make_state
+from awan_trading.exchange.errors import OrderNotFound
 from awan_trading.exchange.rate_limit import RetryPolicy
 from awan_trading.exchange.sim import SimExchange
 from awan_trading.exchange.sim_market import SimMarket
@@ -239,16 +240,26 @@ class PartlyFilled:
     def __init__(self, sim: SimExchange) -> None:
         self.sim = sim
         self.partial: tuple[str, float, float] | None = None  # (leg id, filled, price)
+        self.sibling_gone: str | None = None  # a leg the venue ended when its sibling filled
 
     def __getattr__(self, name: str):
         return getattr(self.sim, name)
 
-    def fetch_order(self, symbol: str, exchange_order_id=None, *, client_order_id=None):
-        order = self.sim.fetch_order(symbol, exchange_order_id, client_order_id=client_order_id)
+    def _as_reported(self, order):
         if self.partial is not None and order.client_order_id == self.partial[0]:
             _, filled, price = self.partial
             return replace(order, filled=filled, average=price)
         return order
+
+    def fetch_order(self, symbol: str, exchange_order_id=None, *, client_order_id=None):
+        order = self.sim.fetch_order(symbol, exchange_order_id, client_order_id=client_order_id)
+        return self._as_reported(order)
+
+    def cancel_order(self, symbol: str, exchange_order_id=None, *, client_order_id=None):
+        if client_order_id is not None and client_order_id == self.sibling_gone:
+            raise OrderNotFound(f"{symbol}: {client_order_id} was canceled with its list")
+        order = self.sim.cancel_order(symbol, exchange_order_id, client_order_id=client_order_id)
+        return self._as_reported(order)
 
 
 def test_an_exit_after_a_partial_protective_fill_sells_only_what_is_left(sim, store, clock) -> None:
@@ -271,5 +282,35 @@ def test_an_exit_after_a_partial_protective_fill_sells_only_what_is_left(sim, st
     row = store.orders(client_order_id=result.client_order_id).row(0, named=True)
     assert row["amount"] == pytest.approx(left) and row["status"] == "filled"
     assert store.orders(client_order_id=target).row(0, named=True)["filled"] == pytest.approx(half)
+    assert store.positions(sim.name) == []
+    assert sim.fetch_balance().total("BTC") == pytest.approx(HELD, abs=1e-12)
+
+
+def test_an_exit_whose_cancel_finds_the_target_partly_filled_sells_only_what_is_left(
+    sim, store, clock
+) -> None:
+    """The list is still resting, its target partly filled: the exit's cancel succeeds, and
+    its reply reports the fill. The legs are recorded before the sell, which sells the rest."""
+    venue = PartlyFilled(sim)
+    executor = make(venue, store, clock)  # type: ignore[arg-type]
+    buy = signal(sim, clock, "buy")
+    bought = executor.execute(buy).order.filled
+    target = client_order_id(buy.signal_id, "take_profit", 0)
+    step = sim.market(SYMBOL).amount_increment
+    third = round(bought / 3 // step * step, 10)
+    sold = sim.create_order(SYMBOL, "sell", "market", third, client_order_id="venue-partial-fill")
+    # The target sold a third and still rests; the venue canceled its sibling, the stop, on
+    # that first fill (Binance ends an OCO's other leg when one leg fills, even partly).
+    venue.partial = (target, third, sold.average)
+    venue.sibling_gone = client_order_id(buy.signal_id, "stop", 0)
+    assert sim.fetch_order(SYMBOL, client_order_id=target).is_resting
+    result = executor.execute(signal(sim, clock, "sell"))
+    assert result.outcome == "filled", result
+    left = round(bought - third, 10)
+    assert result.order.amount == pytest.approx(left) and result.order.filled == pytest.approx(left)
+    (reduced,) = events(store, "exit_reduced")
+    assert json.loads(reduced["data"])["client_order_id"] == result.client_order_id
+    leg = store.orders(client_order_id=target).row(0, named=True)
+    assert leg["status"] == "canceled" and leg["filled"] == pytest.approx(third)
     assert store.positions(sim.name) == []
     assert sim.fetch_balance().total("BTC") == pytest.approx(HELD, abs=1e-12)
