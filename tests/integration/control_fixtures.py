@@ -23,19 +23,12 @@ from awan_trading.execution.executor import Executor
 from awan_trading.signals import signal_id
 from awan_trading.storage import Store
 from awan_trading.strategies.base import StrategyParams
+from tests.integration.manual_clock import ManualClock
 
 BOT = "awan"
 STRATEGY = "boll_stoch"
 NO_EXITS = StrategyParams(stop_loss=None, take_profit=None)
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -68,7 +61,7 @@ class Facts:
 class Trading:
     store: Store
     sim: SimExchange
-    clock: Clock
+    clock: ManualClock
     executor: Executor
     facts: Facts | None = None
 
@@ -91,7 +84,7 @@ def make_trading(store: Store) -> Trading:
     closed hour (so "today" is today, except in the first hours of a UTC day)."""
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = hour - timedelta(hours=3)
-    clock = Clock(start)
+    clock = ManualClock(start)
     sim = SimExchange(SimMarket(11), balances={"USDT": 10_000.0}, clock=clock)
     executor = Executor(sim, store, bot=BOT, strategy=NO_EXITS, risk=RiskConfig(), fee=0.001,
                         slippage=0.0, clock=clock)  # fmt: skip

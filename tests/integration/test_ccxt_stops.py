@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import ccxt
 import pytest
@@ -23,6 +23,7 @@ from awan_trading.exchange.emulator import EmulatorServer, make_state
 from awan_trading.exchange.errors import DuplicateClientOrderId, InvalidOrder
 from awan_trading.exchange.rate_limit import RetryPolicy
 from awan_trading.market.timeframes import to_epoch_ms
+from tests.integration.manual_clock import ManualClock
 
 ORDER = "/api/v3/order"
 OCO = "/api/v3/orderList/oco"
@@ -35,22 +36,9 @@ TARGET_ID = client_order_id(SIGNAL, "take_profit")
 LIST_ID = client_order_id(SIGNAL, "bracket")
 
 
-class Clock:
-    """The emulator's time, moved only by the test."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: int) -> None:
-        self.now += timedelta(minutes=minutes)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture
@@ -59,7 +47,7 @@ def api_key() -> str:
 
 
 @pytest.fixture
-def emulator(api_key: str, clock: Clock) -> Iterator[EmulatorServer]:
+def emulator(api_key: str, clock: ManualClock) -> Iterator[EmulatorServer]:
     balances = {"USDT": 1_000_000.0, "BTC": 2.0}
     state = make_state(seed=5, api_key=api_key, balances=balances, clock=clock)
     with EmulatorServer(state) as server:
@@ -82,7 +70,7 @@ def last(server: EmulatorServer) -> float:
     return server.state.sim.fetch_ticker(SYMBOL).last
 
 
-def horizon(server: EmulatorServer, clock: Clock, minutes: int) -> tuple[float, float]:
+def horizon(server: EmulatorServer, clock: ManualClock, minutes: int) -> tuple[float, float]:
     """(lowest low, highest high) of the 1m candles in the next `minutes` from now."""
     start = to_epoch_ms(clock.now) // 60_000 * 60_000 + 60_000
     candles = server.state.sim.market_data.candles_1m(SYMBOL, start, start + minutes * 60_000)

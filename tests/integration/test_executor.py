@@ -18,17 +18,10 @@ from awan_trading.execution.executor import Executor
 from awan_trading.signals import signal_id
 from awan_trading.storage import Store, open_store
 from awan_trading.strategies.base import StrategyParams
+from tests.integration.manual_clock import ManualClock
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 NO_EXITS = StrategyParams(stop_loss=None, take_profit=None)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -43,12 +36,12 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def sim(clock: Clock) -> SimExchange:
+def sim(clock: ManualClock) -> SimExchange:
     return SimExchange(SimMarket(11), balances={"USDT": 10_000.0}, clock=clock)
 
 
@@ -195,7 +188,7 @@ PROTECTED = StrategyParams(stop_loss=0.01, take_profit=0.02)
 TRAILING = StrategyParams(stop_loss=0.01, take_profit=0.02, trailing_stop=0.005)
 
 
-def next_hour(sim: SimExchange, clock: Clock) -> dict:
+def next_hour(sim: SimExchange, clock: ManualClock) -> dict:
     """Move the clock an hour on; the BTC candle that just closed."""
     clock.now += timedelta(hours=1)
     (candle,) = sim.fetch_ohlcv(

@@ -20,6 +20,7 @@ from awan_trading.signals import signal_id
 from awan_trading.storage import Store, open_store
 from awan_trading.storage.rows import fill_from_row
 from awan_trading.strategies import get_strategy
+from tests.integration.manual_clock import ManualClock
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 
@@ -41,21 +42,13 @@ class Sink:
         return self.notices[i].text.splitlines()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock: Clock) -> SimExchange:
+def sim(clock: ManualClock) -> SimExchange:
     return SimExchange(SimMarket(11), balances={"USDT": 10_000.0}, clock=clock)
 
 

@@ -32,6 +32,7 @@ from awan_trading.execution.executor import ExecutionResult, Executor
 from awan_trading.signals import signal_id
 from awan_trading.storage import Store, open_store
 from awan_trading.strategies.base import StrategyParams
+from tests.integration.manual_clock import ManualClock
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 SYMBOL = "BTC/USDT"
@@ -41,17 +42,9 @@ ORDER = "/api/v3/order"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, max_retry_after=1.0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ def store(tmp_path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def sim(clock: Clock) -> SimExchange:
+def sim(clock: ManualClock) -> SimExchange:
     """Seed 2: the stop of a position entered at T0 fills first (13:00)."""
     return SimExchange(SimMarket(2), balances={"USDT": 10_000.0, "BTC": HELD}, clock=clock)
 
@@ -73,7 +66,7 @@ def api_key() -> str:
 
 
 @pytest.fixture
-def emulator(api_key: str, clock: Clock) -> Iterator[EmulatorServer]:
+def emulator(api_key: str, clock: ManualClock) -> Iterator[EmulatorServer]:
     """Seed 11: the target of a position entered at T0 fills first (18:00)."""
     state = make_state(seed=11, api_key=api_key, balances={"USDT": 10_000.0, "BTC": HELD},
                        clock=clock)  # fmt: skip
@@ -88,21 +81,23 @@ def connect(server: EmulatorServer, api_key: str) -> CcxtExchange:
     )  # fmt: skip
 
 
-def make(exchange: Exchange, store: Store, clock: Clock) -> Executor:
+def make(exchange: Exchange, store: Store, clock: ManualClock) -> Executor:
     executor = Executor(exchange, store, bot="t", strategy=PROTECTED, risk=RiskConfig(),
                         fee=0.001, slippage=0.0, clock=clock)  # fmt: skip
     assert executor.reconcile().ok
     return executor
 
 
-def signal(exchange: Exchange, clock: Clock, side: str) -> SignalRecord:
+def signal(exchange: Exchange, clock: ManualClock, side: str) -> SignalRecord:
     sid = signal_id("t", PROTECTED.params_hash(), SYMBOL, "1h", clock.now, side)
     price = exchange.fetch_ticker(SYMBOL).last
     return SignalRecord(sid, "t", PROTECTED.params_hash(), exchange.name, SYMBOL, "1h",
                         clock.now, side, price)  # type: ignore[arg-type]  # fmt: skip
 
 
-def enter_and_let_a_leg_fill(executor: Executor, venue: SimExchange, clock: Clock, leg: str) -> str:
+def enter_and_let_a_leg_fill(
+    executor: Executor, venue: SimExchange, clock: ManualClock, leg: str
+) -> str:
     """Enter, then move time on (no observation by the executor) until the venue filled a
     leg of the position's protective list, which must be `leg` ("stop" / "take_profit");
     return its client order id."""

@@ -24,6 +24,7 @@ from awan_trading.signals import SignalContext
 from awan_trading.storage import open_store
 from awan_trading.storage.rows import fill_from_row
 from awan_trading.strategies import get_strategy
+from tests.integration.manual_clock import ManualClock
 
 SYMBOL = "ETH/USDT"
 CANDLE = datetime(2024, 3, 10, 19, tzinfo=UTC)  # its buy signal; the sim stops it out at 00:00
@@ -31,15 +32,7 @@ CLOSE = CANDLE + timedelta(hours=1)
 AFTER_STOP = datetime(2024, 3, 11, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def sim_on(config: AwanConfig, clock: Clock):
+def sim_on(config: AwanConfig, clock: ManualClock):
     sim = open_exchange("sim", config, clock=clock)
     sim.match_timeframe = "1h"
     return sim
@@ -50,7 +43,7 @@ def placed(tmp_path: Path):
     """A store and the sim (on its clock) that executed one entry and placed its OCO."""
     config = AwanConfig()
     store = open_store(f"duckdb:///{tmp_path / 'awan.duckdb'}", migrate=True)
-    clock = Clock(CLOSE)
+    clock = ManualClock(CLOSE)
     sim = sim_on(config, clock)
     strategy = get_strategy("boll_stoch")
     executor = Executor(sim, store, bot="t", strategy=strategy, risk=config.risk,
@@ -71,7 +64,7 @@ def placed(tmp_path: Path):
 
 def test_the_rebuilt_account_equals_the_one_that_placed_the_orders(placed) -> None:
     config, store, original, clock, signal_id = placed
-    later = Clock(CLOSE + timedelta(minutes=30))
+    later = ManualClock(CLOSE + timedelta(minutes=30))
     clock.now = later.now
     rebuilt = restore_account(sim_on(config, later), store, dict(config.sim.starting_balance))
 
@@ -94,7 +87,7 @@ def test_no_id_is_handed_out_twice_and_one_fill_is_recorded_once(placed) -> None
     config, store, _, _, signal_id = placed
     # Two processes rebuild the account from the same store at once (two symbols' runs).
     first, second = (
-        restore_account(sim_on(config, Clock(AFTER_STOP)), store, {"USDT": 10_000.0})
+        restore_account(sim_on(config, ManualClock(AFTER_STOP)), store, {"USDT": 10_000.0})
         for _ in range(2)
     )
     stop_id = client_order_id(signal_id, "stop")
