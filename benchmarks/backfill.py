@@ -53,6 +53,7 @@ import dagster as dg
 import duckdb
 import psycopg
 from machine import describe
+from scratch import postgres_store
 
 from awan_pipelines.assets.features import indicators_key
 from awan_pipelines.assets.market import ohlcv_key
@@ -60,7 +61,6 @@ from awan_pipelines.definitions import build_definitions
 from awan_pipelines.resources import ExchangeResource
 from awan_pipelines.scale_out import BROKER_ENV, CELERY_JOB
 from awan_trading.config import AwanConfig, StrategyConfig, UniverseConfig, load_settings
-from awan_trading.storage import open_store
 from awan_trading.storage.duckdb_store import DuckDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,21 +240,6 @@ def backfill(
     )
 
 
-@contextmanager
-def postgres_store() -> Iterator[str]:
-    """A fresh PostgreSQL store database (migrated), dropped afterwards; yields its URL."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{PG_STORE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{PG_STORE}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{PG_STORE}"
-    try:
-        open_store(url, migrate=True).close()
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{PG_STORE}" WITH (FORCE)')
-
-
 def celery_backfill(env: dict[str, str], symbols: list[str], days: int, logs: Path) -> Timing:
     """The per-symbol runs of `ingest_celery_job`, started together, each in its own process;
     their steps execute on the workers. Wall time from launch to the last run's end."""
@@ -372,7 +357,7 @@ def store_for(kind: str) -> Iterator[str | None]:
     if kind == "duckdb":
         yield None
         return
-    with postgres_store() as url:
+    with postgres_store(PG_STORE) as url:
         os.environ["AWAN_STORE_URL"] = url
         try:
             yield url
@@ -392,7 +377,7 @@ def run_celery(symbols: list[str], days: int, tmp: Path) -> Timing:
     db, token = claim_redis_db()
     try:
         with (
-            postgres_store() as store_url,
+            postgres_store(PG_STORE) as store_url,
             dagster_instance("postgres", tmp / "dagster") as instance,
         ):
             env = {

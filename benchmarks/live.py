@@ -17,7 +17,9 @@
    heartbeat. Against the in-process sim, and against the loopback Binance emulator through
    the real ccxt library (HTTP on 127.0.0.1; the emulator runs in a process of its own, as a
    venue does, on the replay clock shared through memory); both replay the same window, so
-   they place the same orders. Store: DuckDB (one held connection). The
+   they place the same orders. Store: DuckDB (one held connection), or with
+   `--store postgresql` a scratch database on the local PostgreSQL server (the production
+   store; its single-row writes cost a third of DuckDB's on the order path). The
    emulator's client gets a rate limiter that never waits, so the figure is the loop's and
    the HTTP round trips', not Binance's request budget.
 2. **Throughput**: a sim replay of 100 symbols on 1m (the loop's whole pipeline, inline,
@@ -25,7 +27,7 @@
    so this runs first and the emulator's ccxt is imported only after it) and CPU share
    (process CPU time / wall time).
 
-Run: `.venv/bin/python benchmarks/live.py [--days 3] [--hours 2]`.
+Run: `.venv/bin/python benchmarks/live.py [--days 3] [--hours 2] [--store postgresql]`.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ import resource
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from machine import cpu_model
+from scratch import postgres_store
 
 from awan_trading.config import AwanConfig
 from awan_trading.domain.ids import parse_client_order_id
@@ -51,7 +56,7 @@ from awan_trading.live.feed import CandleFeed
 from awan_trading.live.loop import LiveLoop
 from awan_trading.live.runner import build_executor, build_loop, plan_from, run_replay
 from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
-from awan_trading.storage import open_store
+from awan_trading.storage import Store, open_store
 from awan_trading.storage.memory_cache import MemoryCache
 
 SYMBOLS_2 = "BTC/USDT,ETH/USDT,SOL/USDT,BNB/USDT"
@@ -85,14 +90,29 @@ def _instrument(loop: LiveLoop, orders: list[str]) -> list[float]:
     return latencies
 
 
-def latency_sim(days: int, tmp: Path, orders: list[str]) -> list[float]:
+@contextmanager
+def _store(kind: str, tmp: Path, label: str) -> Iterator[Store]:
+    """The replay's store: a DuckDB file (the embedded default; held open by the replay) or a
+    scratch PostgreSQL database (the production store), dropped afterwards."""
+    if kind == "duckdb":
+        yield open_store(f"duckdb:///{tmp / f'{label}.duckdb'}", migrate=True)
+        return
+    with postgres_store(f"awan_bench_live_{label}") as url:
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def latency_sim(days: int, tmp: Path, orders: list[str], store_kind: str) -> list[float]:
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
                      start="2024-03-01", end=f"2024-03-{1 + days:02d}")  # fmt: skip
-    store = open_store(f"duckdb:///{tmp / 'sim.duckdb'}", migrate=True)
-    loop, clock = build_loop(plan, config, store, MemoryCache())
-    latencies = _instrument(loop, orders)
-    run_replay(loop, clock, plan)  # type: ignore[arg-type]
+    with _store(store_kind, tmp, "sim") as store:
+        loop, clock = build_loop(plan, config, store, MemoryCache())
+        latencies = _instrument(loop, orders)
+        run_replay(loop, clock, plan)  # type: ignore[arg-type]
     return latencies
 
 
@@ -137,11 +157,7 @@ def _venue_url(venue: Any, urls: Any) -> str:
     raise RuntimeError("the emulator process did not listen within 120 s")
 
 
-def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
-    # imported here: the throughput run comes first and its peak RSS is the process's, which
-    # must be `awan live`'s on the sim — ccxt is not part of that
-    from awan_trading.exchange.ccxt_exchange import CcxtExchange
-
+def latency_emulator(days: int, tmp: Path, orders: list[str], store_kind: str) -> list[float]:
     config = AwanConfig()
     plan = plan_from(config, mode="sim", symbols=SYMBOLS_2, timeframe="1m",
                      start="2024-03-01", end=f"2024-03-{1 + days:02d}")  # fmt: skip
@@ -152,29 +168,39 @@ def latency_emulator(days: int, tmp: Path, orders: list[str]) -> list[float]:
     venue = context.Process(target=_serve_emulator, daemon=True,
                             args=(shared, plan.symbols, plan.timeframe, urls))  # fmt: skip
     venue.start()
-    store = open_store(f"duckdb:///{tmp / 'emu.duckdb'}", migrate=True)
     try:
-        url = _venue_url(venue, urls)
-        # A bucket that never waits: the figure is the loop's and the HTTP round trips', not
-        # Binance's request budget (the limiter is bound when the connector is built).
-        exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=url,
-                                order_lookup_delay=0.0, limiter_capacity=1e9)  # fmt: skip
-        # ccxt's idea of "now" is the server's, synced every few minutes of wall time; in a
-        # replay the server's clock jumps a minute per close, so the client reads the replay's
-        exchange._now_ms = lambda: to_epoch_ms(clock.now())  # type: ignore[method-assign]
-        feed = CandleFeed(exchange, store, MemoryCache(), venue="binance", symbols=plan.symbols,
-                          timeframe=plan.timeframe, params=plan.strategy.indicator_params(),
-                          rows=plan.strategy.lookback)  # fmt: skip
-        executor = build_executor(plan, config, exchange, store, clock)
-        loop = LiveLoop(feed, plan.strategy, store, MemoryCache(), executor, bot="bench",
-                        execution="inline",
-                        max_open_positions=config.risk.max_open_positions)  # fmt: skip
-        latencies = _instrument(loop, orders)
-        with store.held():  # type: ignore[attr-defined]
-            loop.run_replay(clock, plan.start, plan.end)
+        with _store(store_kind, tmp, "emu") as store:
+            return _emulator_replay(plan, config, clock, _venue_url(venue, urls), store, orders)
     finally:
         venue.terminate()
         venue.join(timeout=30)
+
+
+def _emulator_replay(
+    plan: Any, config: AwanConfig, clock: _SharedClock, url: str, store: Store, orders: list[str]
+) -> list[float]:
+    # imported here: the throughput run comes first and its peak RSS is the process's, which
+    # must be `awan live`'s on the sim — ccxt is not part of that
+    from awan_trading.exchange.ccxt_exchange import CcxtExchange
+
+    # A bucket that never waits: the figure is the loop's and the HTTP round trips', not
+    # Binance's request budget (the limiter is bound when the connector is built).
+    exchange = CcxtExchange("binance", api_key=API_KEY, secret="s", api_url=url,
+                            order_lookup_delay=0.0, limiter_capacity=1e9)  # fmt: skip
+    # ccxt's idea of "now" is the server's, synced every few minutes of wall time; in a
+    # replay the server's clock jumps a minute per close, so the client reads the replay's
+    exchange._now_ms = lambda: to_epoch_ms(clock.now())  # type: ignore[method-assign]
+    feed = CandleFeed(exchange, store, MemoryCache(), venue="binance", symbols=plan.symbols,
+                      timeframe=plan.timeframe, params=plan.strategy.indicator_params(),
+                      rows=plan.strategy.lookback)  # fmt: skip
+    executor = build_executor(plan, config, exchange, store, clock)
+    loop = LiveLoop(feed, plan.strategy, store, MemoryCache(), executor, bot="bench",
+                    execution="inline",
+                    max_open_positions=config.risk.max_open_positions)  # fmt: skip
+    latencies = _instrument(loop, orders)
+    held = getattr(store, "held", nullcontext)
+    with held():
+        loop.run_replay(clock, plan.start, plan.end)
     return latencies
 
 
@@ -219,6 +245,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="latency replay length (1m candles)")
     parser.add_argument("--hours", type=int, default=2, help="throughput replay length")
     parser.add_argument("--part", choices=("all", "latency", "throughput"), default="all")
+    parser.add_argument(
+        "--store", choices=("duckdb", "postgresql"), default="duckdb",
+        help="the latency replays' store: the embedded DuckDB file (default) or a scratch "
+        "database on the PostgreSQL server at 127.0.0.1:5432 (the production store)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {cpu_model()}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -234,10 +265,11 @@ def main() -> None:
         if args.part != "throughput":
             sim_orders: list[str] = []
             emu_orders: list[str] = []
-            print(f"close → order acknowledged, sim:              "
-                  f"{_pct(latency_sim(args.days, tmp, sim_orders))}")  # fmt: skip
-            print(f"close → order acknowledged, emulator via ccxt: "
-                  f"{_pct(latency_emulator(args.days, tmp, emu_orders))}")  # fmt: skip
+            store = args.store
+            print(f"close → order acknowledged, sim, {store} store:              "
+                  f"{_pct(latency_sim(args.days, tmp, sim_orders, store))}")  # fmt: skip
+            print(f"close → order acknowledged, emulator via ccxt, {store} store: "
+                  f"{_pct(latency_emulator(args.days, tmp, emu_orders, store))}")  # fmt: skip
             same = "yes" if sim_orders == emu_orders else "NO"
             print(f"same orders (client order ids, in order) in both: {same}")
 
