@@ -257,6 +257,22 @@ class PartlyFilled:
         return self._as_reported(order)
 
 
+def assert_sold_only_the_rest(
+    result: ExecutionResult, sim: SimExchange, store: Store, left: float
+) -> None:
+    """The exit sold `left` (what the protective fill left of the position), said so in an
+    `exit_reduced` event and its order row; the position is closed and the BTC the account
+    held besides it is untouched."""
+    assert result.outcome == "filled", result
+    assert result.order.amount == pytest.approx(left) and result.order.filled == pytest.approx(left)
+    (reduced,) = events(store, "exit_reduced")
+    assert json.loads(reduced["data"])["client_order_id"] == result.client_order_id
+    row = store.orders(client_order_id=result.client_order_id).row(0, named=True)
+    assert row["amount"] == pytest.approx(left) and row["status"] == "filled"
+    assert store.positions(sim.name) == []
+    assert sim.fetch_balance().total("BTC") == pytest.approx(HELD, abs=1e-12)
+
+
 def test_an_exit_after_a_partial_protective_fill_sells_only_what_is_left(sim, store, clock) -> None:
     venue = PartlyFilled(sim)
     executor = make(venue, store, clock)  # type: ignore[arg-type]
@@ -269,16 +285,8 @@ def test_an_exit_after_a_partial_protective_fill_sells_only_what_is_left(sim, st
     sold = sim.create_order(SYMBOL, "sell", "market", half, client_order_id="venue-partial-fill")
     venue.partial = (target, half, sold.average)
     result = executor.execute(signal(sim, clock, "sell"))
-    assert result.outcome == "filled", result
-    left = round(bought - half, 10)
-    assert result.order.amount == pytest.approx(left) and result.order.filled == pytest.approx(left)
-    (reduced,) = events(store, "exit_reduced")
-    assert json.loads(reduced["data"])["client_order_id"] == result.client_order_id
-    row = store.orders(client_order_id=result.client_order_id).row(0, named=True)
-    assert row["amount"] == pytest.approx(left) and row["status"] == "filled"
+    assert_sold_only_the_rest(result, sim, store, round(bought - half, 10))
     assert store.orders(client_order_id=target).row(0, named=True)["filled"] == pytest.approx(half)
-    assert store.positions(sim.name) == []
-    assert sim.fetch_balance().total("BTC") == pytest.approx(HELD, abs=1e-12)
 
 
 def test_an_exit_whose_cancel_finds_the_target_partly_filled_sells_only_what_is_left(
@@ -300,12 +308,6 @@ def test_an_exit_whose_cancel_finds_the_target_partly_filled_sells_only_what_is_
     venue.sibling_gone = client_order_id(buy.signal_id, "stop", 0)
     assert sim.fetch_order(SYMBOL, client_order_id=target).is_resting
     result = executor.execute(signal(sim, clock, "sell"))
-    assert result.outcome == "filled", result
-    left = round(bought - third, 10)
-    assert result.order.amount == pytest.approx(left) and result.order.filled == pytest.approx(left)
-    (reduced,) = events(store, "exit_reduced")
-    assert json.loads(reduced["data"])["client_order_id"] == result.client_order_id
+    assert_sold_only_the_rest(result, sim, store, round(bought - third, 10))
     leg = store.orders(client_order_id=target).row(0, named=True)
     assert leg["status"] == "canceled" and leg["filled"] == pytest.approx(third)
-    assert store.positions(sim.name) == []
-    assert sim.fetch_balance().total("BTC") == pytest.approx(HELD, abs=1e-12)
