@@ -79,8 +79,9 @@ class Protecting:
         """Cancel the position's list, confirmed, and return its leg ids: when a leg was
         canceled, the caller looks up and records their final states (`_settle_legs`) after
         the acknowledgement of the order that needed the cancel — until then reconciliation
-        would find them on the venue. When none was (`canceled` False), the list may have
-        filled: see `_settle_ended_list`."""
+        would find them on the venue. When none was (`canceled` False), or the canceled leg
+        had partly filled (`partly_filled`), the position may be smaller than recorded: see
+        `_settle_ended_list`."""
         position = self.positions().get(symbol)
         ids = protection.leg_ids_of(position) if position else None
         if not ids:
@@ -91,8 +92,9 @@ class Protecting:
         """Look up and record the final states of a list none of whose legs was left to
         cancel, or whose canceled leg had partly filled, before the exit that needed the
         cancel is sent: a stop or target that filled on the venue since the last observation
-        closed or reduced the position, and the recorded fills say what is left to sell. None (logged) when the venue did not answer
-        or a leg's report could not be recorded: the exit must then not be sent blind."""
+        closed or reduced the position, and the recorded fills say what is left to sell.
+        None (logged) when the venue did not answer or a leg's report could not be recorded:
+        the exit must then not be sent blind."""
         looked = self._look_up_legs(symbol, leg_ids)
         return looked[0] if looked is not None and looked[1] else None
 
