@@ -103,6 +103,27 @@ class Acked:
     signal_seq: int | None = None  # `submit(store_signal=True)`: the signal's new seq
 
 
+@dataclass
+class UnstoredSignal:
+    """`submit(store_signal=True)`: a just-decided signal whose row is not stored yet. The
+    first write of its order path stores it, once — in the intent's transaction when an order
+    is placed, else just before the refusal or resumption is recorded — and `seq` is what the
+    store gave it (None: stored before, by another launch)."""
+
+    row: SignalRecord | None
+    seq: int | None = None
+
+    def take(self) -> SignalRecord | None:
+        """The row, to be stored by the caller; None once taken."""
+        row, self.row = self.row, None
+        return row
+
+    def store_in(self, store: Store) -> None:
+        row = self.take()
+        if row is not None:
+            self.seq = store.insert_signal(row)
+
+
 class Executor(ExecutorState, Protecting):
     """The order path over one exchange and one store (see the module docstring)."""
 
@@ -142,10 +163,6 @@ class Executor(ExecutorState, Protecting):
         self._book: Book | None = None  # loaded on first use (`book`)
         self.marks: dict[str, float] = {}
         self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
-        # `submit(store_signal=True)`: the signal's row, until the first write of its path
-        # stores it (`_store_signal`), and then the seq it got
-        self._signal_row: SignalRecord | None = None
-        self._signal_seq: int | None = None
 
     # --- public ---------------------------------------------------------------------------
 
@@ -179,30 +196,25 @@ class Executor(ExecutorState, Protecting):
         (one write before the exchange is called, not two), else just before the refusal or
         the resumption is recorded. The result carries its new `signal_seq`.
         """
-        self._signal_row, self._signal_seq = (signal if store_signal else None), None
+        unstored = UnstoredSignal(signal if store_signal else None)
         try:
-            step = self._submit(signal)
+            step = self._submit(signal, unstored)
         finally:
-            self._store_signal()  # a path that wrote nothing still stores its signal
-        return replace(step, signal_seq=self._signal_seq) if store_signal else step
+            unstored.store_in(self.store)  # a path that wrote nothing still stores its signal
+        return replace(step, signal_seq=unstored.seq) if store_signal else step
 
-    def _store_signal(self) -> None:
-        """Store the pending signal row of `submit(store_signal=True)`, once."""
-        if self._signal_row is not None:
-            row, self._signal_row = self._signal_row, None
-            self._signal_seq = self.store.insert_signal(row)
-
-    def _submit(self, signal: SignalRecord) -> ExecutionResult | Acked:
+    def _submit(self, signal: SignalRecord, unstored: UnstoredSignal) -> ExecutionResult | Acked:
         leg: Leg = "entry" if signal.side == "buy" else "exit"
         cid = client_order_id(signal.signal_id, leg)
         if not self.reconciled:
-            return self._refuse(signal.signal_id, cid, self._not_reconciled(signal.symbol))
+            refusal = self._not_reconciled(signal.symbol)
+            return self._refuse(signal.signal_id, cid, refusal, unstored=unstored)
         # The book knows every order on record when it was loaded and every one placed since;
         # an id it does not know is looked up only if the intent below is refused (another
         # process, say a second Dagster run of this signal, recorded it meanwhile).
         done = self._existing(cid) if cid in self.book.known else None
         if done is not None:
-            return self._resume(signal.signal_id, done)
+            return self._resume(signal.signal_id, done, unstored)
         state = self.risk_state()
         refusal = (
             check_entry(signal.symbol, state)
@@ -210,17 +222,17 @@ class Executor(ExecutorState, Protecting):
             else check_exit(signal.symbol, state)
         )
         if refusal is not None:
-            return self._refuse(signal.signal_id, cid, refusal)
+            return self._refuse(signal.signal_id, cid, refusal, unstored=unstored)
         if leg == "entry":
             sized = self._size_entry(signal)
             if isinstance(sized, Refusal):
-                return self._refuse(signal.signal_id, cid, sized)
+                return self._refuse(signal.signal_id, cid, sized, unstored=unstored)
             amount = sized
         else:
             amount = self._position_amount(signal.symbol)
         return self._open(
             signal.signal_id, cid, signal.symbol, "buy" if leg == "entry" else "sell", amount,
-            signal_ts=epoch_ms(signal.ts),
+            signal_ts=epoch_ms(signal.ts), unstored=unstored,
         )  # fmt: skip
 
     def follow_up(self, step: ExecutionResult | Acked) -> ExecutionResult:
@@ -340,15 +352,16 @@ class Executor(ExecutorState, Protecting):
         amount: float,
         *,
         signal_ts: int = 0,
+        unstored: UnstoredSignal | None = None,
     ) -> ExecutionResult | Acked:
-        """Intent and order row (one write), then the order: never placed when the intent
-        existed."""
+        """Intent and order row (one write, with the signal's row when it is `unstored`),
+        then the order: never placed when the intent existed."""
         intent = OrderIntent(cid, signal_id, self.exchange.name, symbol, side, "market", amount,
                              None, created_at=self.now())  # fmt: skip
         order = Order.from_intent(intent)
-        if self._signal_row is not None:  # the signal's row in the intent's transaction
-            row, self._signal_row = self._signal_row, None
-            self._signal_seq, recorded = self.store.record_signal_intent(row, intent, order)
+        row = unstored.take() if unstored is not None else None
+        if unstored is not None and row is not None:  # in the intent's transaction
+            unstored.seq, recorded = self.store.record_signal_intent(row, intent, order)
         else:
             recorded = self.store.record_order_intent(intent, order)
         if not recorded:
@@ -520,9 +533,13 @@ class Executor(ExecutorState, Protecting):
             outcome = "unknown"
         return ExecutionResult(signal_id, order.client_order_id, outcome, order)
 
-    def _resume(self, signal_id: str | None, order: Order | None) -> ExecutionResult:
-        """A signal already handled: bring its order up to date; place nothing new."""
-        self._store_signal()
+    def _resume(
+        self, signal_id: str | None, order: Order | None, unstored: UnstoredSignal | None = None
+    ) -> ExecutionResult:
+        """A signal already handled: bring its order up to date; place nothing new. An
+        `unstored` signal's row is stored first."""
+        if unstored is not None:
+            unstored.store_in(self.store)
         self.stale()
         if order is None:
             return ExecutionResult(signal_id, None, "unknown")
@@ -548,8 +565,11 @@ class Executor(ExecutorState, Protecting):
         cid: str | None,
         refusal: Refusal,
         order: Order | None = None,
+        *,
+        unstored: UnstoredSignal | None = None,
     ) -> ExecutionResult:
-        self._store_signal()  # the refused signal's row first (`submit`)
+        if unstored is not None:
+            unstored.store_in(self.store)  # the refused signal's row before its refusal's
         event = refusal.to_event(self.bot, self.now())
         data = {**json.loads(event.data), "signal_id": signal_id, "client_order_id": cid}
         self.store.record_event(replace(event, data=json.dumps(data, sort_keys=True)))
