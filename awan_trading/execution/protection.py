@@ -81,8 +81,14 @@ def levels_of(position: Position, params: ExitParams) -> ExitLevels:
 def design(
     position: Position, params: ExitParams, market: Market, *, n: int, limit_offset: float
 ) -> ProtectiveList | None:
-    """The list guarding `position` now; None when the strategy has no stop and no target."""
+    """The list guarding `position` now; None when the strategy has no stop and no target, or
+    when the position is dust: less than the market's minimum amount (the remainder an exit
+    leaves when the buy's fee was taken in the base asset), which no venue would accept a
+    sell of, so there is nothing to protect."""
     if position.signal_id is None:
+        return None
+    amount = floor_to_step(position.amount, market.amount_increment)
+    if amount <= 0.0 or amount < market.min_amount:
         return None
     levels = levels_of(position, params)
     stop = levels.stop_order(tick=market.price_increment, limit_offset=limit_offset)
@@ -97,7 +103,7 @@ def design(
         symbol=position.symbol,
         signal_id=position.signal_id,
         n=n,
-        amount=floor_to_step(position.amount, market.amount_increment),
+        amount=amount,
         stop_trigger=stop[0] if stop else None,
         stop_limit=stop[1] if stop else None,
         target_price=target,

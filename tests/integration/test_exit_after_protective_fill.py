@@ -311,3 +311,45 @@ def test_an_exit_whose_cancel_finds_the_target_partly_filled_sells_only_what_is_
     assert_sold_only_the_rest(result, sim, store, round(bought - third, 10))
     leg = store.orders(client_order_id=target).row(0, named=True)
     assert leg["status"] == "canceled" and leg["filled"] == pytest.approx(third)
+
+
+class BaseAssetFees:
+    """The sim, except that a market buy's fee is reported in the base asset, as Binance
+    charges it unless the account pays fees in BNB: the position is then not a whole number
+    of lot steps, and the exit leaves the remainder below the market's minimum (dust)."""
+
+    def __init__(self, sim: SimExchange) -> None:
+        self.sim = sim
+
+    def __getattr__(self, name: str):
+        return getattr(self.sim, name)
+
+    def create_order(self, symbol: str, side: str, type: str, amount: float, *args, **kwargs):
+        report = self.sim.create_order(symbol, side, type, amount, *args, **kwargs)
+        if side == "buy" and type == "market":
+            base = symbol.split("/")[0]
+            trades = tuple(
+                replace(t, fee=t.amount * 0.001, fee_currency=base) for t in report.trades
+            )
+            return replace(report, trades=trades)
+        return report
+
+
+def test_the_dust_an_exit_leaves_is_not_protected_and_the_loop_goes_on(sim, store, clock) -> None:
+    """Before: `guard` designed a protective list for the dust (0 after flooring to the lot
+    step), the venue refused it, and the error stopped the live loop's close."""
+    from awan_trading.execution.manager import guard
+
+    venue = BaseAssetFees(sim)
+    executor = make(venue, store, clock)  # type: ignore[arg-type]
+    bought = executor.execute(signal(sim, clock, "buy"))
+    held = executor.positions()[SYMBOL].amount
+    assert held == pytest.approx(bought.order.filled * 0.999)  # the fee was taken in BTC
+    assert executor.execute(signal(sim, clock, "sell")).outcome == "filled"
+    dust = executor.positions()[SYMBOL].amount
+    market = sim.market(SYMBOL)
+    assert 0.0 < dust < market.min_amount
+    orders_before = store.orders().height
+    assert guard(executor, SYMBOL, high=1e9) == []  # no list designed, nothing raised
+    assert store.orders().height == orders_before  # no intent recorded for the dust
+    assert not [o for o in sim.fetch_open_orders(SYMBOL)]
