@@ -69,7 +69,13 @@ from awan_trading.execution.protecting import Protecting
 from awan_trading.execution.reconciling import ReconcileReport, run_reconcile
 from awan_trading.execution.refusals import Refusal, RefusalReason
 from awan_trading.execution.risk import check_entry, check_exit, utc_day
-from awan_trading.execution.sizing import MarketRules, StakeRule, floor_to_step, size_entry
+from awan_trading.execution.sizing import (
+    MarketRules,
+    StakeRule,
+    floor_to_step,
+    sellable_amount,
+    size_entry,
+)
 from awan_trading.execution.state import ExecutorState
 from awan_trading.logs import get_logger
 from awan_trading.storage.base import EquitySnapshot, Store
@@ -312,8 +318,7 @@ class Executor(ExecutorState, Protecting):
         return order
 
     def _size_entry(self, signal: SignalRecord) -> float | Refusal:
-        market = self.exchange.markets().get(signal.symbol)
-        rules = MarketRules.of(market) if market else MarketRules()
+        rules = MarketRules.of(self.exchange.markets().get(signal.symbol))
         equity, cash = self.equity()
         sized = size_entry(
             signal.symbol,
@@ -467,11 +472,7 @@ class Executor(ExecutorState, Protecting):
         position = self.positions().get(symbol)
         if position is None:
             return 0.0
-        market = self.exchange.markets().get(symbol)
-        if market is None:
-            return position.amount
-        amount = floor_to_step(position.amount, market.amount_increment)
-        return amount if amount > 0.0 and amount >= market.min_amount else 0.0
+        return sellable_amount(position.amount, MarketRules.of(self.exchange.markets().get(symbol)))
 
     def _end_exit(self, signal_id: str | None, order: Order, legs: list[Order]) -> ExecutionResult:
         """An exit with nothing left to sell: its order row ends `rejected` (never sent) and

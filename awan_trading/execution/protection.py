@@ -28,7 +28,7 @@ from awan_trading.exchange.base import Exchange, Market
 from awan_trading.exchange.errors import OrderNotFound
 from awan_trading.execution import ledger
 from awan_trading.execution.exits import ExitLevels, ExitParams
-from awan_trading.execution.sizing import floor_to_step, round_price
+from awan_trading.execution.sizing import MarketRules, round_price, sellable_amount
 from awan_trading.storage.base import Store
 
 
@@ -87,8 +87,8 @@ def design(
     sell of, so there is nothing to protect."""
     if position.signal_id is None:
         return None
-    amount = floor_to_step(position.amount, market.amount_increment)
-    if amount <= 0.0 or amount < market.min_amount:
+    amount = sellable_amount(position.amount, MarketRules.of(market))
+    if amount <= 0.0:
         return None
     levels = levels_of(position, params)
     stop = levels.stop_order(tick=market.price_increment, limit_offset=limit_offset)

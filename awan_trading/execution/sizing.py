@@ -72,8 +72,10 @@ class MarketRules:
                 raise DataError(f"market rule {name} must be a finite number ≥ 0, got {value!r}")
 
     @classmethod
-    def of(cls, market: Market) -> MarketRules:
-        """The rules of a venue's `Market` record."""
+    def of(cls, market: Market | None) -> MarketRules:
+        """The rules of a venue's `Market` record; none (every rule off) for an unknown one."""
+        if market is None:
+            return cls()
         return cls(
             price_increment=market.price_increment,
             amount_increment=market.amount_increment,
@@ -202,6 +204,15 @@ def entry_amount(
     if amount * price < min_notional:
         return amount, cost, BELOW_MIN_NOTIONAL
     return amount, cost, SIZED
+
+
+def sellable_amount(amount: float, rules: MarketRules) -> float:
+    """What a venue accepts a sell of from `amount` held: floored to the lot step, or 0 when
+    that is below the market's minimum. Such a remainder is dust — what an exit leaves when the
+    buy's fee was taken in the base asset (Binance, unless paid in BNB) — and no order for it,
+    exit or protective leg, would be accepted."""
+    sellable = floor_to_step(amount, rules.amount_increment)
+    return sellable if sellable > 0.0 and sellable >= rules.min_amount else 0.0
 
 
 def round_price(price: float, tick: float, side: Literal["buy", "sell"]) -> float:

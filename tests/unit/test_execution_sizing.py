@@ -23,6 +23,7 @@ from awan_trading.execution.sizing import (
     entry_budget,
     floor_to_step,
     round_price,
+    sellable_amount,
     size_entry,
 )
 from awan_trading.jitable import register_jitables
@@ -207,6 +208,22 @@ def test_bad_price_and_bad_rules_are_data_errors() -> None:
 def test_rules_from_a_venue_market() -> None:
     market = Market("ETH/USDT", "ETH", "USDT", 0.01, 0.0001, 0.0001, 5.0, 0.001, 0.001)
     assert MarketRules.of(market) == MarketRules(0.01, 0.0001, 0.0001, 5.0, True)
+
+
+def test_an_unknown_market_has_no_rules() -> None:
+    assert MarketRules.of(None) == MarketRules()
+
+
+def test_what_a_venue_accepts_a_sell_of() -> None:
+    # 0.039 BTC bought, 0.1 % fee taken in BTC: 0.038961 held, 0.03896 sellable on the step.
+    assert sellable_amount(0.039 - 0.000039, BTC) == 0.03896
+    # The remainder that sell leaves is dust: below the minimum, nothing to sell.
+    assert sellable_amount(0.000001, BTC) == 0.0
+    # On the step's grid despite float residue; a step with no minimum still floors to 0.
+    assert sellable_amount(0.3 - 0.1, MarketRules(amount_increment=0.1)) == 0.2
+    assert sellable_amount(0.05, MarketRules(amount_increment=0.1)) == 0.0
+    # Without rules (an unknown market) everything held can be sold.
+    assert sellable_amount(0.000001, MarketRules()) == 0.000001
 
 
 def test_refusal_becomes_a_bot_event_whose_kind_is_the_reason() -> None:
