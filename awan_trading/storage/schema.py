@@ -129,9 +129,10 @@ _UTC_TS = pl.col("ts").dt.convert_time_zone("UTC").cast(TS_DTYPE)  # backend ts 
 def candles_from_arrow(table: object, symbol: str | None = None) -> pl.DataFrame:
     """Backend rows → the candle schema (ms UTC timestamps), without a per-row loop.
 
-    `symbol` fills the column when the query did not select it (a one-symbol read).
+    `symbol` fills the column when the query did not select it (a one-symbol read); `table` is
+    an Arrow table or a polars frame already read from one.
     """
-    frame = pl.from_arrow(table)
+    frame = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if frame.is_empty():
         return empty_candles()

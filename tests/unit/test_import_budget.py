@@ -3,7 +3,8 @@
 The live loop's peak memory is mostly start-up imports (README, benchmark "live loop, sim
 replay, 100 symbols"). Libraries the loop never calls must stay out of it: pandas (TA-Lib would
 import it: `indicators.talib_import`), numba and llvmlite (the backtest engine's compiler:
-`awan_trading.jitable`), redis without a Redis URL (`storage.cache`), python-telegram-bot
+`awan_trading.jitable`), pyarrow (the DuckDB store hands DuckDB polars' own buffers through
+the Arrow PyCapsule stream: `storage.duckdb_store.ArrowStream`), redis without a Redis URL (`storage.cache`), python-telegram-bot
 without a bot token (`notify`), ccxt on the sim (`exchange.factory`), matplotlib (backtest
 plots), and Dagster (`awan_trading` never imports it). A fresh interpreter is the only honest
 place to look: the test process itself has imported all of these already.
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 NOT_IMPORTED = (
-    "pandas", "numba", "llvmlite", "scipy", "redis", "telegram", "httpx", "ccxt", "matplotlib",
+    "pandas", "pyarrow", "numba", "llvmlite", "scipy", "redis", "telegram", "httpx", "ccxt", "matplotlib",
     "dagster",
 )  # fmt: skip
 
