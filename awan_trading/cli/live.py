@@ -98,7 +98,7 @@ def live_command(
     from awan_trading.storage.rows import fill_from_row
 
     fills = [fill_from_row(r) for r in store.fills(exchange=plan.venue).iter_rows()]
-    trades = closed_trades(fills, exchange=plan.venue)
+    trades = closed_trades(fills, exchange=plan.venue, dust_below=store.sell_minimums(plan.venue))
     signals = sum(len(r.signals) for r in reports)
     console.print(
         f"replayed {len(reports)} close(s) of {what}: {signals} signal(s), "

@@ -41,6 +41,7 @@ def load_trades(
             exchange=venue,
             orders=[o for o in orders if o.exchange == venue],
             strategies=strategies,
+            dust_below=store.sell_minimums(venue),
         )
     return sorted(trades, key=lambda t: (t.exit_ts, t.symbol))
 

@@ -20,13 +20,21 @@ Accounting (spot, long only, average cost):
   has no price here and is left out of `fees`.
 - A buy on a flat position starts a new round trip: a fold over a symbol's whole fill
   history ends with the current (or last) round trip.
+- Dust: a sell that leaves less than the smallest amount the venue accepts a sell of
+  (`dust_below`, per symbol: `execution.sizing.smallest_sellable`) closes the round trip.
+  What is left cannot be sold, protected or exited — on Binance a buy's fee is taken in the
+  base asset unless paid in BNB, so every exit leaves a fraction of a lot step — and counting
+  it as a position would block the symbol's next entry for good. Its cost is written off in
+  the round trip's `realized_pnl` (as the closed trade's PnL counts it: `domain.trades`), and
+  its amount is carried as `dust`, outside any position, so that a late fill of a protective
+  leg's resting remainder is still accounted for.
 Times are epoch milliseconds UTC, the unit candles and signals are keyed by.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -74,9 +82,12 @@ class Position:
     stop_client_order_id: str | None = None  # the protective stop resting on the exchange
     realized_pnl: float = 0.0  # quote, from exits of this round trip
     fees: float = 0.0  # quote value of the fees of this round trip
+    dust: float = 0.0  # base left below the venue's minimum by closed round trips, no cost
 
     @classmethod
-    def from_fills(cls, fills: Iterable[Fill], *, exchange: str = "") -> Position:
+    def from_fills(
+        cls, fills: Iterable[Fill], *, exchange: str = "", dust_below: float = 0.0
+    ) -> Position:
         """Fold fills (sorted here by ts, then trade id) into the symbol's position."""
         ordered = sorted(fills, key=lambda f: (f.ts, str(f.trade_id)))
         if not ordered:
@@ -86,7 +97,7 @@ class Position:
             raise PositionError(f"fills of several symbols in one position: {sorted(symbols)}")
         position = cls(ordered[0].symbol, exchange=exchange)
         for fill in ordered:
-            position.apply_fill(fill)
+            position.apply_fill(fill, dust_below=dust_below)
         return position
 
     @property
@@ -97,8 +108,9 @@ class Position:
         """Quote gained if the amount held were sold at `price` with no fee."""
         return self.amount * price - self.stake
 
-    def apply_fill(self, fill: Fill) -> None:
-        """Move the position by one fill (a buy adds, a sell reduces); see the module rules."""
+    def apply_fill(self, fill: Fill, *, dust_below: float = 0.0) -> None:
+        """Move the position by one fill (a buy adds, a sell reduces); a sell leaving less than
+        `dust_below` closes it (see the module rules)."""
         if fill.symbol != self.symbol:
             raise PositionError(f"{self.symbol}: a fill of {fill.symbol} (trade {fill.trade_id})")
         base, _, quote = self.symbol.partition("/")
@@ -108,7 +120,7 @@ class Position:
         if fill.side == "buy":
             self._buy(fill, fill.amount - base_fee, quote_fee, ts)
         else:
-            self._sell(fill, fill.amount + base_fee, quote_fee)
+            self._sell(fill, fill.amount + base_fee, quote_fee, dust_below)
         self.fees += quote_fee + base_fee * fill.price
 
     def _buy(self, fill: Fill, received: float, quote_fee: float, ts: int) -> None:
@@ -123,7 +135,13 @@ class Position:
         self.amount = held + received
         self.stake += fill.amount * fill.price + quote_fee
 
-    def _sell(self, fill: Fill, delivered: float, quote_fee: float) -> None:
+    def _sell(self, fill: Fill, delivered: float, quote_fee: float, dust_below: float) -> None:
+        proceeds = fill.amount * fill.price - quote_fee
+        if not self.is_open and 0.0 < delivered <= self.dust * (1.0 + AMOUNT_TOLERANCE):
+            # A late fill of what a closed round trip left resting: its cost is written off.
+            self.dust = max(self.dust - delivered, 0.0)
+            self.realized_pnl += proceeds
+            return
         held = self.amount
         if delivered > held * (1.0 + AMOUNT_TOLERANCE):
             raise PositionError(
@@ -132,10 +150,14 @@ class Position:
             )
         share = min(delivered / held, 1.0)
         released = self.stake * share
-        self.realized_pnl += fill.amount * fill.price - quote_fee - released
+        self.realized_pnl += proceeds - released
         self.amount = held - delivered
         self.stake -= released
         if self.amount <= held * AMOUNT_TOLERANCE:  # closed: no dust from float sums
+            self.amount = self.stake = 0.0
+        elif self.amount < dust_below * (1.0 - AMOUNT_TOLERANCE):  # closed, dust left
+            self.realized_pnl -= self.stake
+            self.dust += self.amount
             self.amount = self.stake = 0.0
 
     def keep_levels(self, previous: Position) -> None:
@@ -154,20 +176,41 @@ class Position:
         self.signal_id = self.signal_id or previous.signal_id
 
 
+def fold_positions(
+    fills: Iterable[Fill],
+    *,
+    exchange: str = "",
+    dust_below: Mapping[str, float] | None = None,
+) -> dict[str, Position]:
+    """Every symbol's position after its fills, flat ones included (they may carry `dust`);
+    `dust_below` maps a symbol to the smallest amount the venue accepts a sell of."""
+    by_symbol: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
+    minimums = dust_below or {}
+    return {
+        symbol: Position.from_fills(
+            by_symbol[symbol], exchange=exchange, dust_below=minimums.get(symbol, 0.0)
+        )
+        for symbol in sorted(by_symbol)
+    }
+
+
 def positions_from_fills(
-    fills: Iterable[Fill], *, exchange: str = "", previous: Iterable[Position] = ()
+    fills: Iterable[Fill],
+    *,
+    exchange: str = "",
+    previous: Iterable[Position] = (),
+    dust_below: Mapping[str, float] | None = None,
 ) -> dict[str, Position]:
     """The open positions the fills add up to, per symbol, with `previous` levels kept.
 
     This is the rebuild of the `positions` projection: `previous` is what the table held.
     """
-    by_symbol: dict[str, list[Fill]] = {}
-    for fill in fills:
-        by_symbol.setdefault(fill.symbol, []).append(fill)
     before = {p.symbol: p for p in previous}
     out: dict[str, Position] = {}
-    for symbol in sorted(by_symbol):
-        position = Position.from_fills(by_symbol[symbol], exchange=exchange)
+    folded = fold_positions(fills, exchange=exchange, dust_below=dust_below)
+    for symbol, position in folded.items():
         if position.is_open:
             if symbol in before:
                 position.keep_levels(before[symbol])

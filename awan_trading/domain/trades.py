@@ -3,7 +3,9 @@
 A closed trade is not stored anywhere: like a position, it is a projection of the fills, so it
 can never disagree with them. A round trip starts with a buy on a flat symbol and ends with
 the sell that brings the amount back to zero (the same fold as `positions.Position`, within
-`AMOUNT_TOLERANCE`); a round trip still open is a position, not a trade.
+`AMOUNT_TOLERANCE`), or below the smallest amount the venue accepts a sell of (`dust_below`:
+the dust a base-asset fee leaves, written off in the trade's PnL, as `positions` explains); a
+round trip still open is a position, not a trade.
 
 What each field means, so the backtest's trades table and this one compare column by column:
 
@@ -182,10 +184,15 @@ def _close(
 
 
 def _symbol_trades(
-    fills: list[Fill], exchange: str, orders: Mapping[str, Order], strategies: Mapping[str, str]
+    fills: list[Fill],
+    exchange: str,
+    orders: Mapping[str, Order],
+    strategies: Mapping[str, str],
+    dust_below: float,
 ) -> list[ClosedTrade]:
     out: list[ClosedTrade] = []
     trip: _Open | None = None
+    dust = 0.0  # left below the venue's minimum by closed round trips (`positions`)
     for fill in sorted(fills, key=lambda f: (f.ts, str(f.trade_id))):
         base_fee, quote_fee = _fees(fill)
         if fill.side == "buy":
@@ -198,6 +205,9 @@ def _symbol_trades(
             _add(trip.entries, fill.client_order_id)
         else:
             delivered = fill.amount + base_fee
+            if trip is None and 0.0 < delivered <= dust * (1.0 + AMOUNT_TOLERANCE):
+                dust = max(dust - delivered, 0.0)  # a late fill of a closed trip's remainder
+                continue
             if trip is None or delivered > trip.held * (1.0 + AMOUNT_TOLERANCE):
                 held = trip.held if trip else 0.0
                 raise PositionError(
@@ -210,9 +220,12 @@ def _symbol_trades(
             trip.proceeds += fill.amount * fill.price - quote_fee
             _add(trip.exits, fill.client_order_id)
         trip.fees += quote_fee + base_fee * fill.price
-        if trip.held <= trip.bought * AMOUNT_TOLERANCE and trip.sold > 0.0:
-            out.append(_close(trip, fill, exchange, orders, strategies))
-            trip = None
+        if trip.sold > 0.0:
+            flat = trip.held <= trip.bought * AMOUNT_TOLERANCE
+            if flat or trip.held < dust_below * (1.0 - AMOUNT_TOLERANCE):
+                out.append(_close(trip, fill, exchange, orders, strategies))
+                dust += 0.0 if flat else trip.held
+                trip = None
     return out
 
 
@@ -222,13 +235,15 @@ def closed_trades(
     exchange: str = "",
     orders: Iterable[Order] = (),
     strategies: Mapping[str, str] | None = None,
+    dust_below: Mapping[str, float] | None = None,
 ) -> list[ClosedTrade]:
     """Every finished round trip in `fills`, oldest exit first (ties by symbol).
 
     `orders` (by client order id) tells a trailing stop from a fixed one; `strategies` maps a
     signal id to the strategy that emitted it (the signals table). Both are optional: without
-    them those two fields are less specific, never wrong. Raises `PositionError` for a sell of
-    more than is held.
+    them those two fields are less specific, never wrong. `dust_below` maps a symbol to the
+    smallest amount its venue accepts a sell of (`Store.sell_minimums`); without it a round
+    trip that left dust stays open. Raises `PositionError` for a sell of more than is held.
     """
     by_symbol: dict[str, list[Fill]] = {}
     for fill in fills:
@@ -238,6 +253,8 @@ def closed_trades(
     trades = [
         trade
         for symbol in sorted(by_symbol)
-        for trade in _symbol_trades(by_symbol[symbol], exchange, by_id, names)
+        for trade in _symbol_trades(
+            by_symbol[symbol], exchange, by_id, names, (dust_below or {}).get(symbol, 0.0)
+        )
     ]
     return sorted(trades, key=lambda t: (t.exit_ts, t.symbol, t.entry_ts))

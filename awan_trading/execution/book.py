@@ -32,7 +32,7 @@ from datetime import date
 
 from awan_trading.domain.ids import parse_client_order_id
 from awan_trading.domain.orders import Fill, Order
-from awan_trading.domain.positions import Position, epoch_ms, positions_from_fills
+from awan_trading.domain.positions import Position, epoch_ms, fold_positions, positions_from_fills
 from awan_trading.errors import ClientOrderIdError
 from awan_trading.execution.risk import utc_day
 
@@ -60,6 +60,8 @@ class Book:
     realized_today: float = 0.0
     open_orders: dict[str, Order] = field(default_factory=dict)  # may still change, by cid
     known: set[str] = field(default_factory=set)  # every client order id on record
+    dust_below: Mapping[str, float] = field(default_factory=dict)  # sell minimums, by symbol
+    flat: dict[str, Position] = field(default_factory=dict)  # closed, carrying dust
 
     @classmethod
     def of(
@@ -70,18 +72,30 @@ class Book:
         stored: Iterable[Position],
         in_flight: Iterable[Order],
         known: Iterable[str] = (),
+        dust_below: Mapping[str, float] | None = None,
     ) -> Book:
         """The book of an exchange's `fills` (by client order id: every fill, since a sell's
         PnL needs its round trip's cost), its `stored` positions (whose exit levels a rebuild
         keeps), its orders that may still change, `in_flight`, and every client order id
-        recorded, `known` (those of the fills and of `in_flight` are added).
+        recorded, `known` (those of the fills and of `in_flight` are added), and the smallest
+        amount of each symbol the venue accepts a sell of, `dust_below` (`domain.positions`).
 
         Positions are folded from the fills, as `Store.rebuild_positions` folds them, so the
         book is right even when the `positions` projection has not been rebuilt yet.
         """
         every = [f for fs in fills.values() for f in fs]
-        positions = positions_from_fills(every, exchange=exchange, previous=stored)
-        book = cls(exchange, day, {s: p for s, p in positions.items() if p.is_open})
+        minimums = dict(dust_below or {})
+        positions = positions_from_fills(
+            every, exchange=exchange, previous=stored, dust_below=minimums
+        )
+        book = cls(exchange, day, positions, dust_below=minimums)
+        book.flat = {
+            symbol: position
+            for symbol, position in fold_positions(
+                every, exchange=exchange, dust_below=minimums
+            ).items()
+            if not position.is_open and position.dust > 0.0
+        }
         book.known.update(known)
         book.known.update(cid for cid in fills)
         for order in in_flight:  # a terminal one here has a row that says otherwise: kept
@@ -93,21 +107,28 @@ class Book:
         for symbol, symbol_fills in by_symbol.items():
             position = Position(symbol)
             for fill in sorted(symbol_fills, key=lambda f: (f.ts, str(f.trade_id))):
-                book.realized_today += _realized(position, fill, day)
+                book.realized_today += _realized(position, fill, day, minimums.get(symbol, 0.0))
         return book
 
     def apply(self, order: Order, fresh: Iterable[Fill]) -> None:
         """After `order`'s report was recorded: its new fills move the positions (and today's
         PnL), and its status says whether its symbol still has an order in flight."""
         for fill in sorted(fresh, key=lambda f: (f.ts, str(f.trade_id))):
-            position = self.positions.get(fill.symbol) or Position(
-                fill.symbol, exchange=self.exchange
+            symbol = fill.symbol
+            position = (
+                self.positions.get(symbol)
+                or self.flat.pop(symbol, None)
+                or Position(symbol, exchange=self.exchange)
             )
-            self.realized_today += _realized(position, fill, self.day)
+            self.realized_today += _realized(
+                position, fill, self.day, self.dust_below.get(symbol, 0.0)
+            )
             if position.is_open:
-                self.positions[fill.symbol] = position
-            else:
-                self.positions.pop(fill.symbol, None)
+                self.positions[symbol] = position
+                continue
+            self.positions.pop(symbol, None)
+            if position.dust > 0.0:
+                self.flat[symbol] = position
         if order.is_terminal:
             self.open_orders.pop(order.client_order_id, None)
         else:
@@ -131,10 +152,10 @@ class Book:
             self.exiting.add(order.symbol)
 
 
-def _realized(position: Position, fill: Fill, day: date) -> float:
+def _realized(position: Position, fill: Fill, day: date, dust_below: float) -> float:
     """Apply `fill` to `position`; the quote PnL it realized on `day` (a sell on that day)."""
     before = position.realized_pnl
-    position.apply_fill(fill)
+    position.apply_fill(fill, dust_below=dust_below)
     if fill.side == "sell" and utc_day(epoch_ms(fill.ts)) == day:
         return position.realized_pnl - before
     return 0.0

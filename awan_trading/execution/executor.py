@@ -167,6 +167,7 @@ class Executor(ExecutorState, Protecting):
         self.reconciled = False
         self.paused = self._restore_pause()
         self._book: Book | None = None  # loaded on first use (`book`)
+        self._sell_minimums: dict[str, float] | None = None  # read on first use
         self.marks: dict[str, float] = {}
         self._day_start: tuple[date, float] | None = None  # (UTC day, its start equity)
 

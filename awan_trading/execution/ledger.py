@@ -170,5 +170,7 @@ def reject(store: Store, order: Order, reason: str, ts: datetime) -> Order:
     return ended
 
 
-def rebuild_positions(store: Store, exchange: str) -> dict[str, Position]:
-    return {p.symbol: p for p in store.rebuild_positions(exchange)}
+def rebuild_positions(
+    store: Store, exchange: str, sell_minimums: Mapping[str, float] | None = None
+) -> dict[str, Position]:
+    return {p.symbol: p for p in store.rebuild_positions(exchange, sell_minimums)}

@@ -53,7 +53,9 @@ def closed_trade_of(store: Store, exchange: str, order: Order) -> ClosedTrade | 
         fill_from_row(r) for r in store.fills(symbol=order.symbol, exchange=exchange).iter_rows()
     ]
     try:
-        trades = closed_trades(fills, exchange=exchange, orders=[order])
+        trades = closed_trades(
+            fills, exchange=exchange, orders=[order], dust_below=store.sell_minimums(exchange)
+        )
     except AwanError:
         return None
     for trade in reversed(trades):

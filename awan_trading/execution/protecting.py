@@ -29,6 +29,7 @@ class Protecting:
     params: ExitParams
     stop_limit_offset: float
     stale: Callable[[], None]
+    sell_minimums: Callable[[], Mapping[str, float]]
     positions: Callable[[], dict[str, Position]]
     event: Callable[..., None]
     _settle: Callable[..., Order]
@@ -36,7 +37,7 @@ class Protecting:
     def sync_positions(self, *, signal_ts: Mapping[str, int] | None = None) -> dict[str, Position]:
         """Rebuild the positions from fills; give a new round trip its exit levels."""
         self.stale()
-        positions = ledger.rebuild_positions(self.store, self.exchange.name)
+        positions = ledger.rebuild_positions(self.store, self.exchange.name, self.sell_minimums())
         for symbol, position in positions.items():
             if position.signal_ts:
                 continue  # levels already set for this round trip (kept by the rebuild)

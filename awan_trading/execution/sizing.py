@@ -215,6 +215,16 @@ def sellable_amount(amount: float, rules: MarketRules) -> float:
     return sellable if sellable > 0.0 and sellable >= rules.min_amount else 0.0
 
 
+def smallest_sellable(rules: MarketRules) -> float:
+    """The least amount a venue accepts a sell of: the market's minimum rounded up to the lot
+    step (one step when there is no minimum). A position left below it by an exit is dust,
+    and closed (`domain.positions`): `sellable_amount` of anything less is 0."""
+    step = rules.amount_increment
+    if step <= 0.0:
+        return rules.min_amount
+    return ceil_to_step(max(rules.min_amount, step), step)
+
+
 def round_price(price: float, tick: float, side: Literal["buy", "sell"]) -> float:
     """A limit price on the tick grid, rounded so it never pays more (buy: down) or accepts
     less (sell: up) than asked."""

@@ -23,6 +23,7 @@ from awan_trading.execution.book import Book
 from awan_trading.execution.notices import event_notice
 from awan_trading.execution.notifier import Notifier, notify
 from awan_trading.execution.risk import RiskState, utc_day
+from awan_trading.execution.sizing import MarketRules, smallest_sellable
 from awan_trading.logs import get_logger
 from awan_trading.storage.base import BotEvent, Store
 
@@ -40,6 +41,7 @@ class ExecutorState:
     paused: bool
     live_confirmed: bool
     _book: Book | None
+    _sell_minimums: dict[str, float] | None
     marks: dict[str, float]  # closes the live loop marks positions at (`mark`)
     _day_start: tuple[date, float] | None
     now: Callable[[], datetime]
@@ -56,9 +58,24 @@ class ExecutorState:
             loaded = ledger.load_orders_marking_stale(self.store, name, fills)
             self._book = Book.of(
                 name, day, fills, self.store.positions(name), ledger.may_change(loaded),
-                known=loaded[0],
+                known=loaded[0], dust_below=self.sell_minimums(),
             )  # fmt: skip
         return self._book
+
+    def sell_minimums(self) -> dict[str, float]:
+        """Symbol → the smallest amount the venue accepts a sell of; below it a position is
+        dust (`domain.positions`). From the venue's markets, read once; when they cannot be
+        read, what the store recorded last."""
+        if self._sell_minimums is None:
+            try:
+                markets = self.exchange.markets()
+            except ExchangeError:
+                return self.store.sell_minimums(self.exchange.name)
+            self._sell_minimums = {
+                symbol: smallest_sellable(MarketRules.of(market))
+                for symbol, market in markets.items()
+            }
+        return self._sell_minimums
 
     def refresh(self) -> None:
         """Reload the book from the store (a loop in sensor mode: Dagster runs trade too)."""

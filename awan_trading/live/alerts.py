@@ -77,7 +77,10 @@ def day_summary(store: Store, venue: str, day: date, symbols: tuple[str, ...]) -
     end = start + timedelta(days=1)
     lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     fills = [fill_from_row(r) for r in store.fills(exchange=venue).iter_rows()]
-    trades = [t for t in closed_trades(fills, exchange=venue) if lo <= t.exit_ts < hi]
+    minimums = store.sell_minimums(venue)
+    trades = [
+        t for t in closed_trades(fills, exchange=venue, dust_below=minimums) if lo <= t.exit_ts < hi
+    ]
     open_positions = sorted(p.symbol for p in store.positions(venue) if p.is_open)
     curve = store.equity_curve(venue)
     equity = None

@@ -9,7 +9,7 @@ a TypeError, not a lost column, and storage never imports the exchange layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -305,14 +305,24 @@ class Store(Protocol):
 
     def positions(self, exchange: str | None = None) -> list[Position]: ...
 
-    def rebuild_positions(self, exchange: str) -> list[Position]:
+    def rebuild_positions(
+        self, exchange: str, sell_minimums: Mapping[str, float] | None = None
+    ) -> list[Position]:
         """Recompute the exchange's `positions` rows from its fills in one transaction.
 
         Amounts, stake, entry price, PnL and fees come from the fills
         (`domain.positions.positions_from_fills`); the manager-owned levels (stop, target,
         high-water mark, resting stop order, entry signal time) of a row for the same round
-        trip are kept. Returns the open positions written.
+        trip are kept. A round trip left below its symbol's sell minimum is closed (dust):
+        `sell_minimums` (symbol → amount, as the venue's markets say now) are recorded first
+        for the symbols with fills, where they differ from `sell_minimums(exchange)`, and the
+        fold uses the recorded ones. Returns the open positions written.
         """
+        ...
+
+    def sell_minimums(self, exchange: str) -> dict[str, float]:
+        """Symbol → the smallest amount `exchange` accepts a sell of, as last recorded by
+        `rebuild_positions`; what `domain.trades.closed_trades` needs as `dust_below`."""
         ...
 
     def record_equity(self, snapshot: EquitySnapshot) -> None: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -224,6 +224,12 @@ def heartbeat_upsert(bot: str, status: str, at: datetime | None) -> Upsert:
     return Upsert("heartbeats", ("bot", "ts", "status"), values, key=("bot",))
 
 
+def sell_minimum_upsert(exchange: str, symbol: str, min_sell: float) -> Upsert:
+    values = (exchange, symbol, min_sell, utcnow())
+    columns = ("exchange", "symbol", "min_sell", "recorded_at")
+    return Upsert("sell_minimums", columns, values, key=("exchange", "symbol"))
+
+
 def venue_clock_upsert(exchange: str, clock: datetime, at: datetime | None) -> Upsert:
     values = (exchange, as_utc(clock), as_utc(at or utcnow()))
     return Upsert("venue_clocks", ("exchange", "clock", "recorded_at"), values, key=("exchange",))
@@ -400,15 +406,35 @@ class SqlRecords(ABC):
         )
         return [position_from_row(row) for row in rows]
 
-    def rebuild_positions(self, exchange: str) -> list[Position]:
+    def rebuild_positions(
+        self, exchange: str, sell_minimums: Mapping[str, float] | None = None
+    ) -> list[Position]:
         fills = [fill_from_row(row) for row in self.fills(exchange=exchange).iter_rows()]
+        recorded = self.sell_minimums(exchange)
+        fresh = {
+            symbol: sell_minimums[symbol]
+            for symbol in {f.symbol for f in fills}
+            if sell_minimums and symbol in sell_minimums
+            and recorded.get(symbol) != sell_minimums[symbol]
+        }  # fmt: skip
         rebuilt = positions_from_fills(
-            fills, exchange=exchange, previous=self.positions(exchange)
-        ).values()
-        statements: list[Statement] = [("DELETE FROM positions WHERE exchange = %s", (exchange,))]
+            fills, exchange=exchange, previous=self.positions(exchange),
+            dust_below={**recorded, **fresh},
+        ).values()  # fmt: skip
+        statements: list[Statement] = [
+            sell_minimum_upsert(exchange, symbol, amount).statement()
+            for symbol, amount in sorted(fresh.items())
+        ]
+        statements.append(("DELETE FROM positions WHERE exchange = %s", (exchange,)))
         statements += [upsert_position(p).statement() for p in rebuilt]
         self._transaction(statements)
         return list(rebuilt)
+
+    def sell_minimums(self, exchange: str) -> dict[str, float]:
+        rows = self._one(
+            "SELECT symbol, min_sell FROM sell_minimums WHERE exchange = %s", (exchange,)
+        )
+        return {symbol: float(amount) for symbol, amount in rows}
 
     def record_equity(self, snapshot: EquitySnapshot) -> None:
         self._one(*equity_upsert(snapshot).statement())

@@ -335,21 +335,44 @@ class BaseAssetFees:
         return report
 
 
-def test_the_dust_an_exit_leaves_is_not_protected_and_the_loop_goes_on(sim, store, clock) -> None:
-    """Before: `guard` designed a protective list for the dust (0 after flooring to the lot
-    step), the venue refused it, and the error stopped the live loop's close."""
+def test_the_dust_an_exit_leaves_closes_the_round_trip_and_the_symbol_trades_again(
+    sim, store, clock
+) -> None:
+    """The exit sells the position floored to the lot step; the remainder is below the
+    market's minimum. Before: that dust stayed an open position — first `guard` designed a
+    protective list for 0 and the venue's refusal stopped the live loop's close, then (with
+    that fixed) the symbol's next entry was refused (`position_open`) for good and the round
+    trip never became a trade."""
+    from awan_trading.control.money import load_trades
     from awan_trading.execution.manager import guard
+    from awan_trading.execution.sizing import MarketRules, smallest_sellable
 
     venue = BaseAssetFees(sim)
     executor = make(venue, store, clock)  # type: ignore[arg-type]
     bought = executor.execute(signal(sim, clock, "buy"))
     held = executor.positions()[SYMBOL].amount
     assert held == pytest.approx(bought.order.filled * 0.999)  # the fee was taken in BTC
-    assert executor.execute(signal(sim, clock, "sell")).outcome == "filled"
-    dust = executor.positions()[SYMBOL].amount
-    market = sim.market(SYMBOL)
-    assert 0.0 < dust < market.min_amount
+    sold = executor.execute(signal(sim, clock, "sell"))
+    assert (
+        sold.outcome == "filled" and 0.0 < held - sold.order.filled < sim.market(SYMBOL).min_amount
+    )
+    assert executor.positions() == {} and store.positions(sim.name) == []
+    minimum = smallest_sellable(MarketRules.of(sim.market(SYMBOL)))
+    assert store.sell_minimums(sim.name) == {SYMBOL: minimum}  # recorded for every fold
+    [trade] = load_trades(store)
+    assert (trade.exit_reason, trade.amount) == ("exit_signal", pytest.approx(held))
     orders_before = store.orders().height
-    assert guard(executor, SYMBOL, high=1e9) == []  # no list designed, nothing raised
-    assert store.orders().height == orders_before  # no intent recorded for the dust
+    assert guard(executor, SYMBOL, high=1e9) == []  # nothing to protect, nothing raised
+    assert store.orders().height == orders_before
     assert not [o for o in sim.fetch_open_orders(SYMBOL)]
+    # The symbol trades again, and its next round trip is its own (the dust is not in it).
+    clock.now += timedelta(hours=1)
+    buy = signal(sim, clock, "buy")
+    again = executor.execute(buy)
+    assert again.outcome == "filled", again
+    position = executor.positions()[SYMBOL]
+    assert position.amount == pytest.approx(again.order.filled * 0.999)
+    assert position.signal_id == buy.signal_id
+    # An executor started afresh (its book loaded from the store) sees the same.
+    assert make(venue, store, clock).positions()[SYMBOL].amount == position.amount
+    assert [p.amount for p in store.positions(sim.name)] == [position.amount]

@@ -419,6 +419,24 @@ def test_positions_are_a_projection_rebuilt_from_fills(store: Store) -> None:
     assert store.rebuild_positions("sim") == [] and store.positions("sim") == []
 
 
+def test_a_rebuild_records_sell_minimums_and_closes_what_is_left_below_them(
+    store: Store,
+) -> None:
+    store.record_fill("sim", _fill("t-1", "buy", 1.0, 100.0))
+    store.record_fill("sim", _fill("t-2", "sell", 0.9995, 110.0, 1))  # 0.0005 left
+    (open_,) = store.rebuild_positions("sim")  # no minimum known: the rest is a position
+    assert open_.amount == pytest.approx(0.0005) and store.sell_minimums("sim") == {}
+    minimums = {"BTC/USDT": 0.001, "ETH/USDT": 0.01}  # ETH has no fills: not recorded
+    assert store.rebuild_positions("sim", minimums) == [] and store.positions("sim") == []
+    assert store.sell_minimums("sim") == {"BTC/USDT": 0.001}
+    assert store.sell_minimums("other") == {}
+    # A later rebuild without them (a process that never read the venue's markets) agrees.
+    assert store.rebuild_positions("sim") == []
+    store.rebuild_positions("sim", {"BTC/USDT": 0.0001})  # the venue's rule changed
+    assert store.sell_minimums("sim") == {"BTC/USDT": 0.0001}
+    assert [p.amount for p in store.positions("sim")] == [pytest.approx(0.0005)]
+
+
 def test_venue_clock_is_recorded_replaced_and_cleared(store: Store) -> None:
     assert store.venue_clock("sim") is None
     store.record_venue_clock("sim", T0, T0 + MINUTE)

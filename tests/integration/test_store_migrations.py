@@ -59,8 +59,8 @@ def v2_store(pg_url: str):  # noqa: F811
 
 
 def test_upgrade_to_series_ids_keeps_every_candle(v2_store: PostgresStore) -> None:
-    assert v2_store.status()["pending"] == [3, 4, 5, 6]
-    assert v2_store.migrate() == [3, 4, 5, 6]
+    assert v2_store.status()["pending"] == [3, 4, 5, 6, 7]
+    assert v2_store.migrate() == [3, 4, 5, 6, 7]
     assert v2_store.status()["pending"] == []
     got = v2_store.read_candles("sim", ["ETH/USDT", "BTC/USDT"], "1m")
     want = [candles("BTC/USDT", T0, 30), candles("ETH/USDT", T0, 20, base=50)]
@@ -138,7 +138,7 @@ def test_upgrade_to_domain_records_keeps_orders_fills_and_positions(
     )
     store = make()
     try:
-        assert store.migrate() == [4, 5, 6]
+        assert store.migrate() == [4, 5, 6, 7]
         orders = store.orders()
         assert dict(zip(orders["client_order_id"], orders["status"], strict=True)) == {
             "c-open": "partially_filled", "c-done": "filled",

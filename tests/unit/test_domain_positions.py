@@ -146,3 +146,55 @@ def test_a_rejected_report_and_a_foreign_report() -> None:
     assert apply_all(submitted, report_events(submitted, _order("rejected"))).status == "rejected"
     with pytest.raises(FillMismatchError):
         report_events(submitted, _order(client_order_id=EXIT))
+
+
+# Binance's BTC/USDT: lot step 0.00001 BTC, minimum 0.00001 BTC; a buy's fee taken in BTC.
+MIN_SELL = 0.00001
+BOUGHT, BTC_FEE = 0.039, 0.000039  # 0.038961 BTC received
+SOLD = 0.03896  # what the exit can sell: the amount held floored to the step
+DUST = BOUGHT - BTC_FEE - SOLD  # 0.000001 BTC, below the minimum
+
+
+def dust_round_trip(minute: int = 0) -> list[Fill]:
+    return [
+        fill(f"{minute}b", "buy", BOUGHT, 50_000.0, BTC_FEE, cur="BTC", minute=minute),
+        fill(f"{minute}s", "sell", SOLD, 51_000.0, 1.98696, minute=minute + 5),
+    ]
+
+
+def test_an_exit_that_leaves_less_than_the_venue_sells_closes_the_position() -> None:
+    pos = Position.from_fills(dust_round_trip(), dust_below=MIN_SELL)
+    assert not pos.is_open and pos.amount == 0.0 and pos.stake == 0.0
+    assert pos.dust == pytest.approx(DUST)
+    # The dust's cost is written off: PnL is the proceeds against everything paid.
+    assert pos.realized_pnl == pytest.approx(SOLD * 51_000.0 - 1.98696 - BOUGHT * 50_000.0)
+    # Without the venue's minimum the remainder is a position (what every fold did before).
+    assert Position.from_fills(dust_round_trip()).amount == pytest.approx(DUST)
+    # A partial exit that leaves a sellable amount keeps the position open.
+    partial = [*dust_round_trip()[:1], fill("s", "sell", 0.02, 51_000.0, 0.0, minute=5)]
+    assert Position.from_fills(partial, dust_below=MIN_SELL).amount == pytest.approx(0.018961)
+
+
+def test_the_next_entry_after_dust_starts_a_round_trip_of_its_own() -> None:
+    fills = dust_round_trip() + dust_round_trip(minute=10)[:1]
+    (pos,) = positions_from_fills(fills, dust_below={"BTC/USDT": MIN_SELL}).values()
+    assert pos.amount == pytest.approx(BOUGHT - BTC_FEE)  # the new buy only, not the dust
+    assert pos.stake == pytest.approx(BOUGHT * 50_000.0) and pos.realized_pnl == 0.0
+    assert pos.entry_ts == epoch_ms(T0 + timedelta(minutes=10))
+    assert pos.dust == pytest.approx(DUST)  # still on the account, outside the position
+    closed = positions_from_fills(
+        dust_round_trip() + dust_round_trip(minute=10), dust_below={"BTC/USDT": MIN_SELL}
+    )
+    assert closed == {}
+
+
+def test_a_late_fill_of_what_a_closed_round_trip_left_resting_sells_dust() -> None:
+    """A protective leg's remainder may rest below the minimum after a partial fill; when it
+    fills after the round trip was closed, it sells dust, not a position that is not there."""
+    pos = Position.from_fills(dust_round_trip(), dust_below=MIN_SELL)
+    pnl = pos.realized_pnl
+    pos.apply_fill(fill("late", "sell", DUST, 52_000.0, 0.0, minute=9), dust_below=MIN_SELL)
+    assert not pos.is_open and pos.dust == 0.0
+    assert pos.realized_pnl == pytest.approx(pnl + DUST * 52_000.0)
+    with pytest.raises(PositionError, match="long only"):
+        pos.apply_fill(fill("more", "sell", DUST, 52_000.0, 0.0, minute=10))

@@ -109,3 +109,33 @@ def test_trades_of_several_symbols_sort_by_exit_and_a_short_sale_is_refused() ->
     with pytest.raises(PositionError, match=r"sells 3\.0 but only 2\.0 is held"):
         closed_trades([fills[1], fill("9", x, "sell", 3.0, 11.0, 0.0, 2, "SOL/USDT")])
     assert closed_trades([]) == []
+
+
+def test_a_round_trip_that_leaves_dust_is_a_trade_and_the_next_one_is_its_own() -> None:
+    """Binance BTC/USDT (step and minimum 0.00001 BTC), a buy's fee taken in BTC: the exit
+    sells the position floored to the step and leaves 0.000001 BTC, which no venue sells."""
+    entry = client_order_id(BUY_SIGNAL, "entry")
+    exit_ = client_order_id(SELL_SIGNAL, "exit")
+    again = client_order_id("ef" * 16, "entry")
+    again_exit = client_order_id("01" * 16, "exit")
+    late_leg = client_order_id(BUY_SIGNAL, "stop", 0)
+    fills = [
+        fill("1", entry, "buy", 0.039, 50_000.0, 0.000039, 0, cur="BTC"),
+        fill("2", exit_, "sell", 0.03896, 51_000.0, 1.98696, 5),
+        fill("3", late_leg, "sell", 0.000001, 51_500.0, 0.0, 6),  # the dust, sold late
+        fill("4", again, "buy", 0.039, 52_000.0, 0.000039, 9, cur="BTC"),
+        fill("5", again_exit, "sell", 0.03896, 53_000.0, 2.06488, 12),
+    ]
+    minimums = {"BTC/USDT": 0.00001}
+    first, second = closed_trades(fills, exchange="binance", dust_below=minimums)
+    assert (first.exit_ts, first.exit_reason) == (epoch_ms(T0) + 5 * 60_000, "exit_signal")
+    assert first.amount == pytest.approx(0.038961)  # bought, after the fee
+    assert first.pnl == pytest.approx(0.03896 * 51_000.0 - 1.98696 - 0.039 * 50_000.0)
+    assert (
+        second.entry_client_order_ids == (again,) and second.exit_ts == epoch_ms(T0) + 12 * 60_000
+    )
+    # The positions fold draws the line at the same place, with the same PnL.
+    trip = Position.from_fills(fills[:2], dust_below=0.00001)
+    assert not trip.is_open and trip.realized_pnl == pytest.approx(first.pnl)
+    # Without the minimum the first round trip never ends (the dust stays a position).
+    assert closed_trades(fills[:2], exchange="binance") == []
