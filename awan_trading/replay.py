@@ -79,12 +79,34 @@ def decide(
     `max_open_positions`.
     """
     now = ts if isinstance(ts, int) else to_epoch_ms(ts)
-    rows = (
+    return decide_on(
+        close_rows(window, strategy, now), state, ts=now,
+        max_open_positions=max_open_positions, context=context,
+    )  # fmt: skip
+
+
+def close_rows(window: pl.DataFrame, strategy: Strategy, now: int) -> pl.DataFrame:
+    """The strategy's verdict on the candles closing at `now` (epoch ms): one row per symbol
+    with `enter_long`, `exit_long` and `score` (NaN or missing: 0), sorted by symbol. The live
+    loop ranks pairs from these same rows, so the strategy runs once per close."""
+    return (
         strategy.populate(window)
         .filter(pl.col("ts").dt.epoch("ms") == now)
         .select("symbol", "enter_long", "exit_long", pl.col("score").fill_nan(0.0).fill_null(0.0))
         .sort("symbol")
     )
+
+
+def decide_on(
+    rows: pl.DataFrame,
+    state: PortfolioState,
+    *,
+    ts: int,
+    max_open_positions: int,
+    context: SignalContext | None = None,
+) -> list[Action]:
+    """`decide` from the close's `close_rows`."""
+    now = ts
     actions: list[Action] = []
     candidates: list[tuple[float, str]] = []
     exiting = set(state.pending_exits)

@@ -15,11 +15,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import psycopg
+from scratch import postgres_store
 
 from awan_trading.testing.crash import run_kill
-
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 
 
 def main(runs: int = 50, first_seed: int = 1000) -> int:
@@ -28,14 +26,8 @@ def main(runs: int = 50, first_seed: int = 1000) -> int:
     failed = []
     for seed in range(first_seed, first_seed + runs):
         name = f"awan_crash_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            with tempfile.TemporaryDirectory() as work:
-                r = run_kill(seed, Path(work), f"postgresql://postgres@127.0.0.1:5432/{name}")
-        finally:
-            with psycopg.connect(ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with postgres_store(name) as url, tempfile.TemporaryDirectory() as work:
+            r = run_kill(seed, Path(work), url)
         points[r.fault.split(":")[1]] += 1
         totals.update(
             runs=1, killed=int(r.killed), restarts_finished=int(r.finished), legs=r.legs,

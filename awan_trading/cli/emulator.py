@@ -22,9 +22,17 @@ def emulator(
     api_key: Annotated[
         str | None, typer.Option(help="accept only this X-MBX-APIKEY on signed endpoints")
     ] = None,
+    fees_in_received_asset: Annotated[
+        bool,
+        typer.Option(
+            help="charge commissions as Binance does without BNB: a buy's in the base asset "
+            "(the position is then not a whole number of lot steps, and exits leave dust)"
+        ),
+    ] = False,
 ) -> None:
     """Serve Binance spot's REST API (as ccxt uses it) from the sim exchange on 127.0.0.1."""
     from awan_trading.exchange.emulator import make_state, serve
 
     typer.echo(f"exchange emulator on http://127.0.0.1:{port} (seed {seed}); Ctrl-C stops it")
-    serve(port, make_state(seed=seed, api_key=api_key))
+    state = make_state(seed=seed, api_key=api_key, fees_in_received_asset=fees_in_received_asset)
+    serve(port, state)

@@ -8,6 +8,7 @@ the matching key of `awan.toml`; every flag is checked before anything starts.
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -87,7 +88,7 @@ def live_command(
     digest = DailyDigest(store, plan.venue, plan.bot, outbox, plan.symbols)
     what = f"{plan.strategy.name} on {','.join(plan.symbols)} {plan.timeframe} · {plan.mode} · {plan.execution}"
     record_start(store, plan)
-    with notifying(outbox, plan.bot, what), stop_on_signals(stop):
+    with closing(loop), notifying(outbox, plan.bot, what), stop_on_signals(stop):
         if not plan.is_replay:
             console.print(f"awan live: {what}; stop with Ctrl-C or SIGTERM", highlight=False)
             closes = loop.run_live(clock, close_delay=0.0 if plan.mode == "sim" else 2.0,

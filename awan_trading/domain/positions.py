@@ -176,26 +176,6 @@ class Position:
         self.signal_id = self.signal_id or previous.signal_id
 
 
-def fold_positions(
-    fills: Iterable[Fill],
-    *,
-    exchange: str = "",
-    dust_below: Mapping[str, float] | None = None,
-) -> dict[str, Position]:
-    """Every symbol's position after its fills, flat ones included (they may carry `dust`);
-    `dust_below` maps a symbol to the smallest amount the venue accepts a sell of."""
-    by_symbol: dict[str, list[Fill]] = {}
-    for fill in fills:
-        by_symbol.setdefault(fill.symbol, []).append(fill)
-    minimums = dust_below or {}
-    return {
-        symbol: Position.from_fills(
-            by_symbol[symbol], exchange=exchange, dust_below=minimums.get(symbol, 0.0)
-        )
-        for symbol in sorted(by_symbol)
-    }
-
-
 def positions_from_fills(
     fills: Iterable[Fill],
     *,
@@ -203,14 +183,21 @@ def positions_from_fills(
     previous: Iterable[Position] = (),
     dust_below: Mapping[str, float] | None = None,
 ) -> dict[str, Position]:
-    """The open positions the fills add up to, per symbol, with `previous` levels kept.
+    """The open positions the fills add up to, per symbol, with `previous` levels kept;
+    `dust_below` maps a symbol to the smallest amount the venue accepts a sell of.
 
     This is the rebuild of the `positions` projection: `previous` is what the table held.
     """
+    by_symbol: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
     before = {p.symbol: p for p in previous}
+    minimums = dust_below or {}
     out: dict[str, Position] = {}
-    folded = fold_positions(fills, exchange=exchange, dust_below=dust_below)
-    for symbol, position in folded.items():
+    for symbol in sorted(by_symbol):
+        position = Position.from_fills(
+            by_symbol[symbol], exchange=exchange, dust_below=minimums.get(symbol, 0.0)
+        )
         if position.is_open:
             if symbol in before:
                 position.keep_levels(before[symbol])

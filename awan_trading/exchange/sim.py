@@ -10,7 +10,11 @@ the last call.
 Choices worth knowing:
 - Fees are charged in the quote currency on both sides (a buy of X base yields exactly X base;
   a buy costs amount·price·(1 + fee), a sell yields amount·price·(1 − fee)). That keeps
-  position sizes exact, so selling "the whole position" never fails on a fee remainder.
+  position sizes exact, so selling "the whole position" never fails on a fee remainder, and
+  it is what the backtest assumes. `fees_in_received_asset=True` charges them as Binance does
+  unless fees are paid in BNB: in the asset received, so a buy of X base yields X·(1 − fee)
+  base and costs amount·price; the position is then not a whole number of lot steps, and an
+  exit leaves dust (`domain.positions`).
 - A client order id can be used once, ever — even after its order closed or was canceled.
   Binance only refuses ids of open orders; being stricter makes "an order at most once per
   signal" an exchange-enforced invariant in tests. Refused orders do not consume their id.
@@ -101,6 +105,7 @@ class SimExchange:
         balances: dict[str, float] | None = None,
         clock: Callable[[], datetime] | None = None,
         match_timeframe: Timeframe | str = "1m",
+        fees_in_received_asset: bool = False,
     ) -> None:
         rate = DEFAULT_FEE_RATE if fee_rate is None else float(fee_rate)
         if not 0.0 <= rate < 0.1:
@@ -112,6 +117,7 @@ class SimExchange:
                 raise ConfigError(f"sim: balance of {currency} must be >= 0, got {amount!r}")
         self.market_data = market
         self.fee_rate = rate
+        self.fees_in_received_asset = fees_in_received_asset
         self.slippage_bps = float(slippage_bps)
         self._match_tf = _fixed_timeframe(match_timeframe)
         self._clock = clock or _wall_clock
@@ -426,14 +432,16 @@ class SimExchange:
             self._list_ids.add(list_client_order_id)
             return target_leg.snapshot(self.name), stop_leg.snapshot(self.name)
 
-    @staticmethod
     def _cost(
-        market: Market, side: str, amount: float, price: float, fee_rate: float
+        self, market: Market, side: str, amount: float, price: float, fee_rate: float
     ) -> tuple[str, float]:
-        """What the order takes from the balance: quote incl. fee for a buy, base for a sell."""
+        """What the order takes from the balance: quote (with the fee, unless it is taken from
+        the base received) for a buy, base for a sell."""
         if side == "buy":
             notional = amount * price
-            return market.quote, notional + notional * fee_rate
+            return market.quote, notional + (
+                0.0 if self.fees_in_received_asset else notional * fee_rate
+            )
         return market.base, amount
 
     def _fill(
@@ -447,14 +455,17 @@ class SimExchange:
             trade_id=self.order_ids(order.client_order_id)
             if self.order_ids
             else str(self._next_trade),
-            quote=market.quote,
+            fee_currency=market.base
+            if self.fees_in_received_asset and order.side == "buy"
+            else market.quote,
             taker=taker,
         )
         self._next_trade += 1
         notional = fill.amount * fill.price
         sign = 1.0 if order.side == "buy" else -1.0
-        self._credit(market.base, sign * fill.amount)
-        self._credit(market.quote, -sign * notional - fill.fee)
+        base_fee = fill.fee if fill.fee_currency == market.base else 0.0
+        self._credit(market.base, sign * fill.amount - base_fee)
+        self._credit(market.quote, -sign * notional - (fill.fee - base_fee))
 
     def _candles(self, symbol: str, start_ms: int, end_ms: int) -> pl.DataFrame:
         """Closed candles of the match timeframe with open time in [start_ms, end_ms)."""

@@ -59,9 +59,18 @@ class SimOrder:
         self.updated_at = ts
 
     def execute(
-        self, price: float, ts: datetime, *, fee_rate: float, trade_id: str, quote: str, taker: bool
+        self,
+        price: float,
+        ts: datetime,
+        *,
+        fee_rate: float,
+        trade_id: str,
+        fee_currency: str,
+        taker: bool,
     ) -> Fill:
-        """Record the whole order filling at `price` (fee in quote) and close it."""
+        """Record the whole order filling at `price` and close it; the fee is `fee_rate` of
+        what is received in `fee_currency` (the base amount, or the quote notional)."""
+        in_base = fee_currency == self.symbol.split("/")[0]
         fill = Fill(
             trade_id=trade_id,
             exchange_order_id=self.exchange_order_id,
@@ -70,8 +79,8 @@ class SimOrder:
             side=self.side,
             amount=self.amount,
             price=price,
-            fee=self.amount * price * fee_rate,
-            fee_currency=quote,
+            fee=self.amount * fee_rate if in_base else self.amount * price * fee_rate,
+            fee_currency=fee_currency,
             ts=ts,
             taker=taker,
         )
@@ -97,7 +106,7 @@ class SimOrder:
             filled=filled,
             average=notional / filled if filled else None,
             fee=sum(f.fee for f in self.fills),
-            fee_currency=self.symbol.split("/")[1],
+            fee_currency=self.fills[0].fee_currency if self.fills else self.symbol.split("/")[1],
             created_at=self.created_at,
             updated_at=self.updated_at,
             stop_price=self.stop_price,

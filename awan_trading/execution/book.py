@@ -32,7 +32,7 @@ from datetime import date
 
 from awan_trading.domain.ids import parse_client_order_id
 from awan_trading.domain.orders import Fill, Order
-from awan_trading.domain.positions import Position, epoch_ms, fold_positions, positions_from_fills
+from awan_trading.domain.positions import Position, epoch_ms
 from awan_trading.errors import ClientOrderIdError
 from awan_trading.execution.risk import utc_day
 
@@ -80,34 +80,32 @@ class Book:
         recorded, `known` (those of the fills and of `in_flight` are added), and the smallest
         amount of each symbol the venue accepts a sell of, `dust_below` (`domain.positions`).
 
-        Positions are folded from the fills, as `Store.rebuild_positions` folds them, so the
-        book is right even when the `positions` projection has not been rebuilt yet.
+        Positions are folded from the fills, as `Store.rebuild_positions` folds them
+        (`positions_from_fills`: the same fold, the same levels kept), so the book is right
+        even when the `positions` projection has not been rebuilt yet; one pass also sums
+        today's realized PnL.
         """
-        every = [f for fs in fills.values() for f in fs]
         minimums = dict(dust_below or {})
-        positions = positions_from_fills(
-            every, exchange=exchange, previous=stored, dust_below=minimums
-        )
-        book = cls(exchange, day, positions, dust_below=minimums)
-        book.flat = {
-            symbol: position
-            for symbol, position in fold_positions(
-                every, exchange=exchange, dust_below=minimums
-            ).items()
-            if not position.is_open and position.dust > 0.0
-        }
+        before = {p.symbol: p for p in stored}
+        book = cls(exchange, day, dust_below=minimums)
         book.known.update(known)
         book.known.update(cid for cid in fills)
         for order in in_flight:  # a terminal one here has a row that says otherwise: kept
             book.open_orders[order.client_order_id] = order
             book._track(order)
         by_symbol: dict[str, list[Fill]] = {}
-        for fill in every:
+        for fill in (f for fs in fills.values() for f in fs):
             by_symbol.setdefault(fill.symbol, []).append(fill)
-        for symbol, symbol_fills in by_symbol.items():
-            position = Position(symbol)
-            for fill in sorted(symbol_fills, key=lambda f: (f.ts, str(f.trade_id))):
+        for symbol in sorted(by_symbol):
+            position = Position(symbol, exchange=exchange)
+            for fill in sorted(by_symbol[symbol], key=lambda f: (f.ts, str(f.trade_id))):
                 book.realized_today += _realized(position, fill, day, minimums.get(symbol, 0.0))
+            if position.is_open:
+                if symbol in before:
+                    position.keep_levels(before[symbol])
+                book.positions[symbol] = position
+            elif position.dust > 0.0:
+                book.flat[symbol] = position
         return book
 
     def apply(self, order: Order, fresh: Iterable[Fill]) -> None:

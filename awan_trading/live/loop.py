@@ -63,7 +63,7 @@ from awan_trading.live.outbox import emit, rank_pairs, signal_records
 from awan_trading.live.venue_clock import clear_clock, record_clock
 from awan_trading.logs import get_logger
 from awan_trading.market.timeframes import from_epoch_ms, to_epoch_ms
-from awan_trading.replay import Action, PortfolioState, decide
+from awan_trading.replay import Action, PortfolioState, close_rows, decide_on
 from awan_trading.signals import SignalContext
 from awan_trading.storage.base import Store
 from awan_trading.storage.cache import HotCache
@@ -184,14 +184,14 @@ class LiveLoop:
         report = StepReport(close, 0)
         # inline, no garbage collection before the last acknowledgement (`live.collector`)
         with deferred() if inline else nullcontext():
-            update, managed, window, pending = self._until_acks(close, trade, report)
+            update, managed, verdicts, pending = self._until_acks(close, trade, report)
         report.results.extend(self.executor.follow_up(step) for step in pending)
         if inline:
             self._guard(managed, report.results)
             self.feed.persist(update)
             _ = self.executor.book  # reloaded now if the follow-ups made it stale, not pre-order
-        if window is not None:
-            rank_pairs(self.cache, self.strategy.populate(window), self._signal_ts(close))
+        if verdicts is not None:
+            rank_pairs(self.cache, verdicts)
         self._beat(f"ok close={close.isoformat()} signals={len(report.signals)}")
         return report
 
@@ -204,7 +204,8 @@ class LiveLoop:
     ) -> tuple[FeedUpdate, list[dict[str, Any]], pl.DataFrame | None, list[Any]]:
         """`step` up to the venue's acknowledgement of the close's last order: candles,
         positions, the day's start equity, `decide`, the signals submitted. Returns the feed's
-        update, the managed symbols' candles, the decided window and the acknowledged
+        update, the managed symbols' candles, the strategy's verdict on the close
+        (`replay.close_rows`, which the pair ranking reuses) and the acknowledged
         orders whose follow-ups are still to do."""
         inline = self.execution == "inline"
         if not inline:
@@ -228,12 +229,14 @@ class LiveLoop:
         if not (trade and update.ready):
             return update, managed, None, []
         window = update.indicators.filter(pl.col("symbol").is_in(update.ready))
-        actions = decide(
-            window, self.portfolio(), self.strategy, ts=self._signal_ts(close),
-            max_open_positions=self.max_open_positions, context=self.context,
+        ts = self._signal_ts(close)
+        verdicts = close_rows(window, self.strategy, ts)
+        actions = decide_on(
+            verdicts, self.portfolio(), ts=ts, max_open_positions=self.max_open_positions,
+            context=self.context,
         )  # fmt: skip
         report.signals = signal_records(actions, window, self.context, self.venue)
-        return update, managed, window, self._execute(report)
+        return update, managed, verdicts, self._execute(report)
 
     def _venue_open_orders(self) -> dict[str, Future[list[Any]]]:
         """Ask the venue, now, for the open orders of each symbol the position manager will
@@ -394,6 +397,10 @@ class LiveLoop:
         beat(self.store, self.bot, status)
         if self.on_beat is not None:
             self.on_beat(status, getattr(self.executor, "paused", None))
+
+    def close(self) -> None:
+        """End the close-reads threads once the loop is done (`awan live` on its way out)."""
+        self._reads.shutdown(wait=True, cancel_futures=True)
 
     # --- drivers ----------------------------------------------------------------------------
 

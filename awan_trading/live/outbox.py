@@ -77,11 +77,10 @@ def emit(store: Store, cache: HotCache, records: Sequence[SignalRecord]) -> list
     return out
 
 
-def rank_pairs(cache: HotCache, populated: pl.DataFrame, signal_ts: int) -> dict[str, float]:
-    """Every entry candidate's score at the candle `signal_ts` into the pair ranking."""
-    rows = populated.filter(
-        (pl.col("ts").dt.epoch("ms") == signal_ts) & pl.col("enter_long").fill_null(False)
-    ).select("symbol", pl.col("score").fill_nan(0.0).fill_null(0.0))
+def rank_pairs(cache: HotCache, close_rows: pl.DataFrame) -> dict[str, float]:
+    """Every entry candidate's score at this close into the pair ranking; `close_rows` is the
+    strategy's verdict on the close (`replay.close_rows`: symbol, enter_long, score)."""
+    rows = close_rows.filter(pl.col("enter_long").fill_null(False)).select("symbol", "score")
     scores = dict(rows.iter_rows())
     cache.set_priorities(scores)
     return scores

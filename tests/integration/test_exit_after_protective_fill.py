@@ -313,32 +313,29 @@ def test_an_exit_whose_cancel_finds_the_target_partly_filled_sells_only_what_is_
     assert leg["status"] == "canceled" and leg["filled"] == pytest.approx(third)
 
 
-class BaseAssetFees:
-    """The sim, except that a market buy's fee is reported in the base asset, as Binance
-    charges it unless the account pays fees in BNB: the position is then not a whole number
-    of lot steps, and the exit leaves the remainder below the market's minimum (dust)."""
-
-    def __init__(self, sim: SimExchange) -> None:
-        self.sim = sim
-
-    def __getattr__(self, name: str):
-        return getattr(self.sim, name)
-
-    def create_order(self, symbol: str, side: str, type: str, amount: float, *args, **kwargs):
-        report = self.sim.create_order(symbol, side, type, amount, *args, **kwargs)
-        if side == "buy" and type == "market":
-            base = symbol.split("/")[0]
-            trades = tuple(
-                replace(t, fee=t.amount * 0.001, fee_currency=base) for t in report.trades
-            )
-            return replace(report, trades=trades)
-        return report
+@pytest.fixture(params=["sim", "emulator"])
+def fees_in_base(
+    request, api_key: str, clock: ManualClock
+) -> Iterator[tuple[Exchange, SimExchange]]:
+    """A venue charging commissions in the asset received, as Binance does unless fees are
+    paid in BNB: the sim itself, or the emulator (a sim so configured) through ccxt, whose
+    connector reads the base-asset commission from the order's fills. (venue, its sim)"""
+    balances = {"USDT": 10_000.0, "BTC": HELD}
+    if request.param == "sim":
+        sim = SimExchange(SimMarket(2), balances=balances, clock=clock, fees_in_received_asset=True)
+        yield sim, sim
+        return
+    state = make_state(seed=11, api_key=api_key, balances=balances, clock=clock,
+                       fees_in_received_asset=True)  # fmt: skip
+    with EmulatorServer(state) as server:
+        yield connect(server, api_key), state.sim
 
 
 def test_the_dust_an_exit_leaves_closes_the_round_trip_and_the_symbol_trades_again(
-    sim, store, clock
+    fees_in_base, store, clock
 ) -> None:
-    """The exit sells the position floored to the lot step; the remainder is below the
+    """A buy's fee taken in BTC leaves the position a fraction of a lot step above a whole
+    number of steps; the exit sells it floored to the step and leaves dust below the
     market's minimum. Before: that dust stayed an open position — first `guard` designed a
     protective list for 0 and the venue's refusal stopped the live loop's close, then (with
     that fixed) the symbol's next entry was refused (`position_open`) for good and the round
@@ -347,27 +344,29 @@ def test_the_dust_an_exit_leaves_closes_the_round_trip_and_the_symbol_trades_aga
     from awan_trading.execution.manager import guard
     from awan_trading.execution.sizing import MarketRules, smallest_sellable
 
-    venue = BaseAssetFees(sim)
-    executor = make(venue, store, clock)  # type: ignore[arg-type]
-    bought = executor.execute(signal(sim, clock, "buy"))
+    venue, sim = fees_in_base
+    market = venue.markets()[SYMBOL]
+    executor = make(venue, store, clock)
+    bought = executor.execute(signal(venue, clock, "buy"))
+    assert bought.order.fee_currency == "BTC"  # as the venue reported it
     held = executor.positions()[SYMBOL].amount
     assert held == pytest.approx(bought.order.filled * 0.999)  # the fee was taken in BTC
-    sold = executor.execute(signal(sim, clock, "sell"))
-    assert (
-        sold.outcome == "filled" and 0.0 < held - sold.order.filled < sim.market(SYMBOL).min_amount
-    )
-    assert executor.positions() == {} and store.positions(sim.name) == []
-    minimum = smallest_sellable(MarketRules.of(sim.market(SYMBOL)))
-    assert store.sell_minimums(sim.name) == {SYMBOL: minimum}  # recorded for every fold
+    sold = executor.execute(signal(venue, clock, "sell"))
+    assert sold.outcome == "filled" and 0.0 < held - sold.order.filled < market.min_amount
+    assert executor.positions() == {} and store.positions(venue.name) == []
+    minimum = smallest_sellable(MarketRules.of(market))
+    assert store.sell_minimums(venue.name) == {SYMBOL: minimum}  # recorded for every fold
     [trade] = load_trades(store)
     assert (trade.exit_reason, trade.amount) == ("exit_signal", pytest.approx(held))
     orders_before = store.orders().height
     assert guard(executor, SYMBOL, high=1e9) == []  # nothing to protect, nothing raised
     assert store.orders().height == orders_before
-    assert not [o for o in sim.fetch_open_orders(SYMBOL)]
+    assert not sim.fetch_open_orders(SYMBOL)
+    # The account holds the dust beside the BTC that was never the position's.
+    assert sim.fetch_balance().total("BTC") == pytest.approx(HELD + held - sold.order.filled)
     # The symbol trades again, and its next round trip is its own (the dust is not in it).
     clock.now += timedelta(hours=1)
-    buy = signal(sim, clock, "buy")
+    buy = signal(venue, clock, "buy")
     again = executor.execute(buy)
     assert again.outcome == "filled", again
     position = executor.positions()[SYMBOL]
@@ -375,4 +374,4 @@ def test_the_dust_an_exit_leaves_closes_the_round_trip_and_the_symbol_trades_aga
     assert position.signal_id == buy.signal_id
     # An executor started afresh (its book loaded from the store) sees the same.
     assert make(venue, store, clock).positions()[SYMBOL].amount == position.amount
-    assert [p.amount for p in store.positions(sim.name)] == [position.amount]
+    assert [p.amount for p in store.positions(venue.name)] == [position.amount]

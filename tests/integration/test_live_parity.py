@@ -50,9 +50,18 @@ def _replay(config: AwanConfig, strategy: str, tmp_path: Path) -> tuple[pl.DataF
     store = open_store(f"duckdb:///{tmp_path / 'live.duckdb'}", migrate=True)
     plan = plan_from(config, mode="sim", execution="inline", symbols=SYMBOLS, timeframe="5m",
                      strategy=strategy, start=START, end=END, speed="max")  # fmt: skip
-    loop, clock = build_loop(plan, config, store, MemoryCache())
-    reports = run_replay(loop, clock, plan)
+    cache = MemoryCache()
+    loop, clock = build_loop(plan, config, store, cache)
+    ranked_entries: list[tuple[set[str], set[str]]] = []
+
+    def ranking(report) -> None:  # the pair ranking is the close's entry candidates
+        buys = {s.symbol for s in report.signals if s.side == "buy"}
+        ranked_entries.append((buys, {symbol for symbol, _ in cache.top_pairs(10)}))
+
+    reports = run_replay(loop, clock, plan, on_step=ranking)
     assert len(reports) == 7 * 288  # every close of the window, the last one settling only
+    assert all(buys <= ranked for buys, ranked in ranked_entries)
+    assert sum(bool(buys) for buys, _ in ranked_entries) > 0
     fills = store.fills(exchange="sim")
     from awan_trading.storage.rows import fill_from_row
 

@@ -97,3 +97,30 @@ def test_the_book_knows_every_order_on_record_and_the_ones_that_may_still_change
     loaded.apply(ended, ended.trades)
     assert entry.client_order_id in loaded.known
     assert entry.client_order_id not in loaded.open_orders
+
+
+def test_an_exit_that_leaves_dust_closes_the_position_in_both_books() -> None:
+    """The sell leaves 0.0004 BTC, below the venue's 0.001: the position is closed (the
+    symbol may be entered again) and the dust stays accounted for, so a late fill of it (a
+    protective leg's resting remainder) moves nothing that is not there."""
+    minimums = {"BTC/USDT": 0.001}
+    steps = [
+        order("entry", "buy", "BTC/USDT", "aa", 0, [fill("1", "aa", "entry", "BTC/USDT", "buy", 2.0, 100.0, 0)]),
+        order("exit", "sell", "BTC/USDT", "ab", 3, [fill("2", "ab", "exit", "BTC/USDT", "sell", 1.9996, 90.0, 3)]),
+        order("stop", "sell", "BTC/USDT", "aa", 4, [fill("3", "aa", "stop", "BTC/USDT", "sell", 0.0004, 91.0, 4)]),
+    ]  # fmt: skip
+    applied = Book.of("sim", DAY, {}, [], [], dust_below=minimums)
+    for step in steps[:2]:
+        applied.apply(step, step.trades)
+    assert applied.positions == {} and applied.flat["BTC/USDT"].dust == pytest.approx(0.0004)
+    every = {s.client_order_id: list(s.trades) for s in steps[:2]}
+    loaded = Book.of("sim", DAY, every, [], [], dust_below=minimums)
+    assert loaded.positions == {} and loaded.flat == applied.flat
+    stake = 2.0 * 100.0 * 1.001  # all of it: the dust's share is written off
+    expected = 1.9996 * 90.0 * 0.999 - stake
+    assert applied.realized_today == pytest.approx(expected) == loaded.realized_today
+    applied.apply(steps[2], steps[2].trades)  # the dust sold late
+    assert applied.positions == {} and applied.flat == {}
+    assert applied.realized_today == pytest.approx(expected + 0.0004 * 91.0 * 0.999)
+    # Without the venue's minimum the same fills leave a position of 0.0004 BTC.
+    assert Book.of("sim", DAY, every, [], []).positions["BTC/USDT"].amount == pytest.approx(0.0004)

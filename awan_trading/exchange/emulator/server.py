@@ -49,15 +49,19 @@ def make_state(
     fee_rate: float | None = None,
     slippage_bps: float = 0.0,
     clock: Callable[[], datetime] | None = None,
+    fees_in_received_asset: bool = False,
 ) -> EmulatorState:
     """A sim-backed emulator state. Its clock is the wall clock moved to `start`, or `clock`
-    itself when given (a test that drives time, say to make a resting stop trigger)."""
+    itself when given (a test that drives time, say to make a resting stop trigger).
+    `fees_in_received_asset`: commissions as Binance charges them without BNB (a buy's in the
+    base asset), instead of the sim's quote-only fees."""
     sim = SimExchange(
         SimMarket(seed),
         fee_rate=fee_rate,
         slippage_bps=slippage_bps,
         balances=dict(balances if balances is not None else {"USDT": 100_000.0}),
         clock=clock or shifted_clock(start),
+        fees_in_received_asset=fees_in_received_asset,
     )
     return EmulatorState(sim=sim, symbols=tuple(symbols), api_key=api_key)
 
