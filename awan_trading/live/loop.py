@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -70,6 +70,8 @@ from awan_trading.storage.cache import HotCache
 from awan_trading.strategies.base import Strategy
 
 log = get_logger(__name__)
+# How long before a close `run_live` opens the store it holds through that close's step.
+HOLD_BEFORE = timedelta(seconds=1)
 
 ExecutionMode = Literal["inline", "sensor"]
 _PENDING = ["intent", "submitted", "accepted", "partially_filled", "unknown"]
@@ -440,6 +442,11 @@ class LiveLoop:
         not at the close) and to beat. After a pause longer than one candle (a restart, a slow
         exchange) only the latest close is decided on: the feed fetches every missed candle,
         but a decision about an old candle would trade at a price that is gone.
+
+        Inline, the store is held open from `HOLD_BEFORE` ahead of each close through its
+        step (`DuckDBStore.held`): an embedded DuckDB file opened per operation costs ~15 ms a
+        statement, several of which come before the order; between closes it is released,
+        so the CLI and Dagster runs can use the file.
         """
         self._clock = clock
         if self.execution == "sensor":
@@ -450,19 +457,28 @@ class LiveLoop:
             close = self.tf.ceil(clock.now())
             if last is not None and close <= last:
                 close = self.tf.add(last, 1)
-            while not self.stop.is_set() and clock.now() < close:
-                wake = min(close, clock.now() + timedelta(seconds=tick))
-                if clock.wait_until(wake, self.stop) and wake < close:
+            opening = close - HOLD_BEFORE
+            while not self.stop.is_set() and clock.now() < opening:
+                wake = min(opening, clock.now() + timedelta(seconds=tick))
+                if clock.wait_until(wake, self.stop) and wake < opening:
                     self.tick()
-            if self.stop.is_set() or (close_delay > 0 and self.stop.wait(close_delay)):
-                break
-            last = max(close, self.tf.floor(clock.now()))
-            report = self.step(last)
+            with self._held_for_the_close():
+                if not clock.wait_until(close, self.stop) or (
+                    close_delay > 0 and self.stop.wait(close_delay)
+                ):
+                    break
+                last = max(close, self.tf.floor(clock.now()))
+                report = self.step(last)
             if on_step is not None:
                 on_step(report)
             done += 1
         self._beat("stopped")
         return done
+
+    def _held_for_the_close(self) -> AbstractContextManager[Any]:
+        """Inline, the store's connection held through a close (`run_live`); else nothing."""
+        held = getattr(self.store, "held", None)
+        return held() if held is not None and self.execution == "inline" else nullcontext()
 
     def tick(self) -> None:
         """Between closes: observe the protective orders of the open positions, and beat."""
