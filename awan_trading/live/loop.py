@@ -475,10 +475,15 @@ class LiveLoop:
         self._beat("stopped")
         return done
 
+    def store_held(self) -> AbstractContextManager[Any]:
+        """The store's connection held for a block where the store offers it (DuckDB:
+        `DuckDBStore.held`); nothing for a store without one (PostgreSQL)."""
+        held = getattr(self.store, "held", None)
+        return held() if held is not None else nullcontext()
+
     def _held_for_the_close(self) -> AbstractContextManager[Any]:
         """Inline, the store's connection held through a close (`run_live`); else nothing."""
-        held = getattr(self.store, "held", None)
-        return held() if held is not None and self.execution == "inline" else nullcontext()
+        return self.store_held() if self.execution == "inline" else nullcontext()
 
     def tick(self) -> None:
         """Between closes: observe the protective orders of the open positions, and beat."""

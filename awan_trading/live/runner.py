@@ -217,10 +217,7 @@ def run_replay(
     """`LiveLoop.run_replay` over the plan's window, on one held store connection if the
     store offers it (DuckDB: see `DuckDBStore.held`)."""
     assert plan.start is not None and plan.end is not None
-    held = getattr(loop.store, "held", None)
-    if held is None:
-        return loop.run_replay(clock, plan.start, plan.end, on_step)
-    with held():
+    with loop.store_held():
         return loop.run_replay(clock, plan.start, plan.end, on_step)
 
 
